@@ -1,0 +1,85 @@
+//! On-demand controller: registers INVOKE+SHUTDOWN, and for each invocation asks the flush
+//! planner what to do — flush at start (blocking or in the background), or after the
+//! invocation's `platform.runtimeDone` (i.e. once the response went back) — then calls `/next`.
+//! Never waits for a runtimeDone that cannot come (no telemetry, `DD_LOCAL_TEST`).
+
+use super::flush_planner::{AtStart, FlushPlanner, SAFETY_INTERVAL};
+use crate::core::Agent;
+use crate::lambda::client::{ExtensionsClient, LambdaApiError};
+use crate::lambda::events::NextEvent;
+use crate::time::instant_at_epoch_ms;
+use std::time::{Duration, Instant};
+
+/// Kept back from an invocation's deadline so our flush never makes it time out.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
+
+pub async fn run(agent: Agent, client: ExtensionsClient, telemetry_active: bool) -> Result<(), LambdaApiError> {
+    let config = agent.config().clone();
+    let mut planner = FlushPlanner::new(config.flush_strategy, config.flush_timeout, Instant::now());
+    let await_runtime_done = telemetry_active && !config.local_test;
+    while let Some(event) = super::next_event(&client).await {
+        match event {
+            NextEvent::Invoke(invoke) => {
+                let invocation_deadline = if invoke.deadline_ms > 0 {
+                    instant_at_epoch_ms(invoke.deadline_ms)
+                } else {
+                    Instant::now() + config.flush_timeout
+                };
+                let request_id = invoke.request_id.clone();
+                agent.on_invoke(invoke);
+                let flush_deadline = |now: Instant| {
+                    (now + config.flush_timeout).min(invocation_deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(now))
+                };
+
+                let now = Instant::now();
+                match planner.on_invocation_start(now) {
+                    AtStart::Nothing => {}
+                    AtStart::FlushBlocking => {
+                        agent.flush(flush_deadline(now)).await;
+                        planner.record_flush(Instant::now());
+                    }
+                    AtStart::FlushInBackground => {
+                        if agent.flush_in_background(now + config.flush_timeout).is_some() {
+                            planner.record_flush(now);
+                        }
+                    }
+                }
+
+                if planner.may_flush_at_end() {
+                    if await_runtime_done {
+                        wait_runtime_done(&agent, &request_id, invocation_deadline, config.flush_timeout).await;
+                    }
+                    let now = Instant::now();
+                    if planner.flush_at_end(now) {
+                        agent.flush(flush_deadline(now)).await;
+                        planner.record_flush(Instant::now());
+                    }
+                }
+            }
+            NextEvent::Shutdown { reason, deadline_ms } => {
+                crate::log_debug!("SHUTDOWN ({reason})");
+                agent.shutdown(instant_at_epoch_ms(deadline_ms)).await;
+                return Ok(());
+            }
+        }
+    }
+    // The Extensions API went away: ship what we can quickly and stop.
+    agent.shutdown(Instant::now() + Duration::from_secs(1)).await;
+    Ok(())
+}
+
+/// Waits for the invocation's runtimeDone, flushing in the background every
+/// `SAFETY_INTERVAL` of a long invocation, and never past the invocation's deadline.
+async fn wait_runtime_done(agent: &Agent, request_id: &str, deadline: Instant, flush_timeout: Duration) {
+    loop {
+        let until = deadline.min(Instant::now() + SAFETY_INTERVAL);
+        if agent.wait_for(until, |t| t.has_runtime_done(request_id)).await {
+            return;
+        }
+        if Instant::now() >= deadline {
+            crate::log_debug!("no runtimeDone for {request_id} before its deadline");
+            return;
+        }
+        agent.flush_in_background(Instant::now() + flush_timeout);
+    }
+}

@@ -1,0 +1,373 @@
+//! One validated, immutable [`Config`] built from the environment and `datadog.yaml`.
+//! Owns every setting of PROTOCOLS.md §6 (including those whose feature lands later) and the
+//! Lambda facts read from the environment. Must not do I/O beyond reading the yaml file, and
+//! must never fail: a bad value is a warning and the documented default.
+
+pub mod flush_strategy;
+pub mod parse;
+pub mod source;
+
+use crate::secrets::Secret;
+pub use flush_strategy::FlushStrategy;
+use parse::Reader;
+use serde::Deserialize;
+use source::Source;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Log level of the extension's own diagnostics (`DD_LOG_LEVEL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Trace = 0,
+    Debug = 1,
+    Info = 2,
+    Warn = 3,
+    Error = 4,
+    Off = 5,
+}
+
+/// A `DD_LOGS_CONFIG_PROCESSING_RULES` entry, validated later when compiled.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ProcessingRuleSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+    pub pattern: String,
+    #[serde(default)]
+    pub replace_placeholder: Option<String>,
+}
+
+/// A `DD_APM_REPLACE_TAGS` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ReplaceTagRule {
+    pub name: String,
+    pub pattern: String,
+    #[serde(default)]
+    pub repl: String,
+}
+
+/// A `DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS` entry.
+#[derive(Clone, Deserialize)]
+pub struct LogsEndpoint {
+    pub api_key: String,
+    #[serde(rename = "Host")]
+    pub host: String,
+    #[serde(rename = "Port", default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub is_reliable: Option<bool>,
+}
+
+impl std::fmt::Debug for LogsEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogsEndpoint").field("host", &self.host).field("port", &self.port).finish()
+    }
+}
+
+/// How a setting's value is to be fetched (resolved by the secrets module).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// `<NAME>_SECRET_ARN`: an AWS Secrets Manager ARN.
+    SecretArn(String),
+    /// `<NAME>_KMS_ENCRYPTED`: base64 ciphertext for AWS KMS.
+    KmsEncrypted(String),
+}
+
+/// Facts about the Lambda environment, from AWS's own variables.
+#[derive(Debug, Clone, Default)]
+pub struct LambdaEnv {
+    /// `AWS_LAMBDA_RUNTIME_API` (`host:port`).
+    pub runtime_api: Option<String>,
+    pub initialization_type: Option<String>,
+    pub function_name: Option<String>,
+    pub function_version: Option<String>,
+    pub region: Option<String>,
+    pub memory_size_mb: Option<u64>,
+    /// From `AWS_EXECUTION_ENV`, e.g. `python3.12`.
+    pub runtime: Option<String>,
+}
+
+/// Every setting, validated. Cheap to share behind an `Arc`; never mutated after load.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub lambda: LambdaEnv,
+    // Keys and endpoints.
+    pub api_key: Option<Secret>,
+    pub api_key_secret_arn: Option<String>,
+    pub kms_api_key: Option<Secret>,
+    pub secret_refs: BTreeMap<String, SecretRef>,
+    pub site: String,
+    pub metrics_url: Option<String>,
+    pub logs_url: Option<String>,
+    pub apm_url: Option<String>,
+    pub additional_endpoints: BTreeMap<String, Vec<Secret>>,
+    pub apm_additional_endpoints: BTreeMap<String, Vec<Secret>>,
+    pub profiling_additional_endpoints: BTreeMap<String, Vec<Secret>>,
+    pub logs_use_http: bool,
+    pub logs_additional_endpoints: Vec<LogsEndpoint>,
+    // Unified service tagging.
+    pub env: Option<String>,
+    pub service: Option<String>,
+    pub version: Option<String>,
+    pub tags: Vec<String>,
+    pub extra_tags: Vec<String>,
+    // Behaviour.
+    pub log_level: LogLevel,
+    pub flush_timeout: Duration,
+    pub flush_strategy: FlushStrategy,
+    pub local_test: bool,
+    pub logs_enabled: bool,
+    pub logs_processing_rules: Vec<ProcessingRuleSpec>,
+    pub logs_use_compression: bool,
+    pub logs_compression_level: i32,
+    pub enhanced_metrics: bool,
+    pub statsd_metric_namespace: Option<String>,
+    pub trace_enabled: bool,
+    pub apm_replace_tags: Vec<ReplaceTagRule>,
+    pub apm_filter_tags_require: Vec<String>,
+    pub apm_filter_tags_reject: Vec<String>,
+    pub service_mapping: BTreeMap<String, String>,
+    pub trace_managed_services: bool,
+    pub capture_lambda_payload: bool,
+    pub capture_lambda_payload_max_depth: u64,
+    // Network.
+    pub proxy_https: Option<String>,
+    pub no_proxy: Vec<String>,
+    pub tls_cert_file: Option<String>,
+    pub skip_ssl_validation: bool,
+    // Local listeners (Datadog's defaults; overridable so tests can run side by side).
+    pub dogstatsd_port: u16,
+    pub apm_receiver_port: u16,
+    pub lifecycle_port: u16,
+    /// Telemetry API listener address. Lambda delivers to `sandbox.localdomain`, whose address
+    /// is not guaranteed to be loopback, so the default listens on every interface of the
+    /// sandbox (as AWS's samples and Datadog do); tests pass `127.0.0.1:0`.
+    pub telemetry_addr: std::net::SocketAddr,
+    /// Cap of the log buffer, in bytes of encoded entries.
+    pub logs_buffer_bytes: usize,
+}
+
+impl Config {
+    /// Loads from the process environment and `datadog.yaml`. Returns the warnings to log.
+    pub fn from_process() -> (Config, Vec<String>) {
+        let mut warnings = Vec::new();
+        let source = Source::from_process(&mut warnings);
+        let (config, more) = Self::load(&source);
+        warnings.extend(more);
+        (config, warnings)
+    }
+
+    /// Pure: builds the config from a source. Never fails.
+    pub fn load(source: &Source) -> (Config, Vec<String>) {
+        let mut r = Reader::new(source);
+        let lambda = LambdaEnv {
+            runtime_api: source.raw("AWS_LAMBDA_RUNTIME_API").map(str::to_string),
+            initialization_type: source.raw("AWS_LAMBDA_INITIALIZATION_TYPE").map(str::to_string),
+            function_name: source.raw("AWS_LAMBDA_FUNCTION_NAME").map(str::to_string),
+            function_version: source.raw("AWS_LAMBDA_FUNCTION_VERSION").map(str::to_string),
+            region: source.raw("AWS_REGION").or(source.raw("AWS_DEFAULT_REGION")).map(str::to_string),
+            memory_size_mb: source.raw("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|m| m.parse().ok()),
+            runtime: source
+                .raw("AWS_EXECUTION_ENV")
+                .map(|e| e.strip_prefix("AWS_Lambda_").unwrap_or(e).to_string()),
+        };
+
+        let log_level = match r.string("DD_LOG_LEVEL").map(|l| l.to_ascii_lowercase()) {
+            None => LogLevel::Info,
+            Some(l) => match l.as_str() {
+                "trace" => LogLevel::Trace,
+                "debug" => LogLevel::Debug,
+                "info" => LogLevel::Info,
+                "warn" | "warning" => LogLevel::Warn,
+                "error" | "critical" => LogLevel::Error,
+                "off" => LogLevel::Off,
+                other => {
+                    let shown = format!("{other:?}");
+                    r.warn_invalid("DD_LOG_LEVEL", &shown, "trace, debug, info, warn, error, critical or off", "info");
+                    LogLevel::Info
+                }
+            },
+        };
+
+        let flush_strategy = match r.source.get("DD_SERVERLESS_FLUSH_STRATEGY") {
+            None => FlushStrategy::Default,
+            Some((found, v)) => flush_strategy::parse(v).unwrap_or_else(|expected| {
+                let shown = format!("{v:?}");
+                r.warn_invalid(&found, &shown, &expected, "the adaptive default");
+                FlushStrategy::Default
+            }),
+        };
+
+        let logs_enabled = match r.opt_bool("DD_SERVERLESS_LOGS_ENABLED") {
+            Some(v) => v,
+            None => r.bool("DD_LOGS_ENABLED", true),
+        };
+
+        let site = match r.string("DD_SITE") {
+            Some(s) if valid_site(&s) => s,
+            Some(s) => {
+                let shown = format!("{s:?}");
+                r.warn_invalid("DD_SITE", &shown, "a Datadog site such as datadoghq.com or datadoghq.eu", "datadoghq.com");
+                "datadoghq.com".to_string()
+            }
+            None => "datadoghq.com".to_string(),
+        };
+
+        let statsd_metric_namespace = r.string("DD_STATSD_METRIC_NAMESPACE").and_then(|ns| {
+            let ns = ns.trim_end_matches('.');
+            if !ns.is_empty() && ns.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+                Some(format!("{ns}."))
+            } else {
+                let shown = format!("{ns:?}");
+                r.warn_invalid("DD_STATSD_METRIC_NAMESPACE", &shown, "letters, digits, `_` and `.`", "no namespace");
+                None
+            }
+        });
+
+        let tls_cert_file = r.string("DD_TLS_CERT_FILE");
+        let telemetry_addr = match r.string("TANDEM_TELEMETRY_ADDR") {
+            None => std::net::SocketAddr::from(([0, 0, 0, 0], 8999)),
+            Some(a) => a.parse().unwrap_or_else(|_| {
+                let shown = format!("{a:?}");
+                r.warn_invalid("TANDEM_TELEMETRY_ADDR", &shown, "ip:port", "0.0.0.0:8999");
+                std::net::SocketAddr::from(([0, 0, 0, 0], 8999))
+            }),
+        };
+
+        let config = Config {
+            api_key: r.string("DD_API_KEY").map(Secret::new),
+            api_key_secret_arn: arn(&mut r, "DD_API_KEY_SECRET_ARN"),
+            kms_api_key: r.string("DD_KMS_API_KEY").map(Secret::new),
+            secret_refs: secret_refs(&mut r),
+            site,
+            metrics_url: r.url(&["DD_DD_URL", "DD_URL"]),
+            logs_url: r.url(&["DD_LOGS_CONFIG_LOGS_DD_URL"]),
+            apm_url: r.url(&["DD_APM_DD_URL"]),
+            additional_endpoints: endpoints(&mut r, "DD_ADDITIONAL_ENDPOINTS"),
+            apm_additional_endpoints: endpoints(&mut r, "DD_APM_ADDITIONAL_ENDPOINTS"),
+            profiling_additional_endpoints: endpoints(&mut r, "DD_APM_PROFILING_ADDITIONAL_ENDPOINTS"),
+            logs_use_http: r.bool("DD_LOGS_CONFIG_USE_HTTP", true),
+            logs_additional_endpoints: r
+                .json("DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS", "a JSON list of {api_key, Host, Port, is_reliable}", true)
+                .unwrap_or_default(),
+            env: r.string("DD_ENV"),
+            service: r.string("DD_SERVICE"),
+            version: r.string("DD_VERSION"),
+            tags: r.tags("DD_TAGS"),
+            extra_tags: r.tags("DD_EXTRA_TAGS"),
+            log_level,
+            flush_timeout: r.seconds_in("DD_FLUSH_TIMEOUT", 0.1..=900.0, Duration::from_secs(30)),
+            flush_strategy,
+            local_test: r.bool("DD_LOCAL_TEST", false),
+            logs_enabled,
+            logs_processing_rules: r
+                .json("DD_LOGS_CONFIG_PROCESSING_RULES", "a JSON list of {type, name, pattern, replace_placeholder}", false)
+                .unwrap_or_default(),
+            logs_use_compression: r.bool("DD_LOGS_CONFIG_USE_COMPRESSION", true),
+            logs_compression_level: r.u64_in("DD_LOGS_CONFIG_COMPRESSION_LEVEL", 1..=19, 3) as i32,
+            enhanced_metrics: r.bool("DD_ENHANCED_METRICS", true),
+            statsd_metric_namespace,
+            trace_enabled: r.bool("DD_TRACE_ENABLED", true),
+            apm_replace_tags: r
+                .json("DD_APM_REPLACE_TAGS", "a JSON list of {name, pattern, repl}", false)
+                .unwrap_or_default(),
+            apm_filter_tags_require: r.list("DD_APM_FILTER_TAGS_REQUIRE"),
+            apm_filter_tags_reject: r.list("DD_APM_FILTER_TAGS_REJECT"),
+            service_mapping: r.mapping("DD_SERVICE_MAPPING"),
+            trace_managed_services: r.bool("DD_TRACE_MANAGED_SERVICES", true),
+            capture_lambda_payload: r.bool("DD_CAPTURE_LAMBDA_PAYLOAD", false),
+            capture_lambda_payload_max_depth: r.u64_in("DD_CAPTURE_LAMBDA_PAYLOAD_MAX_DEPTH", 0..=100, 10),
+            proxy_https: r.string("DD_PROXY_HTTPS").or_else(|| {
+                source.raw("HTTPS_PROXY").or(source.raw("https_proxy")).map(str::to_string)
+            }),
+            no_proxy: match r.source.get("DD_PROXY_NO_PROXY") {
+                Some(_) => r.list("DD_PROXY_NO_PROXY"),
+                None => source.raw("NO_PROXY").or(source.raw("no_proxy")).map(parse::split_list).unwrap_or_default(),
+            },
+            tls_cert_file,
+            skip_ssl_validation: r.bool("DD_SKIP_SSL_VALIDATION", false),
+            dogstatsd_port: r.port("DD_DOGSTATSD_PORT", 8125),
+            apm_receiver_port: r.port("DD_APM_RECEIVER_PORT", 8126),
+            lifecycle_port: r.port("TANDEM_LIFECYCLE_PORT", 8124),
+            telemetry_addr,
+            logs_buffer_bytes: r.u64_in("TANDEM_LOGS_BUFFER_BYTES", 65_536..=268_435_456, 16 * 1024 * 1024) as usize,
+            lambda,
+        };
+        validate_rule_kinds(&mut r, &config);
+        (config, r.warnings)
+    }
+
+    /// Managed Instance mode is selected by exactly this initialization type.
+    pub fn is_managed_instance(&self) -> bool {
+        self.lambda.initialization_type.as_deref() == Some("lambda-managed-instances")
+    }
+}
+
+fn valid_site(s: &str) -> bool {
+    s.contains('.') && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
+fn arn(r: &mut Reader<'_>, name: &str) -> Option<String> {
+    let v = r.string(name)?;
+    if v.starts_with("arn:") && v.split(':').count() >= 6 {
+        Some(v)
+    } else {
+        let shown = format!("{v:?}");
+        r.warn_invalid(name, &shown, "an ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)", "no secret");
+        None
+    }
+}
+
+/// Collects every `<NAME>_SECRET_ARN` / `<NAME>_KMS_ENCRYPTED` indirection, keyed by `<NAME>`.
+fn secret_refs(r: &mut Reader<'_>) -> BTreeMap<String, SecretRef> {
+    let mut out = BTreeMap::new();
+    for name in r.source.dd_names() {
+        if name == "DD_API_KEY_SECRET_ARN" {
+            continue; // handled as the primary key source
+        }
+        if let Some(target) = name.strip_suffix("_SECRET_ARN") {
+            if let Some(a) = arn(r, &name) {
+                out.insert(target.to_string(), SecretRef::SecretArn(a));
+            }
+        } else if let Some(target) = name.strip_suffix("_KMS_ENCRYPTED")
+            && let Some(v) = r.string(&name)
+        {
+            out.insert(target.to_string(), SecretRef::KmsEncrypted(v));
+        }
+    }
+    out
+}
+
+fn endpoints(r: &mut Reader<'_>, name: &str) -> BTreeMap<String, Vec<Secret>> {
+    let map: BTreeMap<String, Vec<String>> = r
+        .json(name, "a JSON object {\"https://url\": [\"api key\", …]}", true)
+        .unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for (url, keys) in map {
+        if reqwest::Url::parse(&url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            out.insert(url.trim_end_matches('/').to_string(), keys.into_iter().map(Secret::new).collect());
+        } else {
+            let shown = format!("{url:?}");
+            r.warn_invalid(name, &shown, "an http(s) URL as each key", "the other endpoints");
+        }
+    }
+    out
+}
+
+fn validate_rule_kinds(r: &mut Reader<'_>, c: &Config) {
+    for rule in &c.logs_processing_rules {
+        if !matches!(rule.kind.as_str(), "exclude_at_match" | "include_at_match" | "mask_sequences") {
+            let shown = format!("{:?}", rule.kind);
+            r.warn_invalid(
+                "DD_LOGS_CONFIG_PROCESSING_RULES type",
+                &shown,
+                "exclude_at_match, include_at_match or mask_sequences",
+                "skipping that rule",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

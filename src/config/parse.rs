@@ -1,0 +1,174 @@
+//! Typed readers over a [`Source`]. Each reader returns the documented default when the value
+//! is absent, and — when it is present but invalid — records exactly one warning naming the
+//! variable, the value (unless it is secret) and what was expected. Never panics.
+
+use super::source::Source;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Reads settings and collects the warnings their values deserve.
+pub struct Reader<'a> {
+    pub source: &'a Source,
+    pub warnings: Vec<String>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(source: &'a Source) -> Self {
+        Self { source, warnings: Vec::new() }
+    }
+
+    pub fn warn_invalid(&mut self, name: &str, shown: &str, expected: &str, default: &str) {
+        self.warnings.push(format!(
+            "{name}={shown} is invalid: expected {expected}; using {default}"
+        ));
+    }
+
+    pub fn string(&self, name: &str) -> Option<String> {
+        self.source.get(name).map(|(_, v)| v.to_string())
+    }
+
+    /// First of several names that is set (e.g. `DD_DD_URL` then `DD_URL`).
+    pub fn first_string(&self, names: &[&str]) -> Option<String> {
+        names.iter().find_map(|n| self.string(n))
+    }
+
+    pub fn bool(&mut self, name: &str, default: bool) -> bool {
+        self.opt_bool(name).unwrap_or(default)
+    }
+
+    pub fn opt_bool(&mut self, name: &str) -> Option<bool> {
+        let (found, v) = self.source.get(name)?;
+        match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" | "t" => Some(true),
+            "false" | "0" | "no" | "off" | "f" => Some(false),
+            _ => {
+                let shown = format!("{v:?}");
+                self.warn_invalid(&found, &shown, "true or false", "the default");
+                None
+            }
+        }
+    }
+
+    /// A whole number within `range`.
+    pub fn u64_in(&mut self, name: &str, range: std::ops::RangeInclusive<u64>, default: u64) -> u64 {
+        let Some((found, v)) = self.source.get(name) else { return default };
+        match v.parse::<u64>() {
+            Ok(n) if range.contains(&n) => n,
+            _ => {
+                let (shown, lo, hi) = (format!("{v:?}"), range.start(), range.end());
+                self.warn_invalid(
+                    &found,
+                    &shown,
+                    &format!("a whole number from {lo} to {hi}"),
+                    &default.to_string(),
+                );
+                default
+            }
+        }
+    }
+
+    /// Seconds, possibly fractional, within `range` seconds.
+    pub fn seconds_in(&mut self, name: &str, range: std::ops::RangeInclusive<f64>, default: Duration) -> Duration {
+        let Some((found, v)) = self.source.get(name) else { return default };
+        match v.parse::<f64>() {
+            Ok(s) if s.is_finite() && range.contains(&s) => Duration::from_secs_f64(s),
+            _ => {
+                let (shown, lo, hi) = (format!("{v:?}"), range.start(), range.end());
+                self.warn_invalid(
+                    &found,
+                    &shown,
+                    &format!("a number of seconds from {lo} to {hi}"),
+                    &format!("{}s", default.as_secs_f64()),
+                );
+                default
+            }
+        }
+    }
+
+    /// A TCP/UDP port (0 = pick a free one, for tests).
+    pub fn port(&mut self, name: &str, default: u16) -> u16 {
+        self.u64_in(name, 0..=65_535, u64::from(default)) as u16
+    }
+
+    /// Tags `k:v` separated by commas or white space, or a JSON list of strings (yaml form).
+    pub fn tags(&mut self, name: &str) -> Vec<String> {
+        let Some((found, v)) = self.source.get(name) else { return Vec::new() };
+        if v.starts_with('[') {
+            match serde_json::from_str::<Vec<String>>(v) {
+                Ok(list) => return list.into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+                Err(_) => {
+                    let shown = format!("{v:?}");
+                    self.warn_invalid(&found, &shown, "tags as `k:v` separated by commas or spaces, or a list of strings", "no tags");
+                    return Vec::new();
+                }
+            }
+        }
+        split_list(v)
+    }
+
+    /// A list separated by commas or white space, or a JSON list of strings.
+    pub fn list(&mut self, name: &str) -> Vec<String> {
+        self.tags(name)
+    }
+
+    /// A JSON value of type `T`. `secret` hides the value in the warning (it may hold keys).
+    pub fn json<T: serde::de::DeserializeOwned>(&mut self, name: &str, expected: &str, secret: bool) -> Option<T> {
+        let (found, v) = self.source.get(name)?;
+        match serde_json::from_str::<T>(v) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let shown = if secret {
+                    "<hidden: may hold API keys>".to_string()
+                } else {
+                    format!("{v:?}")
+                };
+                let expected = format!("{expected} ({e})");
+                self.warn_invalid(&found, &shown, &expected, "nothing");
+                None
+            }
+        }
+    }
+
+    /// `old:new,old2:new2` pairs.
+    pub fn mapping(&mut self, name: &str) -> BTreeMap<String, String> {
+        let Some((found, v)) = self.source.get(name) else { return BTreeMap::new() };
+        let mut out = BTreeMap::new();
+        for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match pair.split_once(':') {
+                Some((k, n)) if !k.trim().is_empty() && !n.trim().is_empty() => {
+                    out.insert(k.trim().to_string(), n.trim().to_string());
+                }
+                _ => {
+                    let shown = format!("{pair:?}");
+                    self.warn_invalid(&found, &shown, "pairs `old:new` separated by commas", "the other pairs");
+                }
+            }
+        }
+        out
+    }
+
+    /// An absolute http(s) URL, or a bare `host[:port]` (taken as https, as the Agent does).
+    pub fn url(&mut self, names: &[&str]) -> Option<String> {
+        let (found, v) = names.iter().find_map(|n| self.source.get(n))?;
+        let url = if v.contains("://") { v.to_string() } else { format!("https://{v}") };
+        match reqwest::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                Some(url.trim_end_matches('/').to_string())
+            }
+            _ => {
+                let shown = format!("{v:?}");
+                self.warn_invalid(&found, &shown, "an http(s) URL or host[:port]", "the default endpoint");
+                None
+            }
+        }
+    }
+}
+
+/// Splits on commas and white space, dropping empties.
+pub fn split_list(v: &str) -> Vec<String> {
+    v.split(|c: char| c == ',' || c.is_whitespace())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,276 @@
+//! The `Agent`: wires sources, pipelines and the intake together and exposes the narrow
+//! interface the mode controllers drive (`ingest` from telemetry, `on_invoke`, `flush`,
+//! `flush_in_background`, `shutdown`, and waits on invocation lifecycle). Must not decide
+//! *when* to flush — that is the controllers' job — and must not know which mode it runs in
+//! beyond the log attribution policy it is given.
+
+use crate::config::Config;
+use crate::http::ServerHandle;
+use crate::intake::{Delivery, FlushReport, Intake, IntakeError, SignalReport};
+use crate::invocations::{Lifecycle, Tracker};
+use crate::lambda::events::{InvokeEvent, Timed};
+use crate::lambda::listener;
+use crate::logs::{Attribution, LogsPipeline};
+use crate::tags::FunctionContext;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, broadcast};
+use tokio::task::JoinHandle;
+
+/// Time kept back from a SHUTDOWN deadline for the process to exit.
+const EXIT_MARGIN: Duration = Duration::from_millis(150);
+/// Longest wait at SHUTDOWN for the platform's last telemetry (the final REPORT).
+const SHUTDOWN_TELEMETRY_GRACE: Duration = Duration::from_millis(500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen for Telemetry API events on {addr}: {source}")]
+    TelemetryListener { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+}
+
+struct Inner {
+    config: Arc<Config>,
+    function: FunctionContext,
+    logs: LogsPipeline,
+    tracker: Mutex<Tracker>,
+    changed: Notify,
+    lifecycle: broadcast::Sender<Lifecycle>,
+    intake: Intake,
+    flush_lock: Arc<tokio::sync::Mutex<()>>,
+    telemetry: Mutex<Option<ServerHandle>>,
+    totals: Mutex<FlushReport>,
+}
+
+/// The shared core. Cheap to clone.
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+impl Agent {
+    /// Starts the pipelines and the Telemetry API listener. No network beyond binding.
+    pub async fn start(config: Arc<Config>, function: FunctionContext, attribution: Attribution) -> Result<Agent, StartError> {
+        let (lifecycle, _) = broadcast::channel(1024);
+        let inner = Arc::new(Inner {
+            logs: LogsPipeline::new(&config, function.clone(), attribution),
+            intake: Intake::new(&config)?,
+            function,
+            tracker: Mutex::new(Tracker::new()),
+            changed: Notify::new(),
+            lifecycle,
+            flush_lock: Arc::new(tokio::sync::Mutex::new(())),
+            telemetry: Mutex::new(None),
+            totals: Mutex::new(FlushReport::default()),
+            config,
+        });
+        let agent = Agent { inner };
+        let sink_agent = agent.clone();
+        let addr = agent.inner.config.telemetry_addr;
+        let server = listener::start(addr, Arc::new(move |events| sink_agent.ingest(events)))
+            .await
+            .map_err(|source| StartError::TelemetryListener { addr, source })?;
+        *lock(&agent.inner.telemetry) = Some(server);
+        Ok(agent)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn function(&self) -> &FunctionContext {
+        &self.inner.function
+    }
+
+    /// The port Lambda must deliver telemetry to.
+    pub fn telemetry_port(&self) -> u16 {
+        lock(&self.inner.telemetry).as_ref().map(|s| s.addr.port()).unwrap_or(0)
+    }
+
+    /// Lifecycle events derived from telemetry.
+    pub fn events(&self) -> broadcast::Receiver<Lifecycle> {
+        self.inner.lifecycle.subscribe()
+    }
+
+    /// Feeds decoded telemetry events, in delivery order.
+    pub fn ingest(&self, events: Vec<Timed>) {
+        let mut happened = Vec::new();
+        {
+            let mut tracker = lock(&self.inner.tracker);
+            for ev in &events {
+                if let Some(l) = tracker.apply(&ev.event, ev.time_ms) {
+                    happened.push(l);
+                }
+                self.inner.logs.on_event(ev, tracker.current_request_id());
+            }
+        }
+        for l in happened {
+            if let Lifecycle::LogsDropped { records, bytes } = &l {
+                metrics::counter!("tandem.telemetry.platform_dropped_records").increment(*records);
+                crate::log_warn!("Lambda dropped {records} telemetry records ({bytes} bytes) before delivering them to the extension");
+            }
+            let _ = self.inner.lifecycle.send(l);
+        }
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Records an INVOKE event (on-demand).
+    pub fn on_invoke(&self, ev: InvokeEvent) {
+        lock(&self.inner.tracker).on_invoke(ev);
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Reads the invocation tracker.
+    pub fn with_tracker<R>(&self, f: impl FnOnce(&Tracker) -> R) -> R {
+        f(&lock(&self.inner.tracker))
+    }
+
+    /// Waits until `condition` holds on the tracker, or `until`. Returns whether it held.
+    pub async fn wait_for(&self, until: Instant, condition: impl Fn(&Tracker) -> bool) -> bool {
+        loop {
+            let notified = self.inner.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if condition(&lock(&self.inner.tracker)) {
+                return true;
+            }
+            if tokio::time::timeout_at(until.into(), notified).await.is_err() {
+                return condition(&lock(&self.inner.tracker));
+            }
+        }
+    }
+
+    /// Ships everything buffered now, within `deadline`. Waits for a flush already in flight.
+    pub async fn flush(&self, deadline: Instant) -> FlushReport {
+        let Ok(_guard) = tokio::time::timeout_at(deadline.into(), self.inner.flush_lock.clone().lock_owned()).await else {
+            return FlushReport::default();
+        };
+        self.flush_locked(deadline, false).await
+    }
+
+    /// Starts a flush in the background unless one is already in flight (then `None`).
+    pub fn flush_in_background(&self, deadline: Instant) -> Option<JoinHandle<FlushReport>> {
+        let guard = self.inner.flush_lock.clone().try_lock_owned().ok()?;
+        let agent = self.clone();
+        Some(tokio::spawn(async move {
+            let report = agent.flush_locked(deadline, false).await;
+            drop(guard);
+            report
+        }))
+    }
+
+    /// Whether a flush is running now.
+    pub fn flush_in_flight(&self) -> bool {
+        self.inner.flush_lock.try_lock().is_err()
+    }
+
+    /// SHUTDOWN: waits briefly for the platform's last telemetry, stops the listener, and makes
+    /// a final flush, all before `deadline`. Reports what could not be delivered.
+    pub async fn shutdown(&self, deadline: Instant) -> FlushReport {
+        let usable = deadline.checked_sub(EXIT_MARGIN).unwrap_or_else(Instant::now);
+        let grace = (usable.saturating_duration_since(Instant::now()) / 4).min(SHUTDOWN_TELEMETRY_GRACE);
+        self.wait_for(Instant::now() + grace, |t| t.awaiting_report() == 0).await;
+        if let Some(server) = lock(&self.inner.telemetry).take() {
+            server.stop();
+        }
+        let _guard = tokio::time::timeout_at(usable.into(), self.inner.flush_lock.clone().lock_owned()).await;
+        let report = self.flush_locked(usable, true).await;
+        let totals = self.totals();
+        if report.logs.dropped > 0 {
+            crate::log_error!(
+                "shutdown: {} log entries could not be delivered and were dropped ({}); {} delivered in total",
+                report.logs.dropped,
+                report.logs.last_error.as_deref().unwrap_or("unknown reason"),
+                totals.logs.sent
+            );
+        } else {
+            crate::log_debug!("shutdown: final flush delivered {} log entries; {} in total", report.logs.sent, totals.logs.sent);
+        }
+        report
+    }
+
+    /// Cumulative counts of every flush so far.
+    pub fn totals(&self) -> FlushReport {
+        lock(&self.inner.totals).clone()
+    }
+
+    async fn flush_locked(&self, deadline: Instant, last: bool) -> FlushReport {
+        let started = Instant::now();
+        let logs = self.flush_logs(deadline, last).await;
+        let report = FlushReport { logs, elapsed: started.elapsed() };
+        if report.logs != SignalReport::default() {
+            metrics::counter!("tandem.logs.sent").increment(report.logs.sent);
+            metrics::counter!("tandem.logs.dropped", "reason" => "delivery").increment(report.logs.dropped);
+            crate::log_debug!(
+                "flush: logs sent={} requests={} retried={} requeued={} dropped={} in {:?}",
+                report.logs.sent,
+                report.logs.requests,
+                report.logs.retried,
+                report.logs.requeued,
+                report.logs.dropped,
+                report.elapsed
+            );
+        }
+        let mut totals = lock(&self.inner.totals);
+        totals.logs.merge(report.logs.clone());
+        totals.elapsed += report.elapsed;
+        report
+    }
+
+    async fn flush_logs(&self, deadline: Instant, last: bool) -> SignalReport {
+        let mut report = SignalReport::default();
+        let entries = self.inner.logs.drain();
+        if entries.is_empty() {
+            return report;
+        }
+        let intake = &self.inner.intake;
+        let extra = [("DD-PROTOCOL", "agent-json"), ("DD-EVP-ORIGIN", "lambda-extension")];
+        let mut leftover: Vec<Vec<u8>> = Vec::new();
+        for batch in crate::intake::logs::batches(entries) {
+            if !leftover.is_empty() {
+                leftover.extend(batch);
+                continue;
+            }
+            let payload = intake.logs_payload(&batch);
+            match intake.deliver(&intake.logs_url, &payload, &extra, deadline).await {
+                Delivery::Delivered { retries } => {
+                    report.sent += batch.len() as u64;
+                    report.requests += 1;
+                    report.retried += u64::from(retries);
+                }
+                Delivery::Refused { status, retries } => {
+                    report.retried += u64::from(retries);
+                    report.dropped += batch.len() as u64;
+                    report.last_error = Some(format!("the logs intake refused a batch with status {status}"));
+                    crate::log_error!("the logs intake refused {} entries with status {status}; they are dropped", batch.len());
+                }
+                Delivery::GaveUp { reason, retries } => {
+                    report.retried += u64::from(retries);
+                    report.last_error = Some(reason);
+                    leftover = batch;
+                }
+            }
+        }
+        if !leftover.is_empty() {
+            let n = leftover.len() as u64;
+            if last {
+                report.dropped += n;
+            } else {
+                let lost = self.inner.logs.requeue(leftover) as u64;
+                report.requeued += n - lost;
+                report.dropped += lost;
+                crate::log_warn!(
+                    "logs: {} entries kept for the next flush, {lost} dropped (buffer full): {}",
+                    n - lost,
+                    report.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+        report
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,198 @@
+//! The Datadog HTTP client side: endpoints, the pooled HTTP client, compression, delivery with
+//! retries inside a deadline, and what a flush reports. Owns the live API key (behind
+//! `ArcSwap`, so a rotated key reaches the next request of every signal). Must not buffer data
+//! of its own: what it cannot deliver goes back to the pipeline that owns it.
+
+pub mod logs;
+pub mod retry;
+
+use crate::config::Config;
+use crate::secrets::Secret;
+use arc_swap::ArcSwapOption;
+use retry::Verdict;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one signal's part of a flush did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignalReport {
+    /// Entries (or points) delivered.
+    pub sent: u64,
+    /// HTTP requests that delivered.
+    pub requests: u64,
+    /// Retries made.
+    pub retried: u64,
+    /// Entries put back for a later flush.
+    pub requeued: u64,
+    /// Entries given up on (final refusal, or no time left at shutdown, or no room to requeue).
+    pub dropped: u64,
+    /// Why the last failure happened, for the log.
+    pub last_error: Option<String>,
+}
+
+impl SignalReport {
+    pub fn merge(&mut self, other: SignalReport) {
+        self.sent += other.sent;
+        self.requests += other.requests;
+        self.retried += other.retried;
+        self.requeued += other.requeued;
+        self.dropped += other.dropped;
+        if other.last_error.is_some() {
+            self.last_error = other.last_error;
+        }
+    }
+}
+
+/// What a flush did, per signal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    pub logs: SignalReport,
+    pub elapsed: Duration,
+}
+
+/// Outcome of delivering one payload.
+#[derive(Debug)]
+pub enum Delivery {
+    Delivered { retries: u32 },
+    /// Refused for good (status).
+    Refused { status: u16, retries: u32 },
+    /// Still failing when attempts or time ran out.
+    GaveUp { reason: String, retries: u32 },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// One compressed request body with its encoding.
+pub struct Payload {
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub encoding: Option<&'static str>,
+}
+
+pub struct Intake {
+    http: reqwest::Client,
+    api_key: Arc<ArcSwapOption<Secret>>,
+    pub logs_url: String,
+    logs_compression: Option<i32>,
+}
+
+impl Intake {
+    pub fn new(config: &Config) -> Result<Self, IntakeError> {
+        let mut builder = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(8)
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
+            .no_proxy();
+        if let Some(proxy) = &config.proxy_https {
+            match reqwest::Proxy::https(proxy) {
+                Ok(p) => {
+                    let no_proxy = reqwest::NoProxy::from_string(&config.no_proxy.join(","));
+                    builder = builder.proxy(p.no_proxy(no_proxy));
+                }
+                Err(_) => crate::log_warn!("DD_PROXY_HTTPS is not a valid proxy URL; expected http://host:port; connecting directly"),
+            }
+        }
+        Ok(Self {
+            http: builder.build()?,
+            api_key: Arc::new(ArcSwapOption::from(config.api_key.clone().map(Arc::new))),
+            logs_url: logs_url(config),
+            logs_compression: config.logs_use_compression.then_some(config.logs_compression_level),
+        })
+    }
+
+    /// The live key, shared with whoever resolves and rotates it.
+    pub fn api_key(&self) -> Arc<ArcSwapOption<Secret>> {
+        self.api_key.clone()
+    }
+
+    /// Builds the body of a logs batch.
+    pub fn logs_payload(&self, batch: &[Vec<u8>]) -> Payload {
+        let json = logs::body(batch);
+        match self.logs_compression.map(|level| zstd::bulk::compress(&json, level)) {
+            Some(Ok(z)) => Payload { body: z, content_type: "application/json", encoding: Some("zstd") },
+            _ => Payload { body: json, content_type: "application/json", encoding: None },
+        }
+    }
+
+    /// Posts a payload, retrying retryable failures until `MAX_ATTEMPTS` or `deadline`.
+    pub async fn deliver(&self, url: &str, payload: &Payload, extra: &[(&str, &str)], deadline: Instant) -> Delivery {
+        let mut attempt = 0u32;
+        loop {
+            let Some(key) = self.api_key.load_full() else {
+                return Delivery::GaveUp { reason: "no API key is available yet".into(), retries: attempt };
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Delivery::GaveUp { reason: "flush deadline reached".into(), retries: attempt };
+            }
+            let mut req = self
+                .http
+                .post(url)
+                .timeout(left)
+                .header("DD-API-KEY", key.expose())
+                .header("Content-Type", payload.content_type)
+                .body(payload.body.clone());
+            if let Some(enc) = payload.encoding {
+                req = req.header("Content-Encoding", enc);
+            }
+            for (k, v) in extra {
+                req = req.header(*k, *v);
+            }
+            let (verdict, reason) = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    // Drain the body so the connection goes back to the pool.
+                    let _ = resp.bytes().await;
+                    match retry::classify(status) {
+                        Verdict::Delivered => return Delivery::Delivered { retries: attempt },
+                        Verdict::Final => return Delivery::Refused { status, retries: attempt },
+                        Verdict::Retry => (Verdict::Retry, format!("intake answered {status}")),
+                    }
+                }
+                Err(e) if e.is_timeout() => {
+                    return Delivery::GaveUp { reason: "intake did not answer before the flush deadline".into(), retries: attempt };
+                }
+                Err(e) => (Verdict::Retry, format!("request failed: {}", error_chain(&e))),
+            };
+            debug_assert_eq!(verdict, Verdict::Retry);
+            attempt += 1;
+            if attempt >= retry::MAX_ATTEMPTS {
+                return Delivery::GaveUp { reason, retries: attempt - 1 };
+            }
+            let wait = retry::backoff(attempt);
+            if Instant::now() + wait >= deadline {
+                return Delivery::GaveUp { reason, retries: attempt - 1 };
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+fn logs_url(config: &Config) -> String {
+    match &config.logs_url {
+        Some(u) if has_path(u) => u.clone(),
+        Some(u) => format!("{u}/api/v2/logs"),
+        None => format!("https://http-intake.logs.{}/api/v2/logs", config.site),
+    }
+}
+
+fn has_path(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| !matches!(u.path(), "" | "/"))
+}
+
+/// An error and its causes on one line (reqwest's top-level message alone says little).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

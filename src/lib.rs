@@ -1,0 +1,25 @@
+//! Tandem: a drop-in, wire-compatible replacement for the Datadog Lambda Extension.
+//!
+//! `src/` is the shared core (sources → pipelines → intake); `modes/` holds the two
+//! controllers that decide when to flush; `tests/support/` holds the Lambda platform
+//! simulator and capture intake, compiled in as [`testkit`] so that `tandem local` can run
+//! the real agent against them. See README "Architecture".
+
+pub mod config;
+pub mod core;
+pub mod diag;
+pub mod http;
+pub mod intake;
+pub mod invocations;
+pub mod lambda;
+pub mod local;
+pub mod logs;
+pub mod secrets;
+pub mod tags;
+pub mod time;
+
+#[path = "../modes/mod.rs"]
+pub mod modes;
+
+#[path = "../tests/support/mod.rs"]
+pub mod testkit;

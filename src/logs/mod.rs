@@ -1,0 +1,261 @@
+//! The logs pipeline: turns `function`, `extension` and platform telemetry records into
+//! Datadog log entries (PROTOCOLS.md §4 shape), applies processing rules, attaches request ids
+//! and buffers the encoded entries under a byte cap. Owns the drop/exclude counters. Must not
+//! ship anything: the intake drains the buffer.
+
+pub mod record;
+pub mod rules;
+
+use crate::config::Config;
+use crate::diag;
+use crate::lambda::events::{InvocationRecord, LogBody, TelemetryEvent, Timed};
+use crate::tags::FunctionContext;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Longest message shipped; longer ones are cut and marked (the intake's 1 MB entry limit,
+/// less room for the envelope).
+pub const MAX_MESSAGE_BYTES: usize = 1_000_000 - 4_096;
+pub const TRUNCATION_MARKER: &str = "...TRUNCATED...";
+
+/// How request ids are attached to lines that do not carry one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attribution {
+    /// On-demand: one invocation at a time, so a line belongs to the latest `platform.start`
+    /// in stream order.
+    StreamOrder,
+    /// Managed Instances: invocations overlap, so only an id the record itself carries.
+    RecordOnly,
+}
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    message: Message<'a>,
+    hostname: &'a str,
+    service: &'a str,
+    ddtags: &'a str,
+    ddsource: &'static str,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    message: &'a str,
+    lambda: LambdaField<'a>,
+    timestamp: i64,
+    status: &'a str,
+}
+
+#[derive(Serialize)]
+struct LambdaField<'a> {
+    arn: &'a str,
+    request_id: Option<&'a str>,
+}
+
+/// Counters of the pipeline, cumulative.
+#[derive(Debug, Default)]
+pub struct LogCounters {
+    pub accepted: AtomicU64,
+    pub dropped_buffer_full: AtomicU64,
+    pub excluded_by_rules: AtomicU64,
+    pub truncated: AtomicU64,
+}
+
+#[derive(Default)]
+struct Buffer {
+    entries: VecDeque<Vec<u8>>,
+    bytes: usize,
+}
+
+pub struct LogsPipeline {
+    enabled: bool,
+    attribution: Attribution,
+    rules: rules::Rules,
+    function: FunctionContext,
+    ddtags: String,
+    cap_bytes: usize,
+    buffer: Mutex<Buffer>,
+    pub counters: LogCounters,
+}
+
+impl LogsPipeline {
+    pub fn new(config: &Config, function: FunctionContext, attribution: Attribution) -> Self {
+        Self {
+            enabled: config.logs_enabled,
+            attribution,
+            rules: rules::Rules::compile(&config.logs_processing_rules),
+            ddtags: function.tags.join(","),
+            function,
+            cap_bytes: config.logs_buffer_bytes,
+            buffer: Mutex::new(Buffer::default()),
+            counters: LogCounters::default(),
+        }
+    }
+
+    /// Handles one telemetry event. `current_request` is the tracker's stream-order invocation.
+    pub fn on_event(&self, ev: &Timed, current_request: Option<&str>) {
+        if !self.enabled {
+            return;
+        }
+        let fallback = match self.attribution {
+            Attribution::StreamOrder => current_request,
+            Attribution::RecordOnly => None,
+        };
+        match &ev.event {
+            TelemetryEvent::Function(body) => self.push_record(ev.time_ms, body, fallback),
+            TelemetryEvent::Extension(body) => {
+                // Our own diagnostics come back to us as extension records: never ship them,
+                // or every flush would log, and every log would flush.
+                if let LogBody::Text(t) = body
+                    && t.trim_start().starts_with(diag::PREFIX)
+                {
+                    return;
+                }
+                self.push_record(ev.time_ms, body, fallback)
+            }
+            TelemetryEvent::Start(r) => {
+                let version = r.version.as_deref().unwrap_or("$LATEST");
+                let line = format!("START RequestId: {} Version: {version}", r.request_id);
+                self.push(ev.time_ms, &line, Some(&r.request_id), "info");
+            }
+            TelemetryEvent::RuntimeDone(r) => self.push_end(ev.time_ms, r),
+            TelemetryEvent::Report(r) => {
+                if self.attribution == Attribution::RecordOnly {
+                    // No runtimeDone in Managed Instance mode: END goes out with the report.
+                    self.push_end(ev.time_ms, r);
+                }
+                let status = if is_failure(r) { "error" } else { "info" };
+                self.push(ev.time_ms, &report_line(r), Some(&r.request_id), status);
+            }
+            _ => {}
+        }
+    }
+
+    fn push_end(&self, time_ms: i64, r: &InvocationRecord) {
+        let status = if is_failure(r) { "error" } else { "info" };
+        self.push(time_ms, &format!("END RequestId: {}", r.request_id), Some(&r.request_id), status);
+    }
+
+    fn push_record(&self, time_ms: i64, body: &LogBody, fallback: Option<&str>) {
+        let inspected = record::inspect(body);
+        let request_id = inspected.request_id.as_deref().or(fallback);
+        let text = match body {
+            LogBody::Text(t) => t.strip_suffix('\n').unwrap_or(t),
+            LogBody::Json(j) => j.as_str(),
+        };
+        self.push(time_ms, text, request_id, inspected.status.unwrap_or("info"));
+    }
+
+    fn push(&self, time_ms: i64, text: &str, request_id: Option<&str>, status: &str) {
+        let text = if self.rules.is_empty() {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            match self.rules.apply(text) {
+                Some(t) => t,
+                None => {
+                    self.counters.excluded_by_rules.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        };
+        let message = if text.len() > MAX_MESSAGE_BYTES {
+            self.counters.truncated.fetch_add(1, Ordering::Relaxed);
+            let mut cut = MAX_MESSAGE_BYTES;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            std::borrow::Cow::Owned(format!("{}{TRUNCATION_MARKER}", &text[..cut]))
+        } else {
+            text
+        };
+        let entry = Entry {
+            message: Message {
+                message: &message,
+                lambda: LambdaField { arn: &self.function.arn, request_id },
+                timestamp: time_ms,
+                status,
+            },
+            hostname: &self.function.arn,
+            service: &self.function.service,
+            ddtags: &self.ddtags,
+            ddsource: "lambda",
+        };
+        let Ok(encoded) = serde_json::to_vec(&entry) else { return };
+        let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        if buf.bytes + encoded.len() > self.cap_bytes {
+            drop(buf);
+            self.counters.dropped_buffer_full.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("tandem.logs.dropped", "reason" => "buffer_full").increment(1);
+            return;
+        }
+        buf.bytes += encoded.len();
+        buf.entries.push_back(encoded);
+        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes everything buffered, oldest first.
+    pub fn drain(&self) -> Vec<Vec<u8>> {
+        let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        buf.bytes = 0;
+        std::mem::take(&mut buf.entries).into()
+    }
+
+    /// Puts back entries a flush could not deliver, ahead of newer ones, within the cap.
+    /// Returns how many did not fit (the caller counts them as dropped).
+    pub fn requeue(&self, entries: Vec<Vec<u8>>) -> usize {
+        let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut dropped = 0;
+        for e in entries.into_iter().rev() {
+            if buf.bytes + e.len() > self.cap_bytes {
+                dropped += 1;
+                continue;
+            }
+            buf.bytes += e.len();
+            buf.entries.push_front(e);
+        }
+        dropped
+    }
+
+    pub fn buffered(&self) -> (usize, usize) {
+        let buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        (buf.entries.len(), buf.bytes)
+    }
+}
+
+fn is_failure(r: &InvocationRecord) -> bool {
+    r.status.as_deref().is_some_and(|s| s != "success")
+}
+
+/// Lambda's REPORT line, with the fields the report carries (Managed Instance reports carry
+/// only the duration).
+fn report_line(r: &InvocationRecord) -> String {
+    use std::fmt::Write;
+    let m = &r.metrics;
+    let mut line = format!("REPORT RequestId: {}", r.request_id);
+    if let Some(d) = m.duration_ms {
+        let _ = write!(line, " Duration: {d:.2} ms");
+    }
+    if let Some(b) = m.billed_duration_ms {
+        let _ = write!(line, " Billed Duration: {b:.0} ms");
+    }
+    if let Some(s) = m.memory_size_mb {
+        let _ = write!(line, " Memory Size: {s:.0} MB");
+    }
+    if let Some(u) = m.max_memory_used_mb {
+        let _ = write!(line, " Max Memory Used: {u:.0} MB");
+    }
+    if let Some(i) = m.init_duration_ms {
+        let _ = write!(line, " Init Duration: {i:.2} ms");
+    }
+    if let Some(s) = r.status.as_deref().filter(|s| *s != "success") {
+        let _ = write!(line, " Status: {s}");
+        if let Some(e) = &r.error_type {
+            let _ = write!(line, " Error Type: {e}");
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests;

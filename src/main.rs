@@ -1,0 +1,47 @@
+//! The `tandem` binary: as a Lambda extension (no arguments) it parses the config, picks the
+//! mode and runs it; `tandem local` runs the agent against the embedded simulator. Short, and
+//! never panics on anything from outside.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tandem::config::Config;
+use tandem::{diag, log_error, log_warn};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("local") => return tandem::local::main(&args[1..]),
+        Some("--version" | "-V") => {
+            println!("tandem {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some(_) => {
+            println!("usage: tandem           run as a Lambda extension (inside Lambda)\n       tandem local     run the agent against the embedded Lambda simulator");
+            return ExitCode::from(2);
+        }
+    }
+
+    let (config, warnings) = Config::from_process();
+    diag::set_level(config.log_level);
+    for w in warnings {
+        log_warn!("{w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            log_error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(tandem::modes::run(Arc::new(config)));
+    runtime.shutdown_timeout(Duration::from_millis(50));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log_error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
