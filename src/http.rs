@@ -27,11 +27,35 @@ impl ServerHandle {
     }
 }
 
+/// Returned by a handler to close the connection without answering (fault injection).
+#[derive(Debug)]
+pub struct Abort;
+
+impl std::fmt::Display for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection aborted by the handler")
+    }
+}
+
+impl std::error::Error for Abort {}
+
 /// Serves `handler` on an already-bound listener until stopped.
 pub fn serve<F, Fut>(listener: TcpListener, handler: F) -> std::io::Result<ServerHandle>
 where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = HttpResponse> + Send + 'static,
+{
+    serve_or_abort(listener, move |req| {
+        let fut = handler(req);
+        async move { Ok(fut.await) }
+    })
+}
+
+/// Like [`serve`], for handlers that may drop the connection instead of answering.
+pub fn serve_or_abort<F, Fut>(listener: TcpListener, handler: F) -> std::io::Result<ServerHandle>
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<HttpResponse, Abort>> + Send + 'static,
 {
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
@@ -49,7 +73,7 @@ where
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let handler = handler.clone();
-                    async move { Ok::<_, std::convert::Infallible>(handler(req).await) }
+                    async move { handler(req).await }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service);

@@ -1,0 +1,182 @@
+//! A capture intake on loopback: records every request the agent sends (method, path,
+//! headers, decompressed body, time) and answers as told — 202, another status, after a
+//! delay, never, or by dropping the connection. Decoding of JSON is here; protobuf payloads are
+//! decoded by the tests with the crate's own message types.
+
+use crate::http::{self, Abort, ServerHandle};
+use hyper::StatusCode;
+use serde_json::Value;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// How the intake answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 202 Accepted.
+    None,
+    Status(u16),
+    /// 202 after this long.
+    Delay(Duration),
+    /// Close the connection without answering.
+    Drop,
+    /// Never answer.
+    Hang,
+}
+
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    /// The body after undoing `Content-Encoding`.
+    pub body: Vec<u8>,
+    pub received_at: Instant,
+    /// The status answered (`None` while pending, or when dropped/hung).
+    pub answered: Option<u16>,
+    pub answered_at: Option<Instant>,
+}
+
+impl Captured {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+    pub fn accepted(&self) -> bool {
+        self.answered.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Captured>,
+    faults: VecDeque<Fault>,
+    default_fault: Option<Fault>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+pub struct CaptureIntake {
+    shared: Arc<Shared>,
+    server: ServerHandle,
+}
+
+impl Drop for CaptureIntake {
+    fn drop(&mut self) {
+        self.server.stop();
+    }
+}
+
+impl CaptureIntake {
+    pub async fn start() -> std::io::Result<CaptureIntake> {
+        let shared = Arc::new(Shared { state: Mutex::new(State::default()), changed: Notify::new() });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let handler_shared = shared.clone();
+        let server = http::serve_or_abort(listener, move |req| {
+            let shared = handler_shared.clone();
+            async move { capture(shared, req).await }
+        })?;
+        Ok(CaptureIntake { shared, server })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+
+    /// Answer every request this way from now on.
+    pub fn set_fault(&self, fault: Fault) {
+        self.state().default_fault = Some(fault);
+    }
+
+    /// Answer the next requests with these, in order, then as `set_fault` says.
+    pub fn queue_faults(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.state().faults.extend(faults);
+    }
+
+    pub fn requests(&self) -> Vec<Captured> {
+        self.state().requests.clone()
+    }
+
+    /// Requests to `path` that were accepted.
+    pub fn accepted(&self, path: &str) -> Vec<Captured> {
+        self.state().requests.iter().filter(|r| r.path == path && r.accepted()).cloned().collect()
+    }
+
+    /// Every log entry of accepted `/api/v2/logs` requests, in arrival order.
+    pub fn log_entries(&self) -> Vec<Value> {
+        self.accepted("/api/v2/logs")
+            .iter()
+            .filter_map(Captured::json)
+            .flat_map(|v| match v {
+                Value::Array(a) => a,
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// Waits until `condition` holds over the recorded requests.
+    pub async fn wait_for(&self, timeout: Duration, condition: impl Fn(&[Captured]) -> bool) -> bool {
+        super::wait_until(&self.shared.changed, timeout, || condition(&self.state().requests)).await
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.shared)
+    }
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    shared.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn capture(shared: Arc<Shared>, req: hyper::Request<hyper::body::Incoming>) -> Result<http::HttpResponse, Abort> {
+    let (parts, body) = req.into_parts();
+    let headers: HashMap<String, String> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+        .collect();
+    let raw = http::read_body(body, 64 << 20).await.unwrap_or_default();
+    let body = match headers.get("content-encoding").map(String::as_str) {
+        Some("zstd") => zstd::decode_all(&raw[..]).unwrap_or_else(|_| b"<undecodable zstd>".to_vec()),
+        _ => raw.to_vec(),
+    };
+    let (idx, fault) = {
+        let mut s = lock(&shared);
+        let fault = s.faults.pop_front().or(s.default_fault).unwrap_or(Fault::None);
+        s.requests.push(Captured {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            headers,
+            body,
+            received_at: Instant::now(),
+            answered: None,
+            answered_at: None,
+        });
+        (s.requests.len() - 1, fault)
+    };
+    shared.changed.notify_waiters();
+    let status = match fault {
+        Fault::None => 202,
+        Fault::Status(s) => s,
+        Fault::Delay(d) => {
+            tokio::time::sleep(d).await;
+            202
+        }
+        Fault::Drop => return Err(Abort),
+        Fault::Hang => std::future::pending().await,
+    };
+    {
+        let mut s = lock(&shared);
+        s.requests[idx].answered = Some(status);
+        s.requests[idx].answered_at = Some(Instant::now());
+    }
+    shared.changed.notify_waiters();
+    Ok(http::json(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED), "{}"))
+}

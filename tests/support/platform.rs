@@ -1,0 +1,372 @@
+//! A Lambda platform simulator on loopback: the Extensions API (register, next, init/exit
+//! error) and the Telemetry API (subscription, and delivery of batches to the subscriber with
+//! Lambda's buffering: maxItems / maxBytes / timeoutMs, one batch in flight at a time). Scripts
+//! invocations for both modes: on-demand (INVOKE events, one at a time) and Managed Instances
+//! (SHUTDOWN only, overlapping start/report, no runtimeDone, INVOKE registration refused).
+
+use crate::http::{self, ServerHandle};
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimMode {
+    OnDemand,
+    ManagedInstance,
+}
+
+/// How the Telemetry API answers a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TelemetryAnswer {
+    Accept,
+    /// 202 with `errorType: Telemetry.NotSupported`, as AWS's Runtime Interface Emulator.
+    NotSupported,
+    /// 500.
+    Fail,
+}
+
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub events: Vec<String>,
+    pub name: Option<String>,
+    pub accept_feature: Option<String>,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct SubscriptionRequest {
+    pub body: Value,
+    pub status: u16,
+}
+
+/// One batch POSTed to the subscriber.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// When the subscriber's answer came back.
+    pub answered_at: Instant,
+    pub sent_at: Instant,
+    pub events: Vec<Value>,
+    pub status: Option<u16>,
+}
+
+#[derive(Default)]
+struct State {
+    registrations: Vec<Registration>,
+    subscriptions: Vec<SubscriptionRequest>,
+    next_calls: Vec<Instant>,
+    errors: Vec<(String, String)>,
+    deliveries: Vec<Delivery>,
+    pending: VecDeque<Value>,
+    pending_since: Option<Instant>,
+    destination: Option<(String, u64, usize, Duration)>,
+}
+
+struct Shared {
+    mode: SimMode,
+    telemetry: TelemetryAnswer,
+    state: Mutex<State>,
+    changed: Notify,
+    telemetry_queued: Notify,
+    next_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Value>>,
+}
+
+/// The simulator. Dropping it stops its server.
+pub struct Platform {
+    shared: Arc<Shared>,
+    next_tx: mpsc::UnboundedSender<Value>,
+    server: ServerHandle,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.server.stop();
+    }
+}
+
+/// When an on-demand invocation's milestones happened.
+#[derive(Debug, Clone)]
+pub struct InvocationTiming {
+    pub request_id: String,
+    /// When the batch holding runtimeDone was sent to, and answered by, the extension.
+    pub runtime_done_sent: Instant,
+    pub runtime_done_delivered: Instant,
+    /// When the extension called `/next` again (the end of the invocation for Lambda).
+    pub next_called: Instant,
+}
+
+impl Platform {
+    pub async fn start(mode: SimMode, telemetry: TelemetryAnswer) -> std::io::Result<Platform> {
+        let (next_tx, next_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            mode,
+            telemetry,
+            state: Mutex::new(State::default()),
+            changed: Notify::new(),
+            telemetry_queued: Notify::new(),
+            next_rx: tokio::sync::Mutex::new(next_rx),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let handler_shared = shared.clone();
+        let server = http::serve(listener, move |req| {
+            let shared = handler_shared.clone();
+            async move { route(shared, req).await }
+        })?;
+        tokio::spawn(deliver_telemetry(shared.clone()));
+        Ok(Platform { shared, next_tx, server })
+    }
+
+    /// The value of `AWS_LAMBDA_RUNTIME_API`.
+    pub fn runtime_api(&self) -> String {
+        self.server.addr.to_string()
+    }
+
+    pub fn mode(&self) -> SimMode {
+        self.shared.mode
+    }
+
+    pub fn registrations(&self) -> Vec<Registration> {
+        self.state().registrations.clone()
+    }
+    pub fn subscriptions(&self) -> Vec<SubscriptionRequest> {
+        self.state().subscriptions.clone()
+    }
+    pub fn next_calls(&self) -> Vec<Instant> {
+        self.state().next_calls.clone()
+    }
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.state().deliveries.clone()
+    }
+    pub fn errors(&self) -> Vec<(String, String)> {
+        self.state().errors.clone()
+    }
+
+    /// Waits until the extension has called `/next` at least `n` times.
+    pub async fn wait_next_calls(&self, n: usize, timeout: Duration) -> bool {
+        super::wait_until(&self.shared.changed, timeout, || self.state().next_calls.len() >= n).await
+    }
+
+    /// Waits until every queued telemetry event has been delivered and answered.
+    pub async fn wait_telemetry_drained(&self, timeout: Duration) -> bool {
+        super::wait_until(&self.shared.changed, timeout, || {
+            let s = self.state();
+            s.pending.is_empty() && s.deliveries.last().is_none_or(|d| d.status.is_some())
+        })
+        .await
+    }
+
+    /// Queues telemetry events for delivery (dropped when nobody subscribed, as Lambda does).
+    pub fn emit(&self, events: impl IntoIterator<Item = Value>) {
+        let mut s = self.state();
+        if s.destination.is_none() {
+            return;
+        }
+        for e in events {
+            s.pending.push_back(e);
+        }
+        s.pending_since.get_or_insert_with(Instant::now);
+        drop(s);
+        self.shared.telemetry_queued.notify_one();
+    }
+
+    /// Sends an INVOKE to the extension's pending `/next`.
+    pub fn send_invoke(&self, request_id: &str, timeout: Duration) {
+        let deadline = crate::time::now_ms() + timeout.as_millis() as i64;
+        let _ = self.next_tx.send(json!({
+            "eventType": "INVOKE", "deadlineMs": deadline, "requestId": request_id,
+            "invokedFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:tandem-test",
+            "tracing": { "type": "X-Amzn-Trace-Id", "value": "Root=1-00000000-000000000000000000000000;Sampled=1" }
+        }));
+    }
+
+    /// Sends SHUTDOWN with a deadline `within` from now.
+    pub fn send_shutdown(&self, within: Duration) {
+        let deadline = crate::time::now_ms() + within.as_millis() as i64;
+        let _ = self.next_tx.send(json!({ "eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": deadline }));
+    }
+
+    /// Runs one on-demand invocation as Lambda does: INVOKE and `platform.start`, the function's
+    /// log lines, `platform.runtimeDone`; waits for the extension's next `/next`; then the
+    /// `platform.report`. Fails if the extension does not call `/next` within `timeout`.
+    pub async fn invoke(&self, request_id: &str, logs: Vec<Value>, timeout: Duration) -> Result<InvocationTiming, String> {
+        let before = self.state().next_calls.len();
+        if before == 0 || !self.wait_next_calls(before, timeout).await {
+            return Err("the extension is not waiting on /next".into());
+        }
+        self.send_invoke(request_id, Duration::from_secs(30));
+        let mut events = vec![super::events::start(request_id)];
+        events.extend(logs);
+        self.emit(events);
+        let runtime_done = super::events::runtime_done(request_id, "success", 12.5);
+        let marker = runtime_done.clone();
+        self.emit([runtime_done]);
+        let delivered = super::wait_until(&self.shared.changed, timeout, || self.delivered_at(&marker).is_some()).await;
+        let (runtime_done_sent, runtime_done_delivered) = match (delivered, self.delivered_at(&marker)) {
+            (true, Some(at)) => at,
+            _ if self.state().destination.is_none() => (Instant::now(), Instant::now()),
+            _ => return Err("runtimeDone was not delivered".into()),
+        };
+        if !self.wait_next_calls(before + 1, timeout).await {
+            return Err(format!("the extension did not call /next after invocation {request_id}"));
+        }
+        let next_called = self.state().next_calls[before];
+        self.emit([super::events::report(request_id, 20.0, false)]);
+        Ok(InvocationTiming { request_id: request_id.to_string(), runtime_done_sent, runtime_done_delivered, next_called })
+    }
+
+    fn delivered_at(&self, event: &Value) -> Option<(Instant, Instant)> {
+        self.state()
+            .deliveries
+            .iter()
+            .find(|d| d.status.is_some() && d.events.contains(event))
+            .map(|d| (d.sent_at, d.answered_at))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.shared)
+    }
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    shared.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn route(shared: Arc<Shared>, req: hyper::Request<hyper::body::Incoming>) -> http::HttpResponse {
+    let (parts, body) = req.into_parts();
+    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = http::read_body(body, 1 << 20).await.unwrap_or_default();
+    let path = parts.uri.path();
+    let response = match (&parts.method, path) {
+        (&Method::POST, "/2020-01-01/extension/register") => register(&shared, &body, header("Lambda-Extension-Name"), header("Lambda-Extension-Accept-Feature")),
+        (&Method::GET, "/2020-01-01/extension/event/next") => {
+            lock(&shared).next_calls.push(Instant::now());
+            shared.changed.notify_waiters();
+            let event = shared.next_rx.lock().await.recv().await;
+            match event {
+                Some(e) => http::json(StatusCode::OK, e.to_string()),
+                None => http::respond(StatusCode::INTERNAL_SERVER_ERROR, "platform stopped"),
+            }
+        }
+        (&Method::POST, p @ ("/2020-01-01/extension/init/error" | "/2020-01-01/extension/exit/error")) => {
+            let kind = header("Lambda-Extension-Function-Error-Type").unwrap_or_default();
+            lock(&shared).errors.push((p.to_string(), kind));
+            http::json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+        }
+        (&Method::PUT, "/2022-07-01/telemetry") => subscribe(&shared, &body),
+        _ => http::respond(StatusCode::NOT_FOUND, "unknown route"),
+    };
+    shared.changed.notify_waiters();
+    response
+}
+
+fn register(shared: &Shared, body: &[u8], name: Option<String>, feature: Option<String>) -> http::HttpResponse {
+    let events: Vec<String> = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| serde_json::from_value(v["events"].clone()).ok())
+        .unwrap_or_default();
+    let refused = shared.mode == SimMode::ManagedInstance && events.iter().any(|e| e == "INVOKE");
+    let status = if refused || name.is_none() { 403 } else { 200 };
+    lock(shared).registrations.push(Registration { events, name, accept_feature: feature.clone(), status });
+    if refused {
+        return http::json(StatusCode::FORBIDDEN, r#"{"errorMessage":"INVOKE is not a valid event type for Lambda Managed Instances","errorType":"Extension.InvalidEventType"}"#);
+    }
+    if status != 200 {
+        return http::json(StatusCode::FORBIDDEN, r#"{"errorMessage":"missing Lambda-Extension-Name","errorType":"Extension.InvalidName"}"#);
+    }
+    let mut info = json!({ "functionName": "tandem-test", "functionVersion": "$LATEST", "handler": "index.handler" });
+    if feature.as_deref() == Some("accountId") {
+        info["accountId"] = json!("123456789012");
+    }
+    let mut r = http::json(StatusCode::OK, info.to_string());
+    r.headers_mut().insert("Lambda-Extension-Identifier", hyper::header::HeaderValue::from_static("3c6a8e4b-6a3e-4c2b-9a1d-0123456789ab"));
+    r
+}
+
+fn subscribe(shared: &Shared, body: &[u8]) -> http::HttpResponse {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let schema = v["schemaVersion"].as_str().unwrap_or("");
+    let (status, answer) = match shared.telemetry {
+        TelemetryAnswer::NotSupported => (202, r#"{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}"#),
+        TelemetryAnswer::Fail => (500, r#"{"errorMessage":"internal error","errorType":"Telemetry.Failure"}"#),
+        TelemetryAnswer::Accept if shared.mode == SimMode::ManagedInstance && schema != "2025-01-29" => {
+            (400, r#"{"errorMessage":"schema not supported","errorType":"ValidationError"}"#)
+        }
+        TelemetryAnswer::Accept => (200, "OK"),
+    };
+    let mut s = lock(shared);
+    s.subscriptions.push(SubscriptionRequest { body: v.clone(), status });
+    if status == 200 {
+        let uri = v["destination"]["URI"].as_str().unwrap_or("").replace("sandbox.localdomain", "127.0.0.1");
+        let b = &v["buffering"];
+        s.destination = Some((
+            uri,
+            b["maxItems"].as_u64().unwrap_or(10_000),
+            b["maxBytes"].as_u64().unwrap_or(262_144) as usize,
+            Duration::from_millis(b["timeoutMs"].as_u64().unwrap_or(1_000)),
+        ));
+    }
+    drop(s);
+    let mut r = http::json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), answer);
+    if status == 200 {
+        *r.body_mut() = http_body_util::Full::new(bytes::Bytes::from_static(b"OK"));
+    }
+    r
+}
+
+/// Delivers queued events as Lambda does: a batch goes when it holds maxItems or maxBytes, or
+/// timeoutMs after its first event was queued; one batch in flight at a time.
+async fn deliver_telemetry(shared: Arc<Shared>) {
+    let client = reqwest::Client::builder().no_proxy().build().unwrap_or_default();
+    loop {
+        let (uri, batch) = loop {
+            let wait = {
+                let mut s = lock(&shared);
+                match (&s.destination, s.pending_since) {
+                    (Some((uri, max_items, max_bytes, timeout)), Some(since)) => {
+                        let (uri, max_items, max_bytes, timeout) = (uri.clone(), *max_items as usize, *max_bytes, *timeout);
+                        let bytes: usize = s.pending.iter().map(|e| e.to_string().len()).sum();
+                        if s.pending.len() >= max_items || bytes >= max_bytes || since.elapsed() >= timeout {
+                            let n = s.pending.len().min(max_items);
+                            let batch: Vec<Value> = s.pending.drain(..n).collect();
+                            s.pending_since = if s.pending.is_empty() { None } else { Some(Instant::now()) };
+                            break (uri, batch);
+                        }
+                        Some(timeout.saturating_sub(since.elapsed()))
+                    }
+                    _ => None,
+                }
+            };
+            match wait {
+                Some(d) => {
+                    let _ = tokio::time::timeout(d, shared.telemetry_queued.notified()).await;
+                }
+                None => shared.telemetry_queued.notified().await,
+            }
+        };
+        let sent_at = Instant::now();
+        let idx = {
+            let mut s = lock(&shared);
+            s.deliveries.push(Delivery { sent_at, answered_at: sent_at, events: batch.clone(), status: None });
+            s.deliveries.len() - 1
+        };
+        let body = Value::Array(batch).to_string();
+        let status = client
+            .post(&uri)
+            .header("Content-Type", "application/json")
+            .timeout(Duration::from_secs(5))
+            .body(body)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        {
+            let mut s = lock(&shared);
+            let d = &mut s.deliveries[idx];
+            d.status = Some(status);
+            d.answered_at = Instant::now();
+        }
+        shared.changed.notify_waiters();
+    }
+}

@@ -1,0 +1,100 @@
+//! The real `tandem` binary as a child process: spawned with a clean environment pointing at
+//! a simulator and a capture intake, its stderr collected line by line.
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncBufReadExt;
+use tokio::process::{Child, Command};
+use tokio::sync::Notify;
+
+/// A key-shaped test API key (it must never appear in the agent's output).
+pub const TEST_API_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+/// The environment Lambda would give the extension, pointed at the simulator and intake.
+pub fn lambda_env(runtime_api: &str, intake_url: &str, managed: bool) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "tandem-test".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", if managed { "2048" } else { "128" }.into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EXECUTION_ENV", "AWS_Lambda_python3.12".into()),
+        ("LAMBDA_TASK_ROOT", "/nonexistent-tandem-task-root".into()),
+        ("DD_API_KEY", TEST_API_KEY.into()),
+        ("DD_LOGS_CONFIG_LOGS_DD_URL", intake_url.to_string()),
+        ("DD_SITE", "datadoghq.com".into()),
+        ("DD_LOG_LEVEL", "debug".into()),
+        ("TANDEM_TELEMETRY_ADDR", "127.0.0.1:0".into()),
+    ];
+    if managed {
+        env.push(("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances".into()));
+    } else {
+        env.push(("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()));
+    }
+    env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+pub struct AgentProcess {
+    child: Child,
+    pub started: Instant,
+    stderr: Arc<Mutex<Vec<String>>>,
+    changed: Arc<Notify>,
+    exited: Option<(ExitStatus, Instant)>,
+}
+
+impl AgentProcess {
+    /// Spawns `binary` with exactly `env` (plus PATH).
+    pub fn spawn(binary: &Path, env: &[(String, String)]) -> std::io::Result<AgentProcess> {
+        let mut cmd = Command::new(binary);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let started = Instant::now();
+        let mut child = cmd.spawn()?;
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let changed = Arc::new(Notify::new());
+        if let Some(pipe) = child.stderr.take() {
+            let (lines, changed) = (stderr.clone(), changed.clone());
+            tokio::spawn(async move {
+                let mut reader = tokio::io::BufReader::new(pipe).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    if std::env::var_os("TANDEM_TEST_ECHO").is_some() {
+                        eprintln!("[agent] {line}");
+                    }
+                    lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                    changed.notify_waiters();
+                }
+            });
+        }
+        Ok(AgentProcess { child, started, stderr, changed, exited: None })
+    }
+
+    /// Everything the agent wrote to stderr so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Waits for a stderr line containing `needle`.
+    pub async fn wait_for_line(&self, needle: &str, timeout: Duration) -> bool {
+        super::wait_until(&self.changed, timeout, || self.stderr().iter().any(|l| l.contains(needle))).await
+    }
+
+    /// Waits for the process to exit; returns its status and when it exited.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<(ExitStatus, Instant)> {
+        if self.exited.is_none() {
+            let status = tokio::time::timeout(timeout, self.child.wait()).await.ok()?.ok()?;
+            self.exited = Some((status, Instant::now()));
+        }
+        self.exited
+    }
+
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
