@@ -33,7 +33,9 @@ pub async fn run(agent: Agent, client: ExtensionsClient) -> Result<(), LambdaApi
         crate::log_warn!("{w}");
     }
     let ticker_agent = agent.clone();
-    let flush_timeout = config.flush_timeout.min(every.max(Duration::from_secs(1)));
+    // A slow flush only delays the next tick (never two at once), so it gets the whole
+    // DD_FLUSH_TIMEOUT rather than the interval.
+    let flush_timeout = config.flush_timeout;
     let ticker = tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -33,7 +33,8 @@ pub struct Captured {
     /// The body after undoing `Content-Encoding`.
     pub body: Vec<u8>,
     pub received_at: Instant,
-    /// The status answered (`None` while pending, or when dropped/hung).
+    /// The status answered: `None` while pending, `Some(0)` when the connection ended
+    /// without an answer (dropped by a fault, or the client gave up).
     pub answered: Option<u16>,
     pub answered_at: Option<Instant>,
 }
@@ -162,6 +163,8 @@ async fn capture(shared: Arc<Shared>, req: hyper::Request<hyper::body::Incoming>
         (s.requests.len() - 1, fault)
     };
     shared.changed.notify_waiters();
+    // Records "no answer" (status 0) if the client goes away first or the fault drops it.
+    let mut unanswered = Unanswered { shared: shared.clone(), idx, armed: true };
     let status = match fault {
         Fault::None => 202,
         Fault::Status(s) => s,
@@ -172,11 +175,30 @@ async fn capture(shared: Arc<Shared>, req: hyper::Request<hyper::body::Incoming>
         Fault::Drop => return Err(Abort),
         Fault::Hang => std::future::pending().await,
     };
+    unanswered.armed = false;
+    record_answer(&shared, idx, status);
+    Ok(http::json(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED), "{}"))
+}
+
+fn record_answer(shared: &Shared, idx: usize, status: u16) {
     {
-        let mut s = lock(&shared);
+        let mut s = lock(shared);
         s.requests[idx].answered = Some(status);
         s.requests[idx].answered_at = Some(Instant::now());
     }
     shared.changed.notify_waiters();
-    Ok(http::json(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED), "{}"))
+}
+
+struct Unanswered {
+    shared: Arc<Shared>,
+    idx: usize,
+    armed: bool,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if self.armed {
+            record_answer(&self.shared, self.idx, 0);
+        }
+    }
 }
