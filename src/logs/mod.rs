@@ -202,7 +202,8 @@ impl LogsPipeline {
     }
 
     /// Puts back entries a flush could not deliver, ahead of newer ones, within the cap.
-    /// Returns how many did not fit (the caller counts them as dropped).
+    /// When they do not all fit, the oldest are given up. Returns how many (the caller counts
+    /// them as dropped).
     pub fn requeue(&self, entries: Vec<Vec<u8>>) -> usize {
         let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         let mut dropped = 0;

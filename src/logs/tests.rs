@@ -67,8 +67,12 @@ fn buffer_is_capped_and_drops_are_counted() {
     p.on_event(&timed(TelemetryEvent::Function(LogBody::Text("newer".into()))), None);
     let lost = p.requeue(first);
     assert_eq!(p.buffered().0, kept + 1 - lost);
-    let all = entries(&p);
-    assert_eq!(all[0]["message"]["message"], "line 0");
+    // When the requeue does not fit, the oldest entries are the ones given up; order holds.
+    let all: Vec<String> = entries(&p).iter().map(|e| e["message"]["message"].as_str().unwrap().to_string()).collect();
+    assert_eq!(all.last().map(String::as_str), Some("newer"));
+    let nums: Vec<u32> = all[..all.len() - 1].iter().map(|m| m["line ".len()..].parse().unwrap()).collect();
+    assert!(nums.windows(2).all(|w| w[0] + 1 == w[1]));
+    assert_eq!(nums.first().copied(), Some(lost as u32));
 }
 
 #[test]
