@@ -46,7 +46,13 @@ pub struct FlushPlanner {
 
 impl FlushPlanner {
     pub fn new(strategy: FlushStrategy, flush_timeout: Duration, now: Instant) -> Self {
-        Self { strategy, flush_timeout, starts: VecDeque::with_capacity(WINDOW), created: now, last_flush: None }
+        Self {
+            strategy,
+            flush_timeout,
+            starts: VecDeque::with_capacity(WINDOW),
+            created: now,
+            last_flush: None,
+        }
     }
 
     /// The plan in force now.
@@ -54,8 +60,14 @@ impl FlushPlanner {
         match self.strategy {
             FlushStrategy::End => Plan::AtEnd { min_gap: None },
             FlushStrategy::EndPeriodically(gap) => Plan::AtEnd { min_gap: Some(gap) },
-            FlushStrategy::Periodically(interval) => Plan::Periodic { interval, blocking: true },
-            FlushStrategy::Continuously(interval) => Plan::Periodic { interval, blocking: false },
+            FlushStrategy::Periodically(interval) => Plan::Periodic {
+                interval,
+                blocking: true,
+            },
+            FlushStrategy::Continuously(interval) => Plan::Periodic {
+                interval,
+                blocking: false,
+            },
             FlushStrategy::Default => self.adaptive(),
         }
     }
@@ -72,7 +84,10 @@ impl FlushPlanner {
         if mean_gap >= FREQUENT_MEAN_GAP {
             return Plan::AtEnd { min_gap: None };
         }
-        Plan::Periodic { interval: ADAPTIVE_INTERVAL, blocking: span > self.flush_timeout }
+        Plan::Periodic {
+            interval: ADAPTIVE_INTERVAL,
+            blocking: span > self.flush_timeout,
+        }
     }
 
     /// Records an invocation start and says what to do now.
@@ -104,7 +119,9 @@ impl FlushPlanner {
     pub fn flush_at_end(&self, now: Instant) -> bool {
         match self.plan() {
             Plan::AtEnd { min_gap: None } => true,
-            Plan::AtEnd { min_gap: Some(gap) } => self.last_flush.is_none_or(|l| now.saturating_duration_since(l) >= gap),
+            Plan::AtEnd { min_gap: Some(gap) } => self
+                .last_flush
+                .is_none_or(|l| now.saturating_duration_since(l) >= gap),
             Plan::Periodic { .. } => false,
         }
     }

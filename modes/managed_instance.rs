@@ -42,7 +42,10 @@ pub async fn run(agent: Agent, client: ExtensionsClient) -> Result<(), LambdaApi
         loop {
             tick.tick().await;
             // Skipped when the previous flush is still running: never two at once.
-            if ticker_agent.flush_in_background(Instant::now() + flush_timeout).is_none() {
+            if ticker_agent
+                .flush_in_background(Instant::now() + flush_timeout)
+                .is_none()
+            {
                 crate::log_debug!("background flush skipped: the previous one is still running");
             }
         }
@@ -50,12 +53,17 @@ pub async fn run(agent: Agent, client: ExtensionsClient) -> Result<(), LambdaApi
     let mut deadline = Instant::now() + Duration::from_secs(1);
     while let Some(event) = super::next_event(&client).await {
         match event {
-            NextEvent::Shutdown { reason, deadline_ms } => {
+            NextEvent::Shutdown {
+                reason,
+                deadline_ms,
+            } => {
                 crate::log_debug!("SHUTDOWN ({reason})");
                 deadline = instant_at_epoch_ms(deadline_ms);
                 break;
             }
-            NextEvent::Invoke(_) => crate::log_warn!("unexpected INVOKE event in Managed Instance mode; ignored"),
+            NextEvent::Invoke(_) => {
+                crate::log_warn!("unexpected INVOKE event in Managed Instance mode; ignored")
+            }
         }
     }
     ticker.abort();

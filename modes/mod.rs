@@ -59,9 +59,17 @@ impl Mode {
 /// error: every other failure degrades to an extension that keeps answering the platform.
 pub async fn run(config: Arc<Config>) -> Result<(), LambdaApiError> {
     let mode = Mode::select(config.lambda.initialization_type.as_deref());
-    let runtime_api = config.lambda.runtime_api.clone().ok_or(LambdaApiError::NoRuntimeApi)?;
+    let runtime_api = config
+        .lambda
+        .runtime_api
+        .clone()
+        .ok_or(LambdaApiError::NoRuntimeApi)?;
     let (client, info) = ExtensionsClient::register(&runtime_api, mode.events()).await?;
-    let function = FunctionContext::new(&config, info.function_name.as_deref(), info.account_id.as_deref());
+    let function = FunctionContext::new(
+        &config,
+        info.function_name.as_deref(),
+        info.account_id.as_deref(),
+    );
     crate::log_debug!("registered as {mode:?} for {}", function.arn);
 
     let agent = match Agent::start(config.clone(), function, mode.attribution()).await {
@@ -71,8 +79,14 @@ pub async fn run(config: Arc<Config>) -> Result<(), LambdaApiError> {
             return idle_until_shutdown(&client).await;
         }
     };
-    let types: &[&str] = if config.logs_enabled { &["platform", "function", "extension"] } else { &["platform"] };
-    let telemetry = client.subscribe_telemetry(mode.telemetry_schema(), types, agent.telemetry_port()).await;
+    let types: &[&str] = if config.logs_enabled {
+        &["platform", "function", "extension"]
+    } else {
+        &["platform"]
+    };
+    let telemetry = client
+        .subscribe_telemetry(mode.telemetry_schema(), types, agent.telemetry_port())
+        .await;
     let telemetry_active = match telemetry {
         Subscription::Active => true,
         Subscription::Unavailable(why) => {

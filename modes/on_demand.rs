@@ -13,9 +13,14 @@ use std::time::{Duration, Instant};
 /// Kept back from an invocation's deadline so our flush never makes it time out.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
 
-pub async fn run(agent: Agent, client: ExtensionsClient, telemetry_active: bool) -> Result<(), LambdaApiError> {
+pub async fn run(
+    agent: Agent,
+    client: ExtensionsClient,
+    telemetry_active: bool,
+) -> Result<(), LambdaApiError> {
     let config = agent.config().clone();
-    let mut planner = FlushPlanner::new(config.flush_strategy, config.flush_timeout, Instant::now());
+    let mut planner =
+        FlushPlanner::new(config.flush_strategy, config.flush_timeout, Instant::now());
     let await_runtime_done = telemetry_active && !config.local_test;
     while let Some(event) = super::next_event(&client).await {
         match event {
@@ -28,7 +33,11 @@ pub async fn run(agent: Agent, client: ExtensionsClient, telemetry_active: bool)
                 let request_id = invoke.request_id.clone();
                 agent.on_invoke(invoke);
                 let flush_deadline = |now: Instant| {
-                    (now + config.flush_timeout).min(invocation_deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(now))
+                    (now + config.flush_timeout).min(
+                        invocation_deadline
+                            .checked_sub(DEADLINE_MARGIN)
+                            .unwrap_or(now),
+                    )
                 };
 
                 let now = Instant::now();
@@ -39,7 +48,10 @@ pub async fn run(agent: Agent, client: ExtensionsClient, telemetry_active: bool)
                         planner.record_flush(Instant::now());
                     }
                     AtStart::FlushInBackground => {
-                        if agent.flush_in_background(now + config.flush_timeout).is_some() {
+                        if agent
+                            .flush_in_background(now + config.flush_timeout)
+                            .is_some()
+                        {
                             planner.record_flush(now);
                         }
                     }
@@ -47,7 +59,13 @@ pub async fn run(agent: Agent, client: ExtensionsClient, telemetry_active: bool)
 
                 if planner.may_flush_at_end() {
                     if await_runtime_done {
-                        wait_runtime_done(&agent, &request_id, invocation_deadline, config.flush_timeout).await;
+                        wait_runtime_done(
+                            &agent,
+                            &request_id,
+                            invocation_deadline,
+                            config.flush_timeout,
+                        )
+                        .await;
                     }
                     let now = Instant::now();
                     if planner.flush_at_end(now) {
@@ -56,7 +74,10 @@ pub async fn run(agent: Agent, client: ExtensionsClient, telemetry_active: bool)
                     }
                 }
             }
-            NextEvent::Shutdown { reason, deadline_ms } => {
+            NextEvent::Shutdown {
+                reason,
+                deadline_ms,
+            } => {
                 crate::log_debug!("SHUTDOWN ({reason})");
                 agent.shutdown(instant_at_epoch_ms(deadline_ms)).await;
                 return Ok(());
@@ -64,16 +85,26 @@ pub async fn run(agent: Agent, client: ExtensionsClient, telemetry_active: bool)
         }
     }
     // The Extensions API went away: ship what we can quickly and stop.
-    agent.shutdown(Instant::now() + Duration::from_secs(1)).await;
+    agent
+        .shutdown(Instant::now() + Duration::from_secs(1))
+        .await;
     Ok(())
 }
 
 /// Waits for the invocation's runtimeDone, flushing in the background every
 /// `SAFETY_INTERVAL` of a long invocation, and never past the invocation's deadline.
-async fn wait_runtime_done(agent: &Agent, request_id: &str, deadline: Instant, flush_timeout: Duration) {
+async fn wait_runtime_done(
+    agent: &Agent,
+    request_id: &str,
+    deadline: Instant,
+    flush_timeout: Duration,
+) {
     loop {
         let until = deadline.min(Instant::now() + SAFETY_INTERVAL);
-        if agent.wait_for(until, |t| t.has_runtime_done(request_id)).await {
+        if agent
+            .wait_for(until, |t| t.has_runtime_done(request_id))
+            .await
+        {
             return;
         }
         if Instant::now() >= deadline {

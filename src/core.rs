@@ -25,7 +25,10 @@ const SHUTDOWN_TELEMETRY_GRACE: Duration = Duration::from_millis(500);
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen for Telemetry API events on {addr}: {source}")]
-    TelemetryListener { addr: std::net::SocketAddr, source: std::io::Error },
+    TelemetryListener {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Intake(#[from] IntakeError),
 }
@@ -51,7 +54,11 @@ pub struct Agent {
 
 impl Agent {
     /// Starts the pipelines and the Telemetry API listener. No network beyond binding.
-    pub async fn start(config: Arc<Config>, function: FunctionContext, attribution: Attribution) -> Result<Agent, StartError> {
+    pub async fn start(
+        config: Arc<Config>,
+        function: FunctionContext,
+        attribution: Attribution,
+    ) -> Result<Agent, StartError> {
         let (lifecycle, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
             logs: LogsPipeline::new(&config, function.clone(), attribution),
@@ -85,7 +92,10 @@ impl Agent {
 
     /// The port Lambda must deliver telemetry to.
     pub fn telemetry_port(&self) -> u16 {
-        lock(&self.inner.telemetry).as_ref().map(|s| s.addr.port()).unwrap_or(0)
+        lock(&self.inner.telemetry)
+            .as_ref()
+            .map(|s| s.addr.port())
+            .unwrap_or(0)
     }
 
     /// Lifecycle events derived from telemetry.
@@ -108,7 +118,9 @@ impl Agent {
         for l in happened {
             if let Lifecycle::LogsDropped { records, bytes } = &l {
                 metrics::counter!("tandem.telemetry.platform_dropped_records").increment(*records);
-                crate::log_warn!("Lambda dropped {records} telemetry records ({bytes} bytes) before delivering them to the extension");
+                crate::log_warn!(
+                    "Lambda dropped {records} telemetry records ({bytes} bytes) before delivering them to the extension"
+                );
             }
             let _ = self.inner.lifecycle.send(l);
         }
@@ -135,7 +147,10 @@ impl Agent {
             if condition(&lock(&self.inner.tracker)) {
                 return true;
             }
-            if tokio::time::timeout_at(until.into(), notified).await.is_err() {
+            if tokio::time::timeout_at(until.into(), notified)
+                .await
+                .is_err()
+            {
                 return condition(&lock(&self.inner.tracker));
             }
         }
@@ -143,7 +158,10 @@ impl Agent {
 
     /// Ships everything buffered now, within `deadline`. Waits for a flush already in flight.
     pub async fn flush(&self, deadline: Instant) -> FlushReport {
-        let Ok(_guard) = tokio::time::timeout_at(deadline.into(), self.inner.flush_lock.clone().lock_owned()).await else {
+        let Ok(_guard) =
+            tokio::time::timeout_at(deadline.into(), self.inner.flush_lock.clone().lock_owned())
+                .await
+        else {
             return FlushReport::default();
         };
         self.flush_locked(deadline, false).await
@@ -168,24 +186,38 @@ impl Agent {
     /// SHUTDOWN: waits briefly for the platform's last telemetry, stops the listener, and makes
     /// a final flush, all before `deadline`. Reports what could not be delivered.
     pub async fn shutdown(&self, deadline: Instant) -> FlushReport {
-        let usable = deadline.checked_sub(EXIT_MARGIN).unwrap_or_else(Instant::now);
-        let grace = (usable.saturating_duration_since(Instant::now()) / 4).min(SHUTDOWN_TELEMETRY_GRACE);
-        self.wait_for(Instant::now() + grace, |t| t.awaiting_report() == 0).await;
+        let usable = deadline
+            .checked_sub(EXIT_MARGIN)
+            .unwrap_or_else(Instant::now);
+        let grace =
+            (usable.saturating_duration_since(Instant::now()) / 4).min(SHUTDOWN_TELEMETRY_GRACE);
+        self.wait_for(Instant::now() + grace, |t| t.awaiting_report() == 0)
+            .await;
         if let Some(server) = lock(&self.inner.telemetry).take() {
             server.stop();
         }
-        let _guard = tokio::time::timeout_at(usable.into(), self.inner.flush_lock.clone().lock_owned()).await;
+        let _guard =
+            tokio::time::timeout_at(usable.into(), self.inner.flush_lock.clone().lock_owned())
+                .await;
         let report = self.flush_locked(usable, true).await;
         let totals = self.totals();
         if report.logs.dropped > 0 {
             crate::log_error!(
                 "shutdown: {} log entries could not be delivered and were dropped ({}); {} delivered in total",
                 report.logs.dropped,
-                report.logs.last_error.as_deref().unwrap_or("unknown reason"),
+                report
+                    .logs
+                    .last_error
+                    .as_deref()
+                    .unwrap_or("unknown reason"),
                 totals.logs.sent
             );
         } else {
-            crate::log_debug!("shutdown: final flush delivered {} log entries; {} in total", report.logs.sent, totals.logs.sent);
+            crate::log_debug!(
+                "shutdown: final flush delivered {} log entries; {} in total",
+                report.logs.sent,
+                totals.logs.sent
+            );
         }
         report
     }
@@ -198,10 +230,14 @@ impl Agent {
     async fn flush_locked(&self, deadline: Instant, last: bool) -> FlushReport {
         let started = Instant::now();
         let logs = self.flush_logs(deadline, last).await;
-        let report = FlushReport { logs, elapsed: started.elapsed() };
+        let report = FlushReport {
+            logs,
+            elapsed: started.elapsed(),
+        };
         if report.logs != SignalReport::default() {
             metrics::counter!("tandem.logs.sent").increment(report.logs.sent);
-            metrics::counter!("tandem.logs.dropped", "reason" => "delivery").increment(report.logs.dropped);
+            metrics::counter!("tandem.logs.dropped", "reason" => "delivery")
+                .increment(report.logs.dropped);
             crate::log_debug!(
                 "flush: logs sent={} requests={} retried={} requeued={} dropped={} in {:?}",
                 report.logs.sent,
@@ -225,7 +261,10 @@ impl Agent {
             return report;
         }
         let intake = &self.inner.intake;
-        let extra = [("DD-PROTOCOL", "agent-json"), ("DD-EVP-ORIGIN", "lambda-extension")];
+        let extra = [
+            ("DD-PROTOCOL", "agent-json"),
+            ("DD-EVP-ORIGIN", "lambda-extension"),
+        ];
         let mut leftover: Vec<Vec<u8>> = Vec::new();
         for batch in crate::intake::logs::batches(entries) {
             if !leftover.is_empty() {
@@ -233,7 +272,10 @@ impl Agent {
                 continue;
             }
             let payload = intake.logs_payload(&batch);
-            match intake.deliver(&intake.logs_url, &payload, &extra, deadline).await {
+            match intake
+                .deliver(&intake.logs_url, &payload, &extra, deadline)
+                .await
+            {
                 Delivery::Delivered { retries } => {
                     report.sent += batch.len() as u64;
                     report.requests += 1;
@@ -242,8 +284,13 @@ impl Agent {
                 Delivery::Refused { status, retries } => {
                     report.retried += u64::from(retries);
                     report.dropped += batch.len() as u64;
-                    report.last_error = Some(format!("the logs intake refused a batch with status {status}"));
-                    crate::log_error!("the logs intake refused {} entries with status {status}; they are dropped", batch.len());
+                    report.last_error = Some(format!(
+                        "the logs intake refused a batch with status {status}"
+                    ));
+                    crate::log_error!(
+                        "the logs intake refused {} entries with status {status}; they are dropped",
+                        batch.len()
+                    );
                 }
                 Delivery::GaveUp { reason, retries } => {
                     report.retried += u64::from(retries);

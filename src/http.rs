@@ -93,7 +93,11 @@ where
 
 /// Reads a request body up to `limit` bytes; `None` if larger or broken.
 pub async fn read_body(body: Incoming, limit: usize) -> Option<Bytes> {
-    Limited::new(body, limit).collect().await.ok().map(|c| c.to_bytes())
+    Limited::new(body, limit)
+        .collect()
+        .await
+        .ok()
+        .map(|c| c.to_bytes())
 }
 
 pub fn respond(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
@@ -104,6 +108,9 @@ pub fn respond(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
 
 pub fn json(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
     let mut r = respond(status, body);
-    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     r
 }

@@ -14,7 +14,11 @@ const T: Duration = Duration::from_secs(10);
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
 
 pub fn main(_args: &[String]) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tandem local: cannot start the async runtime: {e}");
@@ -31,8 +35,12 @@ pub fn main(_args: &[String]) -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let binary = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    println!("Tandem local run: the real agent ({}) against the embedded Lambda simulator and capture intake\n", binary.display());
+    let binary =
+        std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    println!(
+        "Tandem local run: the real agent ({}) against the embedded Lambda simulator and capture intake\n",
+        binary.display()
+    );
     on_demand(&binary).await?;
     println!();
     managed_instance(&binary).await?;
@@ -41,7 +49,13 @@ async fn run() -> Result<(), String> {
 }
 
 async fn on_demand(binary: &std::path::Path) -> Result<(), String> {
-    let mut h = Harness::start(binary, SimMode::OnDemand, TelemetryAnswer::Accept, &[("DD_LOG_LEVEL", "warn")]).await?;
+    let mut h = Harness::start(
+        binary,
+        SimMode::OnDemand,
+        TelemetryAnswer::Accept,
+        &[("DD_LOG_LEVEL", "warn")],
+    )
+    .await?;
     let origin = h.agent.started;
     print_start("on-demand", &h);
     let mut post_runtime = Vec::new();
@@ -52,11 +66,17 @@ async fn on_demand(binary: &std::path::Path) -> Result<(), String> {
             ev::function_json(json!({"level": "INFO", "message": "order stored", "order": n})),
         ];
         let t = h.platform.invoke(&id, logs, T).await?;
-        post_runtime.push(t.next_called.saturating_duration_since(t.runtime_done_delivered));
+        post_runtime.push(
+            t.next_called
+                .saturating_duration_since(t.runtime_done_delivered),
+        );
     }
     post_runtime.sort();
     println!("  invocations    : 5, one at a time (INVOKE → logs → runtimeDone → flush → /next)");
-    println!("  post-runtime   : median {:.2} ms (runtimeDone delivered → next /next)", ms(post_runtime[post_runtime.len() / 2]));
+    println!(
+        "  post-runtime   : median {:.2} ms (runtimeDone delivered → next /next)",
+        ms(post_runtime[post_runtime.len() / 2])
+    );
     finish(&mut h, origin).await
 }
 
@@ -65,21 +85,32 @@ async fn managed_instance(binary: &std::path::Path) -> Result<(), String> {
         binary,
         SimMode::ManagedInstance,
         TelemetryAnswer::Accept,
-        &[("DD_LOG_LEVEL", "warn"), ("DD_SERVERLESS_FLUSH_STRATEGY", "continuously,500")],
+        &[
+            ("DD_LOG_LEVEL", "warn"),
+            ("DD_SERVERLESS_FLUSH_STRATEGY", "continuously,500"),
+        ],
     )
     .await?;
     let origin = h.agent.started;
     print_start("managed instances", &h);
     let ids: Vec<String> = (100..120).map(request_id).collect();
     h.platform.emit(ids.iter().map(|id| ev::start(id)));
-    h.platform.emit(ids.iter().map(|id| ev::function_json(json!({"level": "INFO", "requestId": id, "message": "handled"}))));
-    h.platform.emit(ids.iter().rev().map(|id| ev::report(id, 7.5, true)));
+    h.platform.emit(ids.iter().map(|id| {
+        ev::function_json(json!({"level": "INFO", "requestId": id, "message": "handled"}))
+    }));
+    h.platform
+        .emit(ids.iter().rev().map(|id| ev::report(id, 7.5, true)));
     if !h.platform.wait_telemetry_drained(T).await {
         return Err("telemetry was not delivered".into());
     }
     // Let at least one background flush happen before SHUTDOWN.
-    h.intake.wait_for(T, |r| r.iter().any(|r| r.path == "/api/v2/logs")).await;
-    println!("  invocations    : {} overlapping (start ×20, logs, report ×20 in reverse order)", ids.len());
+    h.intake
+        .wait_for(T, |r| r.iter().any(|r| r.path == "/api/v2/logs"))
+        .await;
+    println!(
+        "  invocations    : {} overlapping (start ×20, logs, report ×20 in reverse order)",
+        ids.len()
+    );
     finish(&mut h, origin).await
 }
 
@@ -87,20 +118,50 @@ fn print_start(mode: &str, h: &Harness) {
     let reg = h.platform.registrations();
     let sub = h.platform.subscriptions();
     let events = reg.first().map(|r| r.events.join("+")).unwrap_or_default();
-    let schema = sub.first().and_then(|s| s.body["schemaVersion"].as_str().map(str::to_string)).unwrap_or_else(|| "none".into());
-    let first_next = h.platform.next_calls().first().map(|t| ms(t.saturating_duration_since(h.agent.started))).unwrap_or(0.0);
+    let schema = sub
+        .first()
+        .and_then(|s| s.body["schemaVersion"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "none".into());
+    let first_next = h
+        .platform
+        .next_calls()
+        .first()
+        .map(|t| ms(t.saturating_duration_since(h.agent.started)))
+        .unwrap_or(0.0);
     println!("{mode}");
-    println!("  registered     : {events}, telemetry schema {schema}, first /event/next {first_next:.1} ms after spawn");
+    println!(
+        "  registered     : {events}, telemetry schema {schema}, first /event/next {first_next:.1} ms after spawn"
+    );
 }
 
 async fn finish(h: &mut Harness, origin: Instant) -> Result<(), String> {
     let (status, sent, exited) = h.shutdown(SHUTDOWN_DEADLINE).await?;
-    let requests: Vec<Captured> = h.intake.requests().into_iter().filter(|r| r.path == "/api/v2/logs").collect();
-    let times: Vec<String> = requests.iter().map(|r| format!("+{:.0}ms", ms(r.received_at.saturating_duration_since(origin)))).collect();
-    println!("  flushes        : {} logs requests at {}", requests.len(), times.join(" "));
+    let requests: Vec<Captured> = h
+        .intake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v2/logs")
+        .collect();
+    let times: Vec<String> = requests
+        .iter()
+        .map(|r| {
+            format!(
+                "+{:.0}ms",
+                ms(r.received_at.saturating_duration_since(origin))
+            )
+        })
+        .collect();
+    println!(
+        "  flushes        : {} logs requests at {}",
+        requests.len(),
+        times.join(" ")
+    );
     let entries = h.intake.log_entries();
     let platform = entries.iter().filter(|e| is_platform(e)).count();
-    let with_id = entries.iter().filter(|e| !e["message"]["lambda"]["request_id"].is_null()).count();
+    let with_id = entries
+        .iter()
+        .filter(|e| !e["message"]["lambda"]["request_id"].is_null())
+        .count();
     println!(
         "  shipped        : {} log entries ({} function, {} platform START/END/REPORT), {} with a request id",
         entries.len(),
@@ -116,7 +177,12 @@ async fn finish(h: &mut Harness, origin: Instant) -> Result<(), String> {
         ms(exited.saturating_duration_since(sent)),
         SHUTDOWN_DEADLINE.as_millis()
     );
-    let problems: Vec<String> = h.agent.stderr().into_iter().filter(|l| l.contains("| WARN |") || l.contains("| ERROR |")).collect();
+    let problems: Vec<String> = h
+        .agent
+        .stderr()
+        .into_iter()
+        .filter(|l| l.contains("| WARN |") || l.contains("| ERROR |"))
+        .collect();
     for p in &problems {
         println!("  agent said     : {p}");
     }
@@ -128,7 +194,9 @@ async fn finish(h: &mut Harness, origin: Instant) -> Result<(), String> {
 
 fn is_platform(e: &Value) -> bool {
     let m = e["message"]["message"].as_str().unwrap_or("");
-    ["START RequestId:", "END RequestId:", "REPORT RequestId:"].iter().any(|p| m.starts_with(p))
+    ["START RequestId:", "END RequestId:", "REPORT RequestId:"]
+        .iter()
+        .any(|p| m.starts_with(p))
 }
 
 fn ms(d: Duration) -> f64 {

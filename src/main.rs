@@ -18,7 +18,9 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(_) => {
-            println!("usage: tandem           run as a Lambda extension (inside Lambda)\n       tandem local     run the agent against the embedded Lambda simulator");
+            println!(
+                "usage: tandem           run as a Lambda extension (inside Lambda)\n       tandem local     run the agent against the embedded Lambda simulator"
+            );
             return ExitCode::from(2);
         }
     }
@@ -28,7 +30,11 @@ fn main() -> ExitCode {
     for w in warnings {
         log_warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             log_error!("cannot start the async runtime: {e}");

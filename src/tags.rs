@@ -20,7 +20,11 @@ pub struct FunctionContext {
 
 impl FunctionContext {
     /// `account_id` comes from the register response (`accountId` feature).
-    pub fn new(config: &Config, register_function_name: Option<&str>, account_id: Option<&str>) -> Self {
+    pub fn new(
+        config: &Config,
+        register_function_name: Option<&str>,
+        account_id: Option<&str>,
+    ) -> Self {
         let function_name = config
             .lambda
             .function_name
@@ -28,7 +32,11 @@ impl FunctionContext {
             .or(register_function_name)
             .unwrap_or("unknown")
             .to_string();
-        let region = config.lambda.region.clone().unwrap_or_else(|| "unknown".into());
+        let region = config
+            .lambda
+            .region
+            .clone()
+            .unwrap_or_else(|| "unknown".into());
         let account_id = account_id.unwrap_or("unknown").to_string();
         let partition = if region.starts_with("cn-") {
             "aws-cn"
@@ -38,7 +46,10 @@ impl FunctionContext {
             "aws"
         };
         let arn = format!("arn:{partition}:lambda:{region}:{account_id}:function:{function_name}");
-        let service = config.service.clone().unwrap_or_else(|| function_name.to_ascii_lowercase());
+        let service = config
+            .service
+            .clone()
+            .unwrap_or_else(|| function_name.to_ascii_lowercase());
         let architecture = match std::env::consts::ARCH {
             "aarch64" => "arm64",
             other => other,
@@ -70,7 +81,14 @@ impl FunctionContext {
         }
         tags.extend(config.tags.iter().cloned());
         tags.extend(config.extra_tags.iter().cloned());
-        Self { function_name, region, account_id, arn, service, tags }
+        Self {
+            function_name,
+            region,
+            account_id,
+            arn,
+            service,
+            tags,
+        }
     }
 }
 
@@ -95,9 +113,21 @@ mod tests {
         .collect();
         let (config, _) = Config::load(&Source::from_maps(env, HashMap::new()));
         let f = FunctionContext::new(&config, None, Some("123456789012"));
-        assert_eq!(f.arn, "arn:aws:lambda:eu-west-1:123456789012:function:My-Func");
+        assert_eq!(
+            f.arn,
+            "arn:aws:lambda:eu-west-1:123456789012:function:My-Func"
+        );
         assert_eq!(f.service, "my-func");
-        for t in ["functionname:my-func", "region:eu-west-1", "account_id:123456789012", "env:prod", "team:x", "extra:y", "memorysize:512", "service:my-func"] {
+        for t in [
+            "functionname:my-func",
+            "region:eu-west-1",
+            "account_id:123456789012",
+            "env:prod",
+            "team:x",
+            "extra:y",
+            "memorysize:512",
+            "service:my-func",
+        ] {
             assert!(f.tags.iter().any(|x| x == t), "missing {t}: {:?}", f.tags);
         }
     }

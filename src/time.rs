@@ -5,7 +5,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// The `Instant` at which wall-clock epoch `deadline_ms` falls (Lambda's `deadlineMs`).
@@ -18,7 +21,13 @@ pub fn instant_at_epoch_ms(deadline_ms: i64) -> Instant {
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)` into epoch milliseconds.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<i64>().ok() };
@@ -72,15 +81,35 @@ mod tests {
     #[test]
     fn parses_lambda_timestamps() {
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339_ms("2022-10-12T00:00:15.064Z"), Some(1_665_532_815_064));
-        assert_eq!(parse_rfc3339_ms("2022-10-12T00:00:15.0641234Z"), Some(1_665_532_815_064));
-        assert_eq!(parse_rfc3339_ms("2022-10-12T02:00:15.5+02:00"), Some(1_665_532_815_500));
-        assert_eq!(parse_rfc3339_ms("2000-02-29T12:00:00Z"), Some(951_825_600_000));
+        assert_eq!(
+            parse_rfc3339_ms("2022-10-12T00:00:15.064Z"),
+            Some(1_665_532_815_064)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2022-10-12T00:00:15.0641234Z"),
+            Some(1_665_532_815_064)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2022-10-12T02:00:15.5+02:00"),
+            Some(1_665_532_815_500)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2000-02-29T12:00:00Z"),
+            Some(951_825_600_000)
+        );
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "yesterday", "2022-13-01T00:00:00Z", "2022-10-12T00:00:00", "2022-10-12T00:00:00.Z", "2022-10-12T00:00:00Zjunk", "２０２２-10-12T00:00:00Z"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2022-13-01T00:00:00Z",
+            "2022-10-12T00:00:00",
+            "2022-10-12T00:00:00.Z",
+            "2022-10-12T00:00:00Zjunk",
+            "２０２２-10-12T00:00:00Z",
+        ] {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
         }
     }

@@ -29,7 +29,8 @@ fn line(id: &str, n: usize, k: usize) -> (Value, String, Option<String>) {
             (ev::function_json(rec), shown, Some(id.to_string()))
         }
         1 => {
-            let t = format!("{{\"AWSRequestId\":\"{id}\",\"level\":\"WARN\",\"message\":\"{text}\"}}");
+            let t =
+                format!("{{\"AWSRequestId\":\"{id}\",\"level\":\"WARN\",\"message\":\"{text}\"}}");
             (ev::function_text(&t), t, Some(id.to_string()))
         }
         2 => {
@@ -46,11 +47,21 @@ fn line(id: &str, n: usize, k: usize) -> (Value, String, Option<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_overlapping_invocations_never_get_a_wrong_request_id() {
-    let mut h = Harness::start(bin(), SimMode::ManagedInstance, TelemetryAnswer::Accept, &[]).await.unwrap();
+    let mut h = Harness::start(
+        bin(),
+        SimMode::ManagedInstance,
+        TelemetryAnswer::Accept,
+        &[],
+    )
+    .await
+    .unwrap();
     let reg = &h.platform.registrations()[0];
     assert_eq!(reg.events, ["SHUTDOWN"]);
     assert_eq!(reg.status, 200);
-    assert_eq!(h.platform.subscriptions()[0].body["schemaVersion"], "2025-01-29");
+    assert_eq!(
+        h.platform.subscriptions()[0].body["schemaVersion"],
+        "2025-01-29"
+    );
     assert_eq!(h.platform.subscriptions()[0].status, 200);
 
     let ids: Vec<String> = (0..50).map(|n| request_id(1000 + n)).collect();
@@ -68,8 +79,10 @@ async fn fifty_overlapping_invocations_never_get_a_wrong_request_id() {
     h.platform.emit(batch);
     // Reports in reverse order; one arrives in the same batch as a start it precedes.
     let late = request_id(2000);
-    h.platform.emit([ev::report(&late, 3.0, true), ev::start(&late)]);
-    h.platform.emit(ids.iter().rev().map(|id| ev::report(id, 5.0, true)));
+    h.platform
+        .emit([ev::report(&late, 3.0, true), ev::start(&late)]);
+    h.platform
+        .emit(ids.iter().rev().map(|id| ev::report(id, 5.0, true)));
     assert!(h.platform.wait_telemetry_drained(T).await);
     let (status, _, _) = h.shutdown(Duration::from_secs(2)).await.unwrap();
     assert!(status.success());
@@ -78,25 +91,43 @@ async fn fifty_overlapping_invocations_never_get_a_wrong_request_id() {
     for (shown, carried) in &expected {
         let found: Vec<&Value> = entries.iter().filter(|e| message(e) == shown).collect();
         assert_eq!(found.len(), 1, "{shown:?} arrived {} times", found.len());
-        assert_eq!(found[0]["message"]["lambda"]["request_id"], json!(carried), "{shown}");
+        assert_eq!(
+            found[0]["message"]["lambda"]["request_id"],
+            json!(carried),
+            "{shown}"
+        );
     }
     for id in ids.iter().chain([&late]) {
         for prefix in ["START", "END", "REPORT"] {
             let l = format!("{prefix} RequestId: {id}");
-            let found: Vec<&Value> = entries.iter().filter(|e| message(e).starts_with(&l)).collect();
+            let found: Vec<&Value> = entries
+                .iter()
+                .filter(|e| message(e).starts_with(&l))
+                .collect();
             assert_eq!(found.len(), 1, "{l}");
             assert_eq!(found[0]["message"]["lambda"]["request_id"], json!(id));
         }
     }
-    let report = entries.iter().find(|e| message(e).starts_with("REPORT")).unwrap();
-    assert!(!message(report).contains("Billed"), "Managed Instance reports carry only the duration: {report}");
+    let report = entries
+        .iter()
+        .find(|e| message(e).starts_with("REPORT"))
+        .unwrap();
+    assert!(
+        !message(report).contains("Billed"),
+        "Managed Instance reports carry only the duration: {report}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_flushes_run_beside_invocations_and_never_overlap() {
-    let mut h = Harness::start(bin(), SimMode::ManagedInstance, TelemetryAnswer::Accept, &[("DD_SERVERLESS_FLUSH_STRATEGY", "continuously,300")])
-        .await
-        .unwrap();
+    let mut h = Harness::start(
+        bin(),
+        SimMode::ManagedInstance,
+        TelemetryAnswer::Accept,
+        &[("DD_SERVERLESS_FLUSH_STRATEGY", "continuously,300")],
+    )
+    .await
+    .unwrap();
     h.intake.set_fault(Fault::Delay(Duration::from_secs(2)));
     let mut sent = Vec::new();
     // Keep invocations flowing until two slow flushes have completed.
@@ -107,49 +138,104 @@ async fn background_flushes_run_beside_invocations_and_never_overlap() {
         }
         let id = request_id(3000 + n);
         let text = format!("{{\"requestId\":\"{id}\",\"message\":\"m{n}\"}}");
-        h.platform.emit([ev::start(&id), ev::function_text(&text), ev::report(&id, 1.0, true)]);
-        assert!(h.platform.wait_telemetry_drained(T).await, "telemetry delivery stalled");
+        h.platform.emit([
+            ev::start(&id),
+            ev::function_text(&text),
+            ev::report(&id, 1.0, true),
+        ]);
+        assert!(
+            h.platform.wait_telemetry_drained(T).await,
+            "telemetry delivery stalled"
+        );
         sent.push(text);
     }
     h.intake.set_fault(Fault::None);
-    assert!(h.intake.wait_for(T, |r| r.iter().all(|r| r.answered.is_some())).await);
+    assert!(
+        h.intake
+            .wait_for(T, |r| r.iter().all(|r| r.answered.is_some()))
+            .await
+    );
 
     let mut flushes = h.intake.requests();
     flushes.retain(|r| r.path == "/api/v2/logs");
     flushes.sort_by_key(|r| r.received_at);
     assert!(flushes.len() >= 2);
     for pair in flushes.windows(2) {
-        assert!(pair[1].received_at >= pair[0].answered_at.unwrap(), "two flushes were in flight at once");
+        assert!(
+            pair[1].received_at >= pair[0].answered_at.unwrap(),
+            "two flushes were in flight at once"
+        );
     }
     // Telemetry kept flowing (invocations kept starting and finishing) during a slow flush.
     let deliveries = h.platform.deliveries();
     let during = |f: &tandem::testkit::intake::Captured| {
-        deliveries.iter().filter(|d| d.sent_at > f.received_at && d.answered_at < f.answered_at.unwrap()).count()
+        deliveries
+            .iter()
+            .filter(|d| d.sent_at > f.received_at && d.answered_at < f.answered_at.unwrap())
+            .count()
     };
-    assert!(flushes.iter().any(|f| during(f) >= 3), "no invocation telemetry was handled during a flush");
+    assert!(
+        flushes.iter().any(|f| during(f) >= 3),
+        "no invocation telemetry was handled during a flush"
+    );
 
     h.shutdown(Duration::from_secs(2)).await.unwrap();
     let entries = h.intake.log_entries();
     for text in &sent {
-        assert_eq!(entries.iter().filter(|e| message(e) == text).count(), 1, "{text}");
+        assert_eq!(
+            entries.iter().filter(|e| message(e) == text).count(),
+            1,
+            "{text}"
+        );
     }
-    assert!(!h.agent.stderr().iter().any(|l| l.contains("does not apply in Managed Instance mode")));
+    assert!(
+        !h.agent
+            .stderr()
+            .iter()
+            .any(|l| l.contains("does not apply in Managed Instance mode"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_strategies_warn_once_and_invoke_registration_is_refused() {
-    let mut h = Harness::start(bin(), SimMode::ManagedInstance, TelemetryAnswer::Accept, &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")]).await.unwrap();
-    assert!(h.agent.wait_for_line("does not apply in Managed Instance mode", T).await);
+    let mut h = Harness::start(
+        bin(),
+        SimMode::ManagedInstance,
+        TelemetryAnswer::Accept,
+        &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")],
+    )
+    .await
+    .unwrap();
+    assert!(
+        h.agent
+            .wait_for_line("does not apply in Managed Instance mode", T)
+            .await
+    );
     // The simulator refuses INVOKE in this mode, as Lambda does.
     let r = reqwest::Client::new()
-        .post(format!("http://{}/2020-01-01/extension/register", h.platform.runtime_api()))
+        .post(format!(
+            "http://{}/2020-01-01/extension/register",
+            h.platform.runtime_api()
+        ))
         .header("Lambda-Extension-Name", "other")
         .body(r#"{"events":["INVOKE","SHUTDOWN"]}"#)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("Extension.InvalidEventType"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Extension.InvalidEventType")
+    );
     h.shutdown(Duration::from_secs(2)).await.unwrap();
-    assert_eq!(h.agent.stderr().iter().filter(|l| l.contains("does not apply")).count(), 1);
+    assert_eq!(
+        h.agent
+            .stderr()
+            .iter()
+            .filter(|l| l.contains("does not apply"))
+            .count(),
+        1
+    );
 }

@@ -26,16 +26,29 @@ fn workload(id: &str, n: usize) -> Vec<Value> {
     vec![
         ev::function_text(&format!("plain line {n} of {id}\n")),
         ev::function_json(json!({"level": "ERROR", "message": format!("json line {n}"), "n": n})),
-        ev::function_text(&format!("Traceback {n}:\n  File \"x.py\", line 1\nValueError: {id}\n")),
-        ev::function_text(&format!("{{\"level\":\"warn\",\"message\":\"json text {n}\"}}")),
+        ev::function_text(&format!(
+            "Traceback {n}:\n  File \"x.py\", line 1\nValueError: {id}\n"
+        )),
+        ev::function_text(&format!(
+            "{{\"level\":\"warn\",\"message\":\"json text {n}\"}}"
+        )),
     ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_flow_end_to_end_exactly_once_with_request_ids() {
-    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::Accept, &[("DD_SERVERLESS_FLUSH_STRATEGY", "end"), ("DD_ENV", "test"), ("DD_TAGS", "team:core")])
-        .await
-        .unwrap();
+    let mut h = Harness::start(
+        bin(),
+        SimMode::OnDemand,
+        TelemetryAnswer::Accept,
+        &[
+            ("DD_SERVERLESS_FLUSH_STRATEGY", "end"),
+            ("DD_ENV", "test"),
+            ("DD_TAGS", "team:core"),
+        ],
+    )
+    .await
+    .unwrap();
 
     let reg = &h.platform.registrations()[0];
     assert_eq!(reg.events, ["INVOKE", "SHUTDOWN"]);
@@ -43,8 +56,16 @@ async fn logs_flow_end_to_end_exactly_once_with_request_ids() {
     assert_eq!(reg.accept_feature.as_deref(), Some("accountId"));
     let sub = &h.platform.subscriptions()[0];
     assert_eq!(sub.body["schemaVersion"], "2022-12-13");
-    assert_eq!(sub.body["types"], json!(["platform", "function", "extension"]));
-    assert!(sub.body["destination"]["URI"].as_str().unwrap().starts_with("http://sandbox.localdomain:"));
+    assert_eq!(
+        sub.body["types"],
+        json!(["platform", "function", "extension"])
+    );
+    assert!(
+        sub.body["destination"]["URI"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://sandbox.localdomain:")
+    );
 
     let mut timings = Vec::new();
     let mut expected: HashMap<String, String> = HashMap::new();
@@ -69,32 +90,65 @@ async fn logs_flow_end_to_end_exactly_once_with_request_ids() {
     for (text, id) in &expected {
         let found: Vec<&Value> = entries.iter().filter(|e| message(e) == text).collect();
         assert_eq!(found.len(), 1, "{text:?} arrived {} times", found.len());
-        assert_eq!(found[0]["message"]["lambda"]["request_id"], json!(id), "{text}");
+        assert_eq!(
+            found[0]["message"]["lambda"]["request_id"],
+            json!(id),
+            "{text}"
+        );
     }
     // Platform lines for each invocation; the last REPORT goes out at shutdown.
     for t in &timings {
         for prefix in ["START", "END", "REPORT"] {
             let line = format!("{prefix} RequestId: {}", t.request_id);
-            assert_eq!(entries.iter().filter(|e| message(e).starts_with(&line)).count(), 1, "{line}");
+            assert_eq!(
+                entries
+                    .iter()
+                    .filter(|e| message(e).starts_with(&line))
+                    .count(),
+                1,
+                "{line}"
+            );
         }
     }
-    let report = entries.iter().find(|e| message(e).starts_with("REPORT")).unwrap();
-    assert!(message(report).contains("Billed Duration: 20 ms") && message(report).contains("Max Memory Used: 64 MB"), "{report}");
+    let report = entries
+        .iter()
+        .find(|e| message(e).starts_with("REPORT"))
+        .unwrap();
+    assert!(
+        message(report).contains("Billed Duration: 20 ms")
+            && message(report).contains("Max Memory Used: 64 MB"),
+        "{report}"
+    );
     // Entry shape.
-    let e = entries.iter().find(|e| message(e).starts_with("json line 0") || message(e).contains("json line 0")).unwrap();
+    let e = entries
+        .iter()
+        .find(|e| message(e).starts_with("json line 0") || message(e).contains("json line 0"))
+        .unwrap();
     assert_eq!(e["message"]["status"], "error");
     assert_eq!(e["ddsource"], "lambda");
     assert_eq!(e["service"], "tandem-test");
-    assert_eq!(e["hostname"], "arn:aws:lambda:us-east-1:123456789012:function:tandem-test");
+    assert_eq!(
+        e["hostname"],
+        "arn:aws:lambda:us-east-1:123456789012:function:tandem-test"
+    );
     assert_eq!(e["message"]["lambda"]["arn"], e["hostname"]);
     assert!(e["message"]["timestamp"].as_i64().unwrap() > 1_600_000_000_000);
     let tags = e["ddtags"].as_str().unwrap();
-    for t in ["functionname:tandem-test", "env:test", "team:core", "region:us-east-1", "account_id:123456789012"] {
+    for t in [
+        "functionname:tandem-test",
+        "env:test",
+        "team:core",
+        "region:us-east-1",
+        "account_id:123456789012",
+    ] {
         assert!(tags.split(',').any(|x| x == t), "{t} missing from {tags}");
     }
     let json_line: Value = serde_json::from_str(message(e)).expect("JSON log lines stay JSON");
     assert_eq!(json_line["n"], 0);
-    let warn = entries.iter().find(|e| message(e).contains("json text 1")).unwrap();
+    let warn = entries
+        .iter()
+        .find(|e| message(e).contains("json text 1"))
+        .unwrap();
     assert_eq!(warn["message"]["status"], "warn");
 
     // Headers of every logs request.
@@ -109,10 +163,24 @@ async fn logs_flow_end_to_end_exactly_once_with_request_ids() {
     for t in &timings {
         let flush = requests
             .iter()
-            .find(|r| r.json().is_some_and(|v| v.as_array().is_some_and(|a| a.iter().any(|e| message(e).starts_with(&format!("END RequestId: {}", t.request_id))))))
+            .find(|r| {
+                r.json().is_some_and(|v| {
+                    v.as_array().is_some_and(|a| {
+                        a.iter().any(|e| {
+                            message(e).starts_with(&format!("END RequestId: {}", t.request_id))
+                        })
+                    })
+                })
+            })
             .expect("a flush carried the invocation's END line");
-        assert!(flush.received_at >= t.runtime_done_sent, "flush started before runtimeDone was delivered");
-        assert!(t.next_called >= flush.answered_at.unwrap(), "/next was called before the flush finished");
+        assert!(
+            flush.received_at >= t.runtime_done_sent,
+            "flush started before runtimeDone was delivered"
+        );
+        assert!(
+            t.next_called >= flush.answered_at.unwrap(),
+            "/next was called before the flush finished"
+        );
     }
     // The agent's own diagnostics never leak the key.
     assert!(!h.agent.stderr().join("\n").contains(TEST_API_KEY));
@@ -120,7 +188,9 @@ async fn logs_flow_end_to_end_exactly_once_with_request_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_diagnostics_do_not_loop_back() {
-    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::Accept, &[]).await.unwrap();
+    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::Accept, &[])
+        .await
+        .unwrap();
     let id = request_id(100);
     let lines = vec![
         ev::extension_text("TANDEM | DEBUG | flush: logs sent=3"),
@@ -131,49 +201,103 @@ async fn own_diagnostics_do_not_loop_back() {
     h.shutdown(Duration::from_secs(2)).await.unwrap();
     let entries = h.intake.log_entries();
     assert!(entries.iter().all(|e| !message(e).starts_with("TANDEM |")));
-    assert!(entries.iter().any(|e| message(e) == "another-extension: hello"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| message(e) == "another-extension: hello")
+    );
     assert!(entries.iter().any(|e| message(e) == "fn line"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_and_stale_connections_deliver_exactly_once() {
-    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::Accept, &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")]).await.unwrap();
+    let mut h = Harness::start(
+        bin(),
+        SimMode::OnDemand,
+        TelemetryAnswer::Accept,
+        &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")],
+    )
+    .await
+    .unwrap();
     // First invocation warms a pooled connection; the next flushes meet a dropped connection,
     // then a 503, then success.
-    h.platform.invoke(&request_id(200), vec![ev::function_text("warm")], T).await.unwrap();
+    h.platform
+        .invoke(&request_id(200), vec![ev::function_text("warm")], T)
+        .await
+        .unwrap();
     h.intake.queue_faults([Fault::Drop, Fault::Status(503)]);
-    h.platform.invoke(&request_id(201), vec![ev::function_text("after faults")], T).await.unwrap();
+    h.platform
+        .invoke(&request_id(201), vec![ev::function_text("after faults")], T)
+        .await
+        .unwrap();
     h.shutdown(Duration::from_secs(2)).await.unwrap();
     let entries = h.intake.log_entries();
-    assert_eq!(entries.iter().filter(|e| message(e) == "after faults").count(), 1);
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| message(e) == "after faults")
+            .count(),
+        1
+    );
     assert_eq!(entries.iter().filter(|e| message(e) == "warm").count(), 1);
     assert!(h.intake.requests().iter().any(|r| r.answered == Some(503)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_with_a_hanging_intake_exits_before_the_deadline_and_reports_the_drop() {
-    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::Accept, &[("DD_SERVERLESS_FLUSH_STRATEGY", "periodically,60000")]).await.unwrap();
+    let mut h = Harness::start(
+        bin(),
+        SimMode::OnDemand,
+        TelemetryAnswer::Accept,
+        &[("DD_SERVERLESS_FLUSH_STRATEGY", "periodically,60000")],
+    )
+    .await
+    .unwrap();
     h.intake.set_fault(Fault::Hang);
     for n in 0..3 {
-        h.platform.invoke(&request_id(300 + n), vec![ev::function_text("never delivered")], T).await.unwrap();
+        h.platform
+            .invoke(
+                &request_id(300 + n),
+                vec![ev::function_text("never delivered")],
+                T,
+            )
+            .await
+            .unwrap();
     }
     let (status, sent, exited) = h.shutdown(Duration::from_secs(2)).await.unwrap();
     assert!(status.success());
-    assert!(exited < sent + Duration::from_secs(2), "exited {:?} after SHUTDOWN", exited - sent);
+    assert!(
+        exited < sent + Duration::from_secs(2),
+        "exited {:?} after SHUTDOWN",
+        exited - sent
+    );
     let log = h.agent.stderr().join("\n");
-    assert!(log.contains("could not be delivered and were dropped"), "{log}");
+    assert!(
+        log.contains("could not be delivered and were dropped"),
+        "{log}"
+    );
     assert!(h.intake.log_entries().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telemetry_not_supported_never_blocks_invocations() {
-    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::NotSupported, &[]).await.unwrap();
+    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::NotSupported, &[])
+        .await
+        .unwrap();
     for n in 0..3 {
         // No runtimeDone will come: the agent must call /next without waiting for one.
-        h.platform.invoke(&request_id(400 + n), vec![], T).await.unwrap();
+        h.platform
+            .invoke(&request_id(400 + n), vec![], T)
+            .await
+            .unwrap();
     }
     assert!(h.agent.wait_for_line("Telemetry.NotSupported", T).await);
-    let warnings = h.agent.stderr().iter().filter(|l| l.contains("Telemetry API subscription unavailable")).count();
+    let warnings = h
+        .agent
+        .stderr()
+        .iter()
+        .filter(|l| l.contains("Telemetry API subscription unavailable"))
+        .count();
     assert_eq!(warnings, 1);
     let (status, _, _) = h.shutdown(Duration::from_secs(2)).await.unwrap();
     assert!(status.success());
@@ -181,8 +305,13 @@ async fn telemetry_not_supported_never_blocks_invocations() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_telemetry_is_survived_and_the_rest_of_a_batch_kept() {
-    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::Accept, &[]).await.unwrap();
-    let uri = h.platform.subscriptions()[0].body["destination"]["URI"].as_str().unwrap().replace("sandbox.localdomain", "127.0.0.1");
+    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::Accept, &[])
+        .await
+        .unwrap();
+    let uri = h.platform.subscriptions()[0].body["destination"]["URI"]
+        .as_str()
+        .unwrap()
+        .replace("sandbox.localdomain", "127.0.0.1");
     let client = reqwest::Client::new();
     let good = ev::function_text("survivor line");
     let bodies = [
@@ -196,13 +325,30 @@ async fn garbage_telemetry_is_survived_and_the_rest_of_a_batch_kept() {
         assert_eq!(r.status(), 200, "never make Lambda retry");
     }
     // Still alive and working.
-    h.platform.invoke(&request_id(500), vec![ev::function_text("after garbage")], T).await.unwrap();
+    h.platform
+        .invoke(
+            &request_id(500),
+            vec![ev::function_text("after garbage")],
+            T,
+        )
+        .await
+        .unwrap();
     h.shutdown(Duration::from_secs(2)).await.unwrap();
     let entries = h.intake.log_entries();
     assert!(entries.iter().any(|e| message(e) == "survivor line"));
     assert!(entries.iter().any(|e| message(e) == "after garbage"));
-    let warnings = h.agent.stderr().iter().filter(|l| l.contains("telemetry listener: skipped")).count();
-    assert_eq!(warnings, bodies.len(), "one warning per bad batch: {:?}", h.agent.stderr());
+    let warnings = h
+        .agent
+        .stderr()
+        .iter()
+        .filter(|l| l.contains("telemetry listener: skipped"))
+        .count();
+    assert_eq!(
+        warnings,
+        bodies.len(),
+        "one warning per bad batch: {:?}",
+        h.agent.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,32 +357,89 @@ async fn bad_config_values_warn_once_each_and_the_agent_still_works() {
         bin(),
         SimMode::OnDemand,
         TelemetryAnswer::Accept,
-        &[("DD_FLUSH_TIMEOUT", "soon"), ("DD_SERVERLESS_FLUSH_STRATEGY", "continuously,0"), ("DD_LOGS_CONFIG_PROCESSING_RULES", "[{\"type\":\"exclude_at_match\",\"name\":\"bad\",\"pattern\":\"(\"}]")],
+        &[
+            ("DD_FLUSH_TIMEOUT", "soon"),
+            ("DD_SERVERLESS_FLUSH_STRATEGY", "continuously,0"),
+            (
+                "DD_LOGS_CONFIG_PROCESSING_RULES",
+                "[{\"type\":\"exclude_at_match\",\"name\":\"bad\",\"pattern\":\"(\"}]",
+            ),
+        ],
     )
     .await
     .unwrap();
-    h.platform.invoke(&request_id(600), vec![ev::function_text("still shipped")], T).await.unwrap();
+    h.platform
+        .invoke(
+            &request_id(600),
+            vec![ev::function_text("still shipped")],
+            T,
+        )
+        .await
+        .unwrap();
     h.shutdown(Duration::from_secs(2)).await.unwrap();
     let log = h.agent.stderr();
-    for needle in ["DD_FLUSH_TIMEOUT=\"soon\"", "DD_SERVERLESS_FLUSH_STRATEGY=\"continuously,0\"", "invalid pattern"] {
-        assert_eq!(log.iter().filter(|l| l.contains(needle)).count(), 1, "{needle}: {log:?}");
+    for needle in [
+        "DD_FLUSH_TIMEOUT=\"soon\"",
+        "DD_SERVERLESS_FLUSH_STRATEGY=\"continuously,0\"",
+        "invalid pattern",
+    ] {
+        assert_eq!(
+            log.iter().filter(|l| l.contains(needle)).count(),
+            1,
+            "{needle}: {log:?}"
+        );
     }
-    assert!(h.intake.log_entries().iter().any(|e| message(e) == "still shipped"));
+    assert!(
+        h.intake
+            .log_entries()
+            .iter()
+            .any(|e| message(e) == "still shipped")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processing_rules_and_disabled_logs() {
     let rules = r#"[{"type":"exclude_at_match","name":"hc","pattern":"healthcheck"},{"type":"mask_sequences","name":"card","pattern":"\\d{4}-\\d{4}","replace_placeholder":"[masked]"}]"#;
-    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::Accept, &[("DD_LOGS_CONFIG_PROCESSING_RULES", rules)]).await.unwrap();
-    h.platform.invoke(&request_id(700), vec![ev::function_text("healthcheck ok"), ev::function_text("card 1234-5678")], T).await.unwrap();
+    let mut h = Harness::start(
+        bin(),
+        SimMode::OnDemand,
+        TelemetryAnswer::Accept,
+        &[("DD_LOGS_CONFIG_PROCESSING_RULES", rules)],
+    )
+    .await
+    .unwrap();
+    h.platform
+        .invoke(
+            &request_id(700),
+            vec![
+                ev::function_text("healthcheck ok"),
+                ev::function_text("card 1234-5678"),
+            ],
+            T,
+        )
+        .await
+        .unwrap();
     h.shutdown(Duration::from_secs(2)).await.unwrap();
     let entries = h.intake.log_entries();
     assert!(entries.iter().all(|e| !message(e).contains("healthcheck")));
     assert!(entries.iter().any(|e| message(e) == "card [masked]"));
 
-    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::Accept, &[("DD_SERVERLESS_LOGS_ENABLED", "false")]).await.unwrap();
-    assert_eq!(h.platform.subscriptions()[0].body["types"], json!(["platform"]));
-    h.platform.invoke(&request_id(701), vec![], T).await.unwrap();
+    let mut h = Harness::start(
+        bin(),
+        SimMode::OnDemand,
+        TelemetryAnswer::Accept,
+        &[("DD_SERVERLESS_LOGS_ENABLED", "false")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        h.platform.subscriptions()[0].body["types"],
+        json!(["platform"])
+    );
+    h.platform
+        .invoke(&request_id(701), vec![], T)
+        .await
+        .unwrap();
     h.shutdown(Duration::from_secs(2)).await.unwrap();
     assert!(h.intake.log_entries().is_empty());
 }

@@ -39,7 +39,11 @@ pub fn parse(value: &str) -> Result<FlushStrategy, String> {
     let ms = |i: Option<&str>| -> Result<Duration, String> {
         let n: u64 = i.and_then(|i| i.parse().ok()).ok_or_else(expected)?;
         let d = Duration::from_millis(n);
-        if (MIN_INTERVAL..=MAX_INTERVAL).contains(&d) { Ok(d) } else { Err(expected()) }
+        if (MIN_INTERVAL..=MAX_INTERVAL).contains(&d) {
+            Ok(d)
+        } else {
+            Err(expected())
+        }
     };
     match (kind, interval) {
         ("default", None) | ("", None) => Ok(FlushStrategy::Default),
@@ -59,14 +63,32 @@ mod tests {
     fn grammar() {
         assert_eq!(parse("default"), Ok(FlushStrategy::Default));
         assert_eq!(parse(" END "), Ok(FlushStrategy::End));
-        assert_eq!(parse("end,5000"), Ok(FlushStrategy::EndPeriodically(Duration::from_secs(5))));
-        assert_eq!(parse("periodically,60000"), Ok(FlushStrategy::Periodically(Duration::from_secs(60))));
-        assert_eq!(parse("continuously, 1000"), Ok(FlushStrategy::Continuously(Duration::from_secs(1))));
+        assert_eq!(
+            parse("end,5000"),
+            Ok(FlushStrategy::EndPeriodically(Duration::from_secs(5)))
+        );
+        assert_eq!(
+            parse("periodically,60000"),
+            Ok(FlushStrategy::Periodically(Duration::from_secs(60)))
+        );
+        assert_eq!(
+            parse("continuously, 1000"),
+            Ok(FlushStrategy::Continuously(Duration::from_secs(1)))
+        );
     }
 
     #[test]
     fn rejects_zero_absurd_and_malformed() {
-        for bad in ["continuously,0", "periodically,5", "end,999999999", "periodically", "continuously,abc", "sometimes", "end,-1", "periodically,1e3"] {
+        for bad in [
+            "continuously,0",
+            "periodically,5",
+            "end,999999999",
+            "periodically",
+            "continuously,abc",
+            "sometimes",
+            "end,-1",
+            "periodically,1e3",
+        ] {
             assert!(parse(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -61,7 +61,10 @@ pub struct LogsEndpoint {
 
 impl std::fmt::Debug for LogsEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogsEndpoint").field("host", &self.host).field("port", &self.port).finish()
+        f.debug_struct("LogsEndpoint")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish()
     }
 }
 
@@ -163,11 +166,20 @@ impl Config {
         let mut r = Reader::new(source);
         let lambda = LambdaEnv {
             runtime_api: source.raw("AWS_LAMBDA_RUNTIME_API").map(str::to_string),
-            initialization_type: source.raw("AWS_LAMBDA_INITIALIZATION_TYPE").map(str::to_string),
+            initialization_type: source
+                .raw("AWS_LAMBDA_INITIALIZATION_TYPE")
+                .map(str::to_string),
             function_name: source.raw("AWS_LAMBDA_FUNCTION_NAME").map(str::to_string),
-            function_version: source.raw("AWS_LAMBDA_FUNCTION_VERSION").map(str::to_string),
-            region: source.raw("AWS_REGION").or(source.raw("AWS_DEFAULT_REGION")).map(str::to_string),
-            memory_size_mb: source.raw("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|m| m.parse().ok()),
+            function_version: source
+                .raw("AWS_LAMBDA_FUNCTION_VERSION")
+                .map(str::to_string),
+            region: source
+                .raw("AWS_REGION")
+                .or(source.raw("AWS_DEFAULT_REGION"))
+                .map(str::to_string),
+            memory_size_mb: source
+                .raw("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+                .and_then(|m| m.parse().ok()),
             runtime: source
                 .raw("AWS_EXECUTION_ENV")
                 .map(|e| e.strip_prefix("AWS_Lambda_").unwrap_or(e).to_string()),
@@ -184,7 +196,12 @@ impl Config {
                 "off" => LogLevel::Off,
                 other => {
                     let shown = format!("{other:?}");
-                    r.warn_invalid("DD_LOG_LEVEL", &shown, "trace, debug, info, warn, error, critical or off", "info");
+                    r.warn_invalid(
+                        "DD_LOG_LEVEL",
+                        &shown,
+                        "trace, debug, info, warn, error, critical or off",
+                        "info",
+                    );
                     LogLevel::Info
                 }
             },
@@ -208,7 +225,12 @@ impl Config {
             Some(s) if valid_site(&s) => s,
             Some(s) => {
                 let shown = format!("{s:?}");
-                r.warn_invalid("DD_SITE", &shown, "a Datadog site such as datadoghq.com or datadoghq.eu", "datadoghq.com");
+                r.warn_invalid(
+                    "DD_SITE",
+                    &shown,
+                    "a Datadog site such as datadoghq.com or datadoghq.eu",
+                    "datadoghq.com",
+                );
                 "datadoghq.com".to_string()
             }
             None => "datadoghq.com".to_string(),
@@ -216,11 +238,20 @@ impl Config {
 
         let statsd_metric_namespace = r.string("DD_STATSD_METRIC_NAMESPACE").and_then(|ns| {
             let ns = ns.trim_end_matches('.');
-            if !ns.is_empty() && ns.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            if !ns.is_empty()
+                && ns
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            {
                 Some(format!("{ns}."))
             } else {
                 let shown = format!("{ns:?}");
-                r.warn_invalid("DD_STATSD_METRIC_NAMESPACE", &shown, "letters, digits, `_` and `.`", "no namespace");
+                r.warn_invalid(
+                    "DD_STATSD_METRIC_NAMESPACE",
+                    &shown,
+                    "letters, digits, `_` and `.`",
+                    "no namespace",
+                );
                 None
             }
         });
@@ -246,10 +277,17 @@ impl Config {
             apm_url: r.url(&["DD_APM_DD_URL"]),
             additional_endpoints: endpoints(&mut r, "DD_ADDITIONAL_ENDPOINTS"),
             apm_additional_endpoints: endpoints(&mut r, "DD_APM_ADDITIONAL_ENDPOINTS"),
-            profiling_additional_endpoints: endpoints(&mut r, "DD_APM_PROFILING_ADDITIONAL_ENDPOINTS"),
+            profiling_additional_endpoints: endpoints(
+                &mut r,
+                "DD_APM_PROFILING_ADDITIONAL_ENDPOINTS",
+            ),
             logs_use_http: r.bool("DD_LOGS_CONFIG_USE_HTTP", true),
             logs_additional_endpoints: r
-                .json("DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS", "a JSON list of {api_key, Host, Port, is_reliable}", true)
+                .json(
+                    "DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS",
+                    "a JSON list of {api_key, Host, Port, is_reliable}",
+                    true,
+                )
                 .unwrap_or_default(),
             env: r.string("DD_ENV"),
             service: r.string("DD_SERVICE"),
@@ -262,7 +300,11 @@ impl Config {
             local_test: r.bool("DD_LOCAL_TEST", false),
             logs_enabled,
             logs_processing_rules: r
-                .json("DD_LOGS_CONFIG_PROCESSING_RULES", "a JSON list of {type, name, pattern, replace_placeholder}", false)
+                .json(
+                    "DD_LOGS_CONFIG_PROCESSING_RULES",
+                    "a JSON list of {type, name, pattern, replace_placeholder}",
+                    false,
+                )
                 .unwrap_or_default(),
             logs_use_compression: r.bool("DD_LOGS_CONFIG_USE_COMPRESSION", true),
             logs_compression_level: r.u64_in("DD_LOGS_CONFIG_COMPRESSION_LEVEL", 1..=19, 3) as i32,
@@ -270,20 +312,35 @@ impl Config {
             statsd_metric_namespace,
             trace_enabled: r.bool("DD_TRACE_ENABLED", true),
             apm_replace_tags: r
-                .json("DD_APM_REPLACE_TAGS", "a JSON list of {name, pattern, repl}", false)
+                .json(
+                    "DD_APM_REPLACE_TAGS",
+                    "a JSON list of {name, pattern, repl}",
+                    false,
+                )
                 .unwrap_or_default(),
             apm_filter_tags_require: r.list("DD_APM_FILTER_TAGS_REQUIRE"),
             apm_filter_tags_reject: r.list("DD_APM_FILTER_TAGS_REJECT"),
             service_mapping: r.mapping("DD_SERVICE_MAPPING"),
             trace_managed_services: r.bool("DD_TRACE_MANAGED_SERVICES", true),
             capture_lambda_payload: r.bool("DD_CAPTURE_LAMBDA_PAYLOAD", false),
-            capture_lambda_payload_max_depth: r.u64_in("DD_CAPTURE_LAMBDA_PAYLOAD_MAX_DEPTH", 0..=100, 10),
+            capture_lambda_payload_max_depth: r.u64_in(
+                "DD_CAPTURE_LAMBDA_PAYLOAD_MAX_DEPTH",
+                0..=100,
+                10,
+            ),
             proxy_https: r.string("DD_PROXY_HTTPS").or_else(|| {
-                source.raw("HTTPS_PROXY").or(source.raw("https_proxy")).map(str::to_string)
+                source
+                    .raw("HTTPS_PROXY")
+                    .or(source.raw("https_proxy"))
+                    .map(str::to_string)
             }),
             no_proxy: match r.source.get("DD_PROXY_NO_PROXY") {
                 Some(_) => r.list("DD_PROXY_NO_PROXY"),
-                None => source.raw("NO_PROXY").or(source.raw("no_proxy")).map(parse::split_list).unwrap_or_default(),
+                None => source
+                    .raw("NO_PROXY")
+                    .or(source.raw("no_proxy"))
+                    .map(parse::split_list)
+                    .unwrap_or_default(),
             },
             tls_cert_file,
             skip_ssl_validation: r.bool("DD_SKIP_SSL_VALIDATION", false),
@@ -291,7 +348,11 @@ impl Config {
             apm_receiver_port: r.port("DD_APM_RECEIVER_PORT", 8126),
             lifecycle_port: r.port("TANDEM_LIFECYCLE_PORT", 8124),
             telemetry_addr,
-            logs_buffer_bytes: r.u64_in("TANDEM_LOGS_BUFFER_BYTES", 65_536..=268_435_456, 16 * 1024 * 1024) as usize,
+            logs_buffer_bytes: r.u64_in(
+                "TANDEM_LOGS_BUFFER_BYTES",
+                65_536..=268_435_456,
+                16 * 1024 * 1024,
+            ) as usize,
             lambda,
         };
         validate_rule_kinds(&mut r, &config);
@@ -305,7 +366,9 @@ impl Config {
 }
 
 fn valid_site(s: &str) -> bool {
-    s.contains('.') && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    s.contains('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
 fn arn(r: &mut Reader<'_>, name: &str) -> Option<String> {
@@ -314,7 +377,12 @@ fn arn(r: &mut Reader<'_>, name: &str) -> Option<String> {
         Some(v)
     } else {
         let shown = format!("{v:?}");
-        r.warn_invalid(name, &shown, "an ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)", "no secret");
+        r.warn_invalid(
+            name,
+            &shown,
+            "an ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)",
+            "no secret",
+        );
         None
     }
 }
@@ -341,15 +409,27 @@ fn secret_refs(r: &mut Reader<'_>) -> BTreeMap<String, SecretRef> {
 
 fn endpoints(r: &mut Reader<'_>, name: &str) -> BTreeMap<String, Vec<Secret>> {
     let map: BTreeMap<String, Vec<String>> = r
-        .json(name, "a JSON object {\"https://url\": [\"api key\", …]}", true)
+        .json(
+            name,
+            "a JSON object {\"https://url\": [\"api key\", …]}",
+            true,
+        )
         .unwrap_or_default();
     let mut out = BTreeMap::new();
     for (url, keys) in map {
         if reqwest::Url::parse(&url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
-            out.insert(url.trim_end_matches('/').to_string(), keys.into_iter().map(Secret::new).collect());
+            out.insert(
+                url.trim_end_matches('/').to_string(),
+                keys.into_iter().map(Secret::new).collect(),
+            );
         } else {
             let shown = format!("{url:?}");
-            r.warn_invalid(name, &shown, "an http(s) URL as each key", "the other endpoints");
+            r.warn_invalid(
+                name,
+                &shown,
+                "an http(s) URL as each key",
+                "the other endpoints",
+            );
         }
     }
     out
@@ -357,7 +437,10 @@ fn endpoints(r: &mut Reader<'_>, name: &str) -> BTreeMap<String, Vec<Secret>> {
 
 fn validate_rule_kinds(r: &mut Reader<'_>, c: &Config) {
     for rule in &c.logs_processing_rules {
-        if !matches!(rule.kind.as_str(), "exclude_at_match" | "include_at_match" | "mask_sequences") {
+        if !matches!(
+            rule.kind.as_str(),
+            "exclude_at_match" | "include_at_match" | "mask_sequences"
+        ) {
             let shown = format!("{:?}", rule.kind);
             r.warn_invalid(
                 "DD_LOGS_CONFIG_PROCESSING_RULES type",

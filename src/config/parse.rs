@@ -14,7 +14,10 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(source: &'a Source) -> Self {
-        Self { source, warnings: Vec::new() }
+        Self {
+            source,
+            warnings: Vec::new(),
+        }
     }
 
     pub fn warn_invalid(&mut self, name: &str, shown: &str, expected: &str, default: &str) {
@@ -50,8 +53,15 @@ impl<'a> Reader<'a> {
     }
 
     /// A whole number within `range`.
-    pub fn u64_in(&mut self, name: &str, range: std::ops::RangeInclusive<u64>, default: u64) -> u64 {
-        let Some((found, v)) = self.source.get(name) else { return default };
+    pub fn u64_in(
+        &mut self,
+        name: &str,
+        range: std::ops::RangeInclusive<u64>,
+        default: u64,
+    ) -> u64 {
+        let Some((found, v)) = self.source.get(name) else {
+            return default;
+        };
         match v.parse::<u64>() {
             Ok(n) if range.contains(&n) => n,
             _ => {
@@ -68,8 +78,15 @@ impl<'a> Reader<'a> {
     }
 
     /// Seconds, possibly fractional, within `range` seconds.
-    pub fn seconds_in(&mut self, name: &str, range: std::ops::RangeInclusive<f64>, default: Duration) -> Duration {
-        let Some((found, v)) = self.source.get(name) else { return default };
+    pub fn seconds_in(
+        &mut self,
+        name: &str,
+        range: std::ops::RangeInclusive<f64>,
+        default: Duration,
+    ) -> Duration {
+        let Some((found, v)) = self.source.get(name) else {
+            return default;
+        };
         match v.parse::<f64>() {
             Ok(s) if s.is_finite() && range.contains(&s) => Duration::from_secs_f64(s),
             _ => {
@@ -92,13 +109,26 @@ impl<'a> Reader<'a> {
 
     /// Tags `k:v` separated by commas or white space, or a JSON list of strings (yaml form).
     pub fn tags(&mut self, name: &str) -> Vec<String> {
-        let Some((found, v)) = self.source.get(name) else { return Vec::new() };
+        let Some((found, v)) = self.source.get(name) else {
+            return Vec::new();
+        };
         if v.starts_with('[') {
             match serde_json::from_str::<Vec<String>>(v) {
-                Ok(list) => return list.into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+                Ok(list) => {
+                    return list
+                        .into_iter()
+                        .map(|t| t.trim().to_string())
+                        .filter(|t| !t.is_empty())
+                        .collect();
+                }
                 Err(_) => {
                     let shown = format!("{v:?}");
-                    self.warn_invalid(&found, &shown, "tags as `k:v` separated by commas or spaces, or a list of strings", "no tags");
+                    self.warn_invalid(
+                        &found,
+                        &shown,
+                        "tags as `k:v` separated by commas or spaces, or a list of strings",
+                        "no tags",
+                    );
                     return Vec::new();
                 }
             }
@@ -112,7 +142,12 @@ impl<'a> Reader<'a> {
     }
 
     /// A JSON value of type `T`. `secret` hides the value in the warning (it may hold keys).
-    pub fn json<T: serde::de::DeserializeOwned>(&mut self, name: &str, expected: &str, secret: bool) -> Option<T> {
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &mut self,
+        name: &str,
+        expected: &str,
+        secret: bool,
+    ) -> Option<T> {
         let (found, v) = self.source.get(name)?;
         match serde_json::from_str::<T>(v) {
             Ok(t) => Some(t),
@@ -131,7 +166,9 @@ impl<'a> Reader<'a> {
 
     /// `old:new,old2:new2` pairs.
     pub fn mapping(&mut self, name: &str) -> BTreeMap<String, String> {
-        let Some((found, v)) = self.source.get(name) else { return BTreeMap::new() };
+        let Some((found, v)) = self.source.get(name) else {
+            return BTreeMap::new();
+        };
         let mut out = BTreeMap::new();
         for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match pair.split_once(':') {
@@ -140,7 +177,12 @@ impl<'a> Reader<'a> {
                 }
                 _ => {
                     let shown = format!("{pair:?}");
-                    self.warn_invalid(&found, &shown, "pairs `old:new` separated by commas", "the other pairs");
+                    self.warn_invalid(
+                        &found,
+                        &shown,
+                        "pairs `old:new` separated by commas",
+                        "the other pairs",
+                    );
                 }
             }
         }
@@ -150,14 +192,23 @@ impl<'a> Reader<'a> {
     /// An absolute http(s) URL, or a bare `host[:port]` (taken as https, as the Agent does).
     pub fn url(&mut self, names: &[&str]) -> Option<String> {
         let (found, v) = names.iter().find_map(|n| self.source.get(n))?;
-        let url = if v.contains("://") { v.to_string() } else { format!("https://{v}") };
+        let url = if v.contains("://") {
+            v.to_string()
+        } else {
+            format!("https://{v}")
+        };
         match reqwest::Url::parse(&url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
                 Some(url.trim_end_matches('/').to_string())
             }
             _ => {
                 let shown = format!("{v:?}");
-                self.warn_invalid(&found, &shown, "an http(s) URL or host[:port]", "the default endpoint");
+                self.warn_invalid(
+                    &found,
+                    &shown,
+                    "an http(s) URL or host[:port]",
+                    "the default endpoint",
+                );
                 None
             }
         }

@@ -46,7 +46,9 @@ impl Source {
     /// Value of a `DD_*` setting: `DD_X`, then `DATADOG_X`, then the yaml key mapped to `DD_X`.
     /// Returns the name it was found under (for warnings) and the trimmed, non-empty value.
     pub fn get(&self, dd_name: &str) -> Option<(String, &str)> {
-        let alias = dd_name.strip_prefix("DD_").map(|rest| format!("DATADOG_{rest}"));
+        let alias = dd_name
+            .strip_prefix("DD_")
+            .map(|rest| format!("DATADOG_{rest}"));
         if let Some(v) = non_empty(self.env.get(dd_name)) {
             return Some((dd_name.to_string(), v));
         }
@@ -132,15 +134,24 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn env_wins_over_alias_and_yaml() {
         let yaml = flatten_yaml("site: yaml.example\nenv: y\n").unwrap();
-        let s = Source::from_maps(env(&[("DD_SITE", "env.example"), ("DATADOG_ENV", "alias")]), yaml);
+        let s = Source::from_maps(
+            env(&[("DD_SITE", "env.example"), ("DATADOG_ENV", "alias")]),
+            yaml,
+        );
         assert_eq!(s.get("DD_SITE").unwrap().1, "env.example");
-        assert_eq!(s.get("DD_ENV").unwrap(), ("DATADOG_ENV".to_string(), "alias"));
+        assert_eq!(
+            s.get("DD_ENV").unwrap(),
+            ("DATADOG_ENV".to_string(), "alias")
+        );
     }
 
     #[test]
@@ -152,7 +163,10 @@ mod tests {
         assert!(yaml["DD_APM_REPLACE_TAGS"].starts_with('['));
         assert_eq!(yaml["DD_LOGS_CONFIG_USE_COMPRESSION"], "false");
         assert_eq!(yaml["DD_PROXY_HTTPS"], "http://p:3128");
-        assert_eq!(yaml["DD_ADDITIONAL_ENDPOINTS"], r#"{"https://x.example":["k1"]}"#);
+        assert_eq!(
+            yaml["DD_ADDITIONAL_ENDPOINTS"],
+            r#"{"https://x.example":["k1"]}"#
+        );
     }
 
     #[test]

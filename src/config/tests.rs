@@ -2,7 +2,10 @@ use super::*;
 use std::collections::HashMap;
 
 fn load(pairs: &[(&str, &str)]) -> (Config, Vec<String>) {
-    let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     Config::load(&Source::from_maps(env, HashMap::new()))
 }
 
@@ -14,7 +17,10 @@ fn defaults_without_any_variable() {
     assert_eq!(c.flush_timeout, Duration::from_secs(30));
     assert_eq!(c.flush_strategy, FlushStrategy::Default);
     assert!(c.logs_enabled && c.enhanced_metrics && c.trace_enabled && c.logs_use_compression);
-    assert_eq!((c.dogstatsd_port, c.apm_receiver_port, c.lifecycle_port), (8125, 8126, 8124));
+    assert_eq!(
+        (c.dogstatsd_port, c.apm_receiver_port, c.lifecycle_port),
+        (8125, 8126, 8124)
+    );
     assert_eq!(c.log_level, LogLevel::Info);
 }
 
@@ -52,8 +58,14 @@ fn secrets_never_appear_in_warnings_or_debug() {
     let key = "0123456789abcdef0123456789abcdef";
     let (c, w) = load(&[
         ("DD_API_KEY", key),
-        ("DD_ADDITIONAL_ENDPOINTS", &format!("{{\"https://x\": [\"{key}\"")),
-        ("DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS", &format!("[{{\"api_key\":\"{key}\"")),
+        (
+            "DD_ADDITIONAL_ENDPOINTS",
+            &format!("{{\"https://x\": [\"{key}\""),
+        ),
+        (
+            "DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS",
+            &format!("[{{\"api_key\":\"{key}\""),
+        ),
     ]);
     assert_eq!(w.len(), 2);
     assert!(!w.join(" ").contains(key));
@@ -70,36 +82,60 @@ fn typed_values_parse() {
         ("DD_TAGS", "team:a, owner:b tier:c"),
         ("DD_SERVERLESS_LOGS_ENABLED", "false"),
         ("DD_LOGS_ENABLED", "true"),
-        ("DD_LOGS_CONFIG_PROCESSING_RULES", r##"[{"type":"mask_sequences","name":"n","pattern":"\\d+","replace_placeholder":"#"}]"##),
-        ("DD_ADDITIONAL_ENDPOINTS", r#"{"https://app.datadoghq.eu": ["k1", "k2"]}"#),
+        (
+            "DD_LOGS_CONFIG_PROCESSING_RULES",
+            r##"[{"type":"mask_sequences","name":"n","pattern":"\\d+","replace_placeholder":"#"}]"##,
+        ),
+        (
+            "DD_ADDITIONAL_ENDPOINTS",
+            r#"{"https://app.datadoghq.eu": ["k1", "k2"]}"#,
+        ),
         ("DD_SERVICE_MAPPING", "lambda_api_gateway:gw, lambda_sqs:q"),
         ("DD_LOGS_CONFIG_LOGS_DD_URL", "http://127.0.0.1:9000/"),
         ("DD_URL", "metrics.example:443"),
         ("DD_STATSD_METRIC_NAMESPACE", "app"),
         ("DD_PROXY_NO_PROXY", "a.example b.example"),
         ("HTTPS_PROXY", "http://proxy:3128"),
-        ("FOO_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:x"),
-        ("DD_APP_KEY_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:y"),
+        (
+            "FOO_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:1:secret:x",
+        ),
+        (
+            "DD_APP_KEY_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:1:secret:y",
+        ),
         ("DD_API_KEY_KMS_ENCRYPTED", "AQICAH"),
         ("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances"),
         ("AWS_EXECUTION_ENV", "AWS_Lambda_python3.12"),
     ]);
     assert!(w.is_empty(), "{w:?}");
     assert_eq!(c.flush_timeout, Duration::from_secs(5));
-    assert_eq!(c.flush_strategy, FlushStrategy::Periodically(Duration::from_secs(60)));
+    assert_eq!(
+        c.flush_strategy,
+        FlushStrategy::Periodically(Duration::from_secs(60))
+    );
     assert_eq!(c.env.as_deref(), Some("prod"));
     assert_eq!(c.tags, ["team:a", "owner:b", "tier:c"]);
     assert!(!c.logs_enabled, "DD_SERVERLESS_LOGS_ENABLED wins");
-    assert_eq!(c.logs_processing_rules[0].replace_placeholder.as_deref(), Some("#"));
+    assert_eq!(
+        c.logs_processing_rules[0].replace_placeholder.as_deref(),
+        Some("#")
+    );
     assert_eq!(c.additional_endpoints["https://app.datadoghq.eu"].len(), 2);
     assert_eq!(c.service_mapping["lambda_sqs"], "q");
     assert_eq!(c.logs_url.as_deref(), Some("http://127.0.0.1:9000"));
-    assert_eq!(c.metrics_url.as_deref(), Some("https://metrics.example:443"));
+    assert_eq!(
+        c.metrics_url.as_deref(),
+        Some("https://metrics.example:443")
+    );
     assert_eq!(c.statsd_metric_namespace.as_deref(), Some("app."));
     assert_eq!(c.no_proxy, ["a.example", "b.example"]);
     assert_eq!(c.proxy_https.as_deref(), Some("http://proxy:3128"));
     assert_eq!(c.secret_refs.len(), 2, "{:?}", c.secret_refs);
-    assert!(matches!(c.secret_refs["DD_API_KEY"], SecretRef::KmsEncrypted(_)));
+    assert!(matches!(
+        c.secret_refs["DD_API_KEY"],
+        SecretRef::KmsEncrypted(_)
+    ));
     assert!(c.is_managed_instance());
     assert_eq!(c.lambda.runtime.as_deref(), Some("python3.12"));
 }

@@ -44,9 +44,14 @@ mod tests {
 
     #[test]
     fn batches_respect_both_limits_and_order() {
-        let small: Vec<Vec<u8>> = (0..2500).map(|i| format!("{{\"i\":{i}}}").into_bytes()).collect();
+        let small: Vec<Vec<u8>> = (0..2500)
+            .map(|i| format!("{{\"i\":{i}}}").into_bytes())
+            .collect();
         let b = batches(small);
-        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [1000, 1000, 500]);
+        assert_eq!(
+            b.iter().map(Vec::len).collect::<Vec<_>>(),
+            [1000, 1000, 500]
+        );
         let v: serde_json::Value = serde_json::from_slice(&body(&b[2])).unwrap();
         assert_eq!(v[0]["i"], 2000);
 

@@ -53,11 +53,19 @@ pub struct FlushReport {
 /// Outcome of delivering one payload.
 #[derive(Debug)]
 pub enum Delivery {
-    Delivered { retries: u32 },
+    Delivered {
+        retries: u32,
+    },
     /// Refused for good (status).
-    Refused { status: u16, retries: u32 },
+    Refused {
+        status: u16,
+        retries: u32,
+    },
     /// Still failing when attempts or time ran out.
-    GaveUp { reason: String, retries: u32 },
+    GaveUp {
+        reason: String,
+        retries: u32,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,14 +102,18 @@ impl Intake {
                     let no_proxy = reqwest::NoProxy::from_string(&config.no_proxy.join(","));
                     builder = builder.proxy(p.no_proxy(no_proxy));
                 }
-                Err(_) => crate::log_warn!("DD_PROXY_HTTPS is not a valid proxy URL; expected http://host:port; connecting directly"),
+                Err(_) => crate::log_warn!(
+                    "DD_PROXY_HTTPS is not a valid proxy URL; expected http://host:port; connecting directly"
+                ),
             }
         }
         Ok(Self {
             http: builder.build()?,
             api_key: Arc::new(ArcSwapOption::from(config.api_key.clone().map(Arc::new))),
             logs_url: logs_url(config),
-            logs_compression: config.logs_use_compression.then_some(config.logs_compression_level),
+            logs_compression: config
+                .logs_use_compression
+                .then_some(config.logs_compression_level),
         })
     }
 
@@ -113,22 +125,45 @@ impl Intake {
     /// Builds the body of a logs batch.
     pub fn logs_payload(&self, batch: &[Vec<u8>]) -> Payload {
         let json = logs::body(batch);
-        match self.logs_compression.map(|level| zstd::bulk::compress(&json, level)) {
-            Some(Ok(z)) => Payload { body: z, content_type: "application/json", encoding: Some("zstd") },
-            _ => Payload { body: json, content_type: "application/json", encoding: None },
+        match self
+            .logs_compression
+            .map(|level| zstd::bulk::compress(&json, level))
+        {
+            Some(Ok(z)) => Payload {
+                body: z,
+                content_type: "application/json",
+                encoding: Some("zstd"),
+            },
+            _ => Payload {
+                body: json,
+                content_type: "application/json",
+                encoding: None,
+            },
         }
     }
 
     /// Posts a payload, retrying retryable failures until `MAX_ATTEMPTS` or `deadline`.
-    pub async fn deliver(&self, url: &str, payload: &Payload, extra: &[(&str, &str)], deadline: Instant) -> Delivery {
+    pub async fn deliver(
+        &self,
+        url: &str,
+        payload: &Payload,
+        extra: &[(&str, &str)],
+        deadline: Instant,
+    ) -> Delivery {
         let mut attempt = 0u32;
         loop {
             let Some(key) = self.api_key.load_full() else {
-                return Delivery::GaveUp { reason: "no API key is available yet".into(), retries: attempt };
+                return Delivery::GaveUp {
+                    reason: "no API key is available yet".into(),
+                    retries: attempt,
+                };
             };
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Delivery::GaveUp { reason: "flush deadline reached".into(), retries: attempt };
+                return Delivery::GaveUp {
+                    reason: "flush deadline reached".into(),
+                    retries: attempt,
+                };
             }
             let mut req = self
                 .http
@@ -150,23 +185,40 @@ impl Intake {
                     let _ = resp.bytes().await;
                     match retry::classify(status) {
                         Verdict::Delivered => return Delivery::Delivered { retries: attempt },
-                        Verdict::Final => return Delivery::Refused { status, retries: attempt },
+                        Verdict::Final => {
+                            return Delivery::Refused {
+                                status,
+                                retries: attempt,
+                            };
+                        }
                         Verdict::Retry => (Verdict::Retry, format!("intake answered {status}")),
                     }
                 }
                 Err(e) if e.is_timeout() => {
-                    return Delivery::GaveUp { reason: "intake did not answer before the flush deadline".into(), retries: attempt };
+                    return Delivery::GaveUp {
+                        reason: "intake did not answer before the flush deadline".into(),
+                        retries: attempt,
+                    };
                 }
-                Err(e) => (Verdict::Retry, format!("request failed: {}", error_chain(&e))),
+                Err(e) => (
+                    Verdict::Retry,
+                    format!("request failed: {}", error_chain(&e)),
+                ),
             };
             debug_assert_eq!(verdict, Verdict::Retry);
             attempt += 1;
             if attempt >= retry::MAX_ATTEMPTS {
-                return Delivery::GaveUp { reason, retries: attempt - 1 };
+                return Delivery::GaveUp {
+                    reason,
+                    retries: attempt - 1,
+                };
             }
             let wait = retry::backoff(attempt);
             if Instant::now() + wait >= deadline {
-                return Delivery::GaveUp { reason, retries: attempt - 1 };
+                return Delivery::GaveUp {
+                    reason,
+                    retries: attempt - 1,
+                };
             }
             tokio::time::sleep(wait).await;
         }

@@ -24,7 +24,8 @@ pub fn classify(status: u16) -> Verdict {
 pub fn backoff(attempt: u32) -> Duration {
     match attempt {
         0 | 1 => Duration::ZERO,
-        n => Duration::from_millis(50u64.saturating_mul(1 << (n - 2).min(5))).min(Duration::from_secs(1)),
+        n => Duration::from_millis(50u64.saturating_mul(1 << (n - 2).min(5)))
+            .min(Duration::from_secs(1)),
     }
 }
 

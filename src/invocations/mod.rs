@@ -24,11 +24,22 @@ pub struct Invocation {
 /// What a telemetry event meant for an invocation's life; broadcast to the controllers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lifecycle {
-    Started { request_id: String },
-    RuntimeDone { request_id: String, status: String },
-    Reported { request_id: String, status: String },
+    Started {
+        request_id: String,
+    },
+    RuntimeDone {
+        request_id: String,
+        status: String,
+    },
+    Reported {
+        request_id: String,
+        status: String,
+    },
     /// Lambda dropped telemetry records because we were slow.
-    LogsDropped { records: u64, bytes: u64 },
+    LogsDropped {
+        records: u64,
+        bytes: u64,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -79,25 +90,40 @@ impl Tracker {
                 inv.report = Some((time_ms, r.clone()));
                 let id = r.request_id.clone();
                 self.finish_if_complete(&id);
-                Some(Lifecycle::Reported { request_id: id, status: r.status.clone().unwrap_or_default() })
+                Some(Lifecycle::Reported {
+                    request_id: id,
+                    status: r.status.clone().unwrap_or_default(),
+                })
             }
-            TelemetryEvent::LogsDropped(d) => Some(Lifecycle::LogsDropped { records: d.dropped_records, bytes: d.dropped_bytes }),
+            TelemetryEvent::LogsDropped(d) => Some(Lifecycle::LogsDropped {
+                records: d.dropped_records,
+                bytes: d.dropped_bytes,
+            }),
             _ => None,
         }
     }
 
     /// Invocations started and not yet reported.
     pub fn concurrency(&self) -> usize {
-        self.live.values().filter(|i| i.start_ms.is_some() && i.report.is_none()).count()
+        self.live
+            .values()
+            .filter(|i| i.start_ms.is_some() && i.report.is_none())
+            .count()
     }
 
     /// Invocations known (by INVOKE or start) whose report has not arrived.
     pub fn awaiting_report(&self) -> usize {
-        self.live.values().filter(|i| (i.start_ms.is_some() || i.invoke.is_some()) && i.report.is_none()).count()
+        self.live
+            .values()
+            .filter(|i| (i.start_ms.is_some() || i.invoke.is_some()) && i.report.is_none())
+            .count()
     }
 
     pub fn has_runtime_done(&self, request_id: &str) -> bool {
-        self.live.get(request_id).is_some_and(|i| i.runtime_done.is_some()) || self.finished.contains(request_id)
+        self.live
+            .get(request_id)
+            .is_some_and(|i| i.runtime_done.is_some())
+            || self.finished.contains(request_id)
     }
 
     pub fn get(&self, request_id: &str) -> Option<&Invocation> {
@@ -121,19 +147,30 @@ impl Tracker {
         }
         if !self.live.contains_key(id) {
             while self.live.len() >= MAX_TRACKED {
-                let Some(old) = self.order.pop_front() else { break };
+                let Some(old) = self.order.pop_front() else {
+                    break;
+                };
                 if self.live.remove(&old).is_some() {
                     self.evicted += 1;
                 }
             }
             self.order.push_back(id.to_string());
-            self.live.insert(id.to_string(), Invocation { request_id: id.to_string(), ..Default::default() });
+            self.live.insert(
+                id.to_string(),
+                Invocation {
+                    request_id: id.to_string(),
+                    ..Default::default()
+                },
+            );
         }
         self.live.get_mut(id)
     }
 
     fn finish_if_complete(&mut self, id: &str) {
-        let done = self.live.get(id).is_some_and(|i| i.start_ms.is_some() && i.report.is_some());
+        let done = self
+            .live
+            .get(id)
+            .is_some_and(|i| i.start_ms.is_some() && i.report.is_some());
         if !done {
             return;
         }

@@ -15,9 +15,19 @@ fn rec(id: &str) -> InvocationRecord {
 #[test]
 fn sequential_lifecycle() {
     let mut t = Tracker::new();
-    t.on_invoke(InvokeEvent { request_id: "a".into(), deadline_ms: 0, invoked_function_arn: String::new(), tracing: None });
+    t.on_invoke(InvokeEvent {
+        request_id: "a".into(),
+        deadline_ms: 0,
+        invoked_function_arn: String::new(),
+        tracing: None,
+    });
     assert_eq!(t.awaiting_report(), 1);
-    assert_eq!(t.apply(&TelemetryEvent::Start(rec("a")), 1), Some(Lifecycle::Started { request_id: "a".into() }));
+    assert_eq!(
+        t.apply(&TelemetryEvent::Start(rec("a")), 1),
+        Some(Lifecycle::Started {
+            request_id: "a".into()
+        })
+    );
     assert_eq!(t.concurrency(), 1);
     assert_eq!(t.current_request_id(), Some("a"));
     assert!(!t.has_runtime_done("a"));

@@ -13,9 +13,16 @@ pub enum LambdaApiError {
     #[error("AWS_LAMBDA_RUNTIME_API is not set: not running inside Lambda")]
     NoRuntimeApi,
     #[error("request to the Lambda {api} API failed: {source}")]
-    Transport { api: &'static str, source: reqwest::Error },
+    Transport {
+        api: &'static str,
+        source: reqwest::Error,
+    },
     #[error("the Lambda {api} API answered {status}: {body}")]
-    Refused { api: &'static str, status: u16, body: String },
+    Refused {
+        api: &'static str,
+        status: u16,
+        body: String,
+    },
     #[error("the Lambda {api} API sent an undecodable answer: {detail}")]
     Decode { api: &'static str, detail: String },
 }
@@ -44,14 +51,20 @@ pub struct ExtensionsClient {
 
 impl ExtensionsClient {
     /// Registers for `events`, asking for the account id.
-    pub async fn register(runtime_api: &str, events: &[EventType]) -> Result<(Self, RegisterResponse), LambdaApiError> {
+    pub async fn register(
+        runtime_api: &str,
+        events: &[EventType],
+    ) -> Result<(Self, RegisterResponse), LambdaApiError> {
         // Loopback only, and `/next` blocks across freezes: no timeout, no proxy, no TLS.
         let http = reqwest::Client::builder()
             .no_proxy()
             .tcp_nodelay(true)
             .pool_idle_timeout(None)
             .build()
-            .map_err(|source| LambdaApiError::Transport { api: "Extensions", source })?;
+            .map_err(|source| LambdaApiError::Transport {
+                api: "Extensions",
+                source,
+            })?;
         let base = format!("http://{runtime_api}");
         let names: Vec<&str> = events
             .iter()
@@ -69,14 +82,23 @@ impl ExtensionsClient {
             .body(body)
             .send()
             .await
-            .map_err(|source| LambdaApiError::Transport { api: "Extensions", source })?;
+            .map_err(|source| LambdaApiError::Transport {
+                api: "Extensions",
+                source,
+            })?;
         let status = resp.status();
         let id = resp
             .headers()
             .get("Lambda-Extension-Identifier")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes = resp.bytes().await.map_err(|source| LambdaApiError::Transport { api: "Extensions", source })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| LambdaApiError::Transport {
+                api: "Extensions",
+                source,
+            })?;
         if !status.is_success() {
             return Err(refused("Extensions", status.as_u16(), &bytes));
         }
@@ -96,18 +118,39 @@ impl ExtensionsClient {
             .header("Lambda-Extension-Identifier", &self.id)
             .send()
             .await
-            .map_err(|source| LambdaApiError::Transport { api: "Extensions", source })?;
+            .map_err(|source| LambdaApiError::Transport {
+                api: "Extensions",
+                source,
+            })?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|source| LambdaApiError::Transport { api: "Extensions", source })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| LambdaApiError::Transport {
+                api: "Extensions",
+                source,
+            })?;
         if !status.is_success() {
             return Err(refused("Extensions", status.as_u16(), &bytes));
         }
-        parse_next(&bytes).map_err(|detail| LambdaApiError::Decode { api: "Extensions", detail })
+        parse_next(&bytes).map_err(|detail| LambdaApiError::Decode {
+            api: "Extensions",
+            detail,
+        })
     }
 
     /// Reports an init failure (`/init/error`) or a fatal error later (`/exit/error`).
-    pub async fn report_error(&self, during_init: bool, error_type: &str, message: &str) -> Result<(), LambdaApiError> {
-        let path = if during_init { "init/error" } else { "exit/error" };
+    pub async fn report_error(
+        &self,
+        during_init: bool,
+        error_type: &str,
+        message: &str,
+    ) -> Result<(), LambdaApiError> {
+        let path = if during_init {
+            "init/error"
+        } else {
+            "exit/error"
+        };
         let body = serde_json::json!({ "errorMessage": message, "errorType": error_type, "stackTrace": [] }).to_string();
         self.http
             .post(format!("{}/2020-01-01/extension/{path}", self.base))
@@ -118,12 +161,20 @@ impl ExtensionsClient {
             .body(body)
             .send()
             .await
-            .map_err(|source| LambdaApiError::Transport { api: "Extensions", source })?;
+            .map_err(|source| LambdaApiError::Transport {
+                api: "Extensions",
+                source,
+            })?;
         Ok(())
     }
 
     /// Subscribes to the Telemetry API, delivering to `sandbox.localdomain:<port>`.
-    pub async fn subscribe_telemetry(&self, schema: &str, types: &[&str], port: u16) -> Subscription {
+    pub async fn subscribe_telemetry(
+        &self,
+        schema: &str,
+        types: &[&str],
+        port: u16,
+    ) -> Subscription {
         // Datadog's buffering (observed): small batches, delivered every 25 ms.
         let body = serde_json::json!({
             "schemaVersion": schema,
@@ -156,16 +207,27 @@ impl ExtensionsClient {
 pub fn subscription_outcome(status: u16, body: &[u8]) -> Subscription {
     let error_type = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("errorType").and_then(|t| t.as_str()).map(str::to_string));
+        .and_then(|v| {
+            v.get("errorType")
+                .and_then(|t| t.as_str())
+                .map(str::to_string)
+        });
     match (status, error_type) {
         (200..=299, None) => Subscription::Active,
         (s, Some(t)) => Subscription::Unavailable(format!("status {s}, errorType {t}")),
-        (s, None) => Subscription::Unavailable(format!("status {s}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]))),
+        (s, None) => Subscription::Unavailable(format!(
+            "status {s}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        )),
     }
 }
 
 fn refused(api: &'static str, status: u16, body: &[u8]) -> LambdaApiError {
-    LambdaApiError::Refused { api, status, body: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned() }
+    LambdaApiError::Refused {
+        api,
+        status,
+        body: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -180,6 +242,9 @@ mod tests {
             subscription_outcome(202, br#"{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}"#),
             Subscription::Unavailable(m) if m.contains("Telemetry.NotSupported")
         ));
-        assert!(matches!(subscription_outcome(400, b"bad"), Subscription::Unavailable(_)));
+        assert!(matches!(
+            subscription_outcome(400, b"bad"),
+            Subscription::Unavailable(_)
+        ));
     }
 }

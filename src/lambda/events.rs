@@ -37,7 +37,8 @@ struct RawNext {
 /// Decodes a `/event/next` body. Any non-INVOKE type with a deadline is treated as SHUTDOWN
 /// only when it says so; other types are an error the caller logs.
 pub fn parse_next(body: &[u8]) -> Result<NextEvent, String> {
-    let raw: RawNext = serde_json::from_slice(body).map_err(|e| format!("undecodable event: {e}"))?;
+    let raw: RawNext =
+        serde_json::from_slice(body).map_err(|e| format!("undecodable event: {e}"))?;
     match raw.event_type.as_str() {
         "INVOKE" => serde_json::from_slice::<InvokeEvent>(body)
             .map(NextEvent::Invoke)
@@ -215,20 +216,43 @@ pub fn parse_batch(body: &[u8], now_ms: i64) -> Batch {
 }
 
 fn parse_event(text: &str, now_ms: i64) -> Result<Timed, String> {
-    let env: Envelope<'_> = serde_json::from_str(text).map_err(|e| format!("bad event envelope: {e}"))?;
-    let time_ms = env.time.as_deref().and_then(crate::time::parse_rfc3339_ms).unwrap_or(now_ms);
+    let env: Envelope<'_> =
+        serde_json::from_str(text).map_err(|e| format!("bad event envelope: {e}"))?;
+    let time_ms = env
+        .time
+        .as_deref()
+        .and_then(crate::time::parse_rfc3339_ms)
+        .unwrap_or(now_ms);
     let record = env.record.map(RawValue::get).unwrap_or("null");
     let typed = |what: &str| format!("bad {} record ({what})", env.kind);
     let event = match env.kind.as_str() {
-        "platform.initStart" => TelemetryEvent::InitStart(serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?),
-        "platform.initRuntimeDone" => TelemetryEvent::InitRuntimeDone(serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?),
-        "platform.initReport" => TelemetryEvent::InitReport(serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?),
-        "platform.start" => TelemetryEvent::Start(serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?),
-        "platform.runtimeDone" => TelemetryEvent::RuntimeDone(serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?),
-        "platform.report" => TelemetryEvent::Report(serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?),
-        "platform.logsDropped" => TelemetryEvent::LogsDropped(serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?),
-        "function" => TelemetryEvent::Function(log_body(record).ok_or_else(|| typed("not a string or object"))?),
-        "extension" => TelemetryEvent::Extension(log_body(record).ok_or_else(|| typed("not a string or object"))?),
+        "platform.initStart" => TelemetryEvent::InitStart(
+            serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?,
+        ),
+        "platform.initRuntimeDone" => TelemetryEvent::InitRuntimeDone(
+            serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?,
+        ),
+        "platform.initReport" => TelemetryEvent::InitReport(
+            serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?,
+        ),
+        "platform.start" => {
+            TelemetryEvent::Start(serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?)
+        }
+        "platform.runtimeDone" => TelemetryEvent::RuntimeDone(
+            serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?,
+        ),
+        "platform.report" => {
+            TelemetryEvent::Report(serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?)
+        }
+        "platform.logsDropped" => TelemetryEvent::LogsDropped(
+            serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?,
+        ),
+        "function" => TelemetryEvent::Function(
+            log_body(record).ok_or_else(|| typed("not a string or object"))?,
+        ),
+        "extension" => TelemetryEvent::Extension(
+            log_body(record).ok_or_else(|| typed("not a string or object"))?,
+        ),
         other => TelemetryEvent::Other(other.to_string()),
     };
     Ok(Timed { time_ms, event })
@@ -236,7 +260,9 @@ fn parse_event(text: &str, now_ms: i64) -> Result<Timed, String> {
 
 fn log_body(record: &str) -> Option<LogBody> {
     match record.trim_start().as_bytes().first()? {
-        b'"' => serde_json::from_str::<String>(record).ok().map(LogBody::Text),
+        b'"' => serde_json::from_str::<String>(record)
+            .ok()
+            .map(LogBody::Text),
         b'{' => Some(LogBody::Json(record.trim().to_string())),
         _ => None,
     }
@@ -261,11 +287,20 @@ mod tests {
         let b = parse_batch(body, 7);
         assert_eq!(b.events.len(), 6);
         assert_eq!(b.rejected, 2);
-        assert!(matches!(&b.events[1].event, TelemetryEvent::Function(LogBody::Text(t)) if t == "hello\nworld\n"));
-        assert!(matches!(&b.events[2].event, TelemetryEvent::Function(LogBody::Json(j)) if j.starts_with("{\"level\"")));
-        let TelemetryEvent::Report(r) = &b.events[4].event else { panic!("not a report") };
+        assert!(
+            matches!(&b.events[1].event, TelemetryEvent::Function(LogBody::Text(t)) if t == "hello\nworld\n")
+        );
+        assert!(
+            matches!(&b.events[2].event, TelemetryEvent::Function(LogBody::Json(j)) if j.starts_with("{\"level\""))
+        );
+        let TelemetryEvent::Report(r) = &b.events[4].event else {
+            panic!("not a report")
+        };
         assert_eq!(r.metrics.max_memory_used_mb, Some(60.0));
-        assert_eq!(b.events[5].event, TelemetryEvent::Other("platform.somethingNew".into()));
+        assert_eq!(
+            b.events[5].event,
+            TelemetryEvent::Other("platform.somethingNew".into())
+        );
     }
 
     #[test]
@@ -279,10 +314,22 @@ mod tests {
 
     #[test]
     fn next_events() {
-        let inv = parse_next(br#"{"eventType":"INVOKE","deadlineMs":5,"requestId":"r","invokedFunctionArn":"arn"}"#).unwrap();
+        let inv = parse_next(
+            br#"{"eventType":"INVOKE","deadlineMs":5,"requestId":"r","invokedFunctionArn":"arn"}"#,
+        )
+        .unwrap();
         assert!(matches!(inv, NextEvent::Invoke(i) if i.request_id == "r" && i.deadline_ms == 5));
-        let sd = parse_next(br#"{"eventType":"SHUTDOWN","shutdownReason":"SandboxTerminated","deadlineMs":9}"#).unwrap();
-        assert_eq!(sd, NextEvent::Shutdown { reason: "SandboxTerminated".into(), deadline_ms: 9 });
+        let sd = parse_next(
+            br#"{"eventType":"SHUTDOWN","shutdownReason":"SandboxTerminated","deadlineMs":9}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            sd,
+            NextEvent::Shutdown {
+                reason: "SandboxTerminated".into(),
+                deadline_ms: 9
+            }
+        );
         assert!(parse_next(b"{}").is_err());
         assert!(parse_next(br#"{"eventType":"RESTORE"}"#).is_err());
     }

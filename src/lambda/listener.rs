@@ -21,13 +21,16 @@ pub async fn start(addr: SocketAddr, sink: Sink) -> std::io::Result<ServerHandle
         let sink = sink.clone();
         async move {
             let Some(body) = http::read_body(req.into_body(), MAX_BATCH_BYTES).await else {
-                crate::log_warn!("telemetry listener: a batch was larger than {MAX_BATCH_BYTES} bytes or broken; it was discarded");
+                crate::log_warn!(
+                    "telemetry listener: a batch was larger than {MAX_BATCH_BYTES} bytes or broken; it was discarded"
+                );
                 metrics::counter!("tandem.telemetry.batches_rejected").increment(1);
                 return http::respond(StatusCode::OK, "");
             };
             let batch = parse_batch(&body, crate::time::now_ms());
             if batch.rejected > 0 {
-                metrics::counter!("tandem.telemetry.events_rejected").increment(batch.rejected as u64);
+                metrics::counter!("tandem.telemetry.events_rejected")
+                    .increment(batch.rejected as u64);
                 crate::log_warn!(
                     "telemetry listener: skipped {} undecodable event(s) of a batch of {} bytes, kept {}: {}",
                     batch.rejected,

@@ -134,7 +134,12 @@ impl LogsPipeline {
 
     fn push_end(&self, time_ms: i64, r: &InvocationRecord) {
         let status = if is_failure(r) { "error" } else { "info" };
-        self.push(time_ms, &format!("END RequestId: {}", r.request_id), Some(&r.request_id), status);
+        self.push(
+            time_ms,
+            &format!("END RequestId: {}", r.request_id),
+            Some(&r.request_id),
+            status,
+        );
     }
 
     fn push_record(&self, time_ms: i64, body: &LogBody, fallback: Option<&str>) {
@@ -144,7 +149,12 @@ impl LogsPipeline {
             LogBody::Text(t) => t.strip_suffix('\n').unwrap_or(t),
             LogBody::Json(j) => j.as_str(),
         };
-        self.push(time_ms, text, request_id, inspected.status.unwrap_or("info"));
+        self.push(
+            time_ms,
+            text,
+            request_id,
+            inspected.status.unwrap_or("info"),
+        );
     }
 
     fn push(&self, time_ms: i64, text: &str, request_id: Option<&str>, status: &str) {
@@ -154,7 +164,9 @@ impl LogsPipeline {
             match self.rules.apply(text) {
                 Some(t) => t,
                 None => {
-                    self.counters.excluded_by_rules.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .excluded_by_rules
+                        .fetch_add(1, Ordering::Relaxed);
                     return;
                 }
             }
@@ -172,7 +184,10 @@ impl LogsPipeline {
         let entry = Entry {
             message: Message {
                 message: &message,
-                lambda: LambdaField { arn: &self.function.arn, request_id },
+                lambda: LambdaField {
+                    arn: &self.function.arn,
+                    request_id,
+                },
                 timestamp: time_ms,
                 status,
             },
@@ -181,11 +196,15 @@ impl LogsPipeline {
             ddtags: &self.ddtags,
             ddsource: "lambda",
         };
-        let Ok(encoded) = serde_json::to_vec(&entry) else { return };
+        let Ok(encoded) = serde_json::to_vec(&entry) else {
+            return;
+        };
         let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         if buf.bytes + encoded.len() > self.cap_bytes {
             drop(buf);
-            self.counters.dropped_buffer_full.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .dropped_buffer_full
+                .fetch_add(1, Ordering::Relaxed);
             metrics::counter!("tandem.logs.dropped", "reason" => "buffer_full").increment(1);
             return;
         }

@@ -53,12 +53,16 @@ fn inspect_tabbed(text: &str) -> Inspected {
     }
     let status = head.iter().find_map(|f| {
         let level = f.trim_matches(|c| c == '[' || c == ']');
-        KNOWN_LEVELS.contains(&level.to_ascii_uppercase().as_str()).then(|| normalize_level(level))
+        KNOWN_LEVELS
+            .contains(&level.to_ascii_uppercase().as_str())
+            .then(|| normalize_level(level))
     });
     Inspected { request_id, status }
 }
 
-const KNOWN_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL"];
+const KNOWN_LEVELS: &[&str] = &[
+    "TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL",
+];
 
 /// 8-4-4-4-12 hexadecimal, as Lambda request ids are.
 pub fn is_uuid(s: &str) -> bool {
@@ -93,23 +97,59 @@ mod tests {
 
     #[test]
     fn json_object_and_json_text() {
-        let obj = LogBody::Json(format!(r#"{{"level":"WARN","requestId":"{ID}","msg":"x"}}"#));
-        assert_eq!(inspect(&obj), Inspected { request_id: Some(ID.into()), status: Some("warn") });
-        let text = LogBody::Text(format!("{{\"AWSRequestId\":\"{ID}\",\"level\":\"ERROR\"}}\n"));
-        assert_eq!(inspect(&text), Inspected { request_id: Some(ID.into()), status: Some("error") });
+        let obj = LogBody::Json(format!(
+            r#"{{"level":"WARN","requestId":"{ID}","msg":"x"}}"#
+        ));
+        assert_eq!(
+            inspect(&obj),
+            Inspected {
+                request_id: Some(ID.into()),
+                status: Some("warn")
+            }
+        );
+        let text = LogBody::Text(format!(
+            "{{\"AWSRequestId\":\"{ID}\",\"level\":\"ERROR\"}}\n"
+        ));
+        assert_eq!(
+            inspect(&text),
+            Inspected {
+                request_id: Some(ID.into()),
+                status: Some("error")
+            }
+        );
     }
 
     #[test]
     fn managed_runtime_text_formats() {
         let node = LogBody::Text(format!("2025-01-01T00:00:00.000Z\t{ID}\tERROR\tboom"));
-        assert_eq!(inspect(&node), Inspected { request_id: Some(ID.into()), status: Some("error") });
-        let py = LogBody::Text(format!("[WARNING]\t2025-01-01T00:00:00.000Z\t{ID}\tcareful\nsecond line"));
-        assert_eq!(inspect(&py), Inspected { request_id: Some(ID.into()), status: Some("warn") });
+        assert_eq!(
+            inspect(&node),
+            Inspected {
+                request_id: Some(ID.into()),
+                status: Some("error")
+            }
+        );
+        let py = LogBody::Text(format!(
+            "[WARNING]\t2025-01-01T00:00:00.000Z\t{ID}\tcareful\nsecond line"
+        ));
+        assert_eq!(
+            inspect(&py),
+            Inspected {
+                request_id: Some(ID.into()),
+                status: Some("warn")
+            }
+        );
     }
 
     #[test]
     fn never_guesses() {
-        for t in ["plain line", "a\tb\tc\td", "{not json", "\t\t", "{\"requestId\":42}"] {
+        for t in [
+            "plain line",
+            "a\tb\tc\td",
+            "{not json",
+            "\t\t",
+            "{\"requestId\":42}",
+        ] {
             assert_eq!(inspect(&LogBody::Text(t.into())).request_id, None, "{t}");
         }
     }

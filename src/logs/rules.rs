@@ -24,7 +24,9 @@ impl Rules {
             let action = match spec.kind.as_str() {
                 "exclude_at_match" => Action::Exclude,
                 "include_at_match" => Action::Include,
-                "mask_sequences" => Action::Mask(spec.replace_placeholder.clone().unwrap_or_default()),
+                "mask_sequences" => {
+                    Action::Mask(spec.replace_placeholder.clone().unwrap_or_default())
+                }
                 _ => continue,
             };
             match Regex::new(&spec.pattern) {
@@ -67,7 +69,12 @@ mod tests {
     use super::*;
 
     fn spec(kind: &str, pattern: &str, repl: Option<&str>) -> ProcessingRuleSpec {
-        ProcessingRuleSpec { kind: kind.into(), name: "r".into(), pattern: pattern.into(), replace_placeholder: repl.map(Into::into) }
+        ProcessingRuleSpec {
+            kind: kind.into(),
+            name: "r".into(),
+            pattern: pattern.into(),
+            replace_placeholder: repl.map(Into::into),
+        }
     }
 
     #[test]
@@ -81,7 +88,10 @@ mod tests {
         assert_eq!(rules.0.len(), 3);
         assert_eq!(rules.apply("app healthcheck ok"), None);
         assert_eq!(rules.apply("other line"), None);
-        assert_eq!(rules.apply("app paid 1234-5678").as_deref(), Some("app paid [card]"));
+        assert_eq!(
+            rules.apply("app paid 1234-5678").as_deref(),
+            Some("app paid [card]")
+        );
         assert_eq!(rules.apply("app plain").as_deref(), Some("app plain"));
     }
 }

@@ -20,12 +20,20 @@ pub fn rfc3339(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    let (h, mi, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    let (h, mi, s, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
 }
 
 pub fn start(request_id: &str) -> Value {
-    envelope("platform.start", json!({ "requestId": request_id, "version": "$LATEST" }))
+    envelope(
+        "platform.start",
+        json!({ "requestId": request_id, "version": "$LATEST" }),
+    )
 }
 
 pub fn runtime_done(request_id: &str, status: &str, duration_ms: f64) -> Value {
@@ -46,7 +54,10 @@ pub fn report(request_id: &str, duration_ms: f64, managed: bool) -> Value {
     } else {
         json!({ "durationMs": duration_ms, "billedDurationMs": duration_ms.ceil(), "memorySizeMB": 128, "maxMemoryUsedMB": 64 })
     };
-    envelope("platform.report", json!({ "requestId": request_id, "status": "success", "metrics": metrics }))
+    envelope(
+        "platform.report",
+        json!({ "requestId": request_id, "status": "success", "metrics": metrics }),
+    )
 }
 
 /// A function log line as text.

@@ -41,7 +41,9 @@ pub struct Captured {
 
 impl Captured {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
     pub fn json(&self) -> Option<Value> {
         serde_json::from_slice(&self.body).ok()
@@ -76,7 +78,10 @@ impl Drop for CaptureIntake {
 
 impl CaptureIntake {
     pub async fn start() -> std::io::Result<CaptureIntake> {
-        let shared = Arc::new(Shared { state: Mutex::new(State::default()), changed: Notify::new() });
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            changed: Notify::new(),
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let handler_shared = shared.clone();
         let server = http::serve_or_abort(listener, move |req| {
@@ -107,7 +112,12 @@ impl CaptureIntake {
 
     /// Requests to `path` that were accepted.
     pub fn accepted(&self, path: &str) -> Vec<Captured> {
-        self.state().requests.iter().filter(|r| r.path == path && r.accepted()).cloned().collect()
+        self.state()
+            .requests
+            .iter()
+            .filter(|r| r.path == path && r.accepted())
+            .cloned()
+            .collect()
     }
 
     /// Every log entry of accepted `/api/v2/logs` requests, in arrival order.
@@ -123,8 +133,15 @@ impl CaptureIntake {
     }
 
     /// Waits until `condition` holds over the recorded requests.
-    pub async fn wait_for(&self, timeout: Duration, condition: impl Fn(&[Captured]) -> bool) -> bool {
-        super::wait_until(&self.shared.changed, timeout, || condition(&self.state().requests)).await
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        condition: impl Fn(&[Captured]) -> bool,
+    ) -> bool {
+        super::wait_until(&self.shared.changed, timeout, || {
+            condition(&self.state().requests)
+        })
+        .await
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -136,21 +153,35 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     shared.state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn capture(shared: Arc<Shared>, req: hyper::Request<hyper::body::Incoming>) -> Result<http::HttpResponse, Abort> {
+async fn capture(
+    shared: Arc<Shared>,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<http::HttpResponse, Abort> {
     let (parts, body) = req.into_parts();
     let headers: HashMap<String, String> = parts
         .headers
         .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().ok()?.to_string(),
+            ))
+        })
         .collect();
     let raw = http::read_body(body, 64 << 20).await.unwrap_or_default();
     let body = match headers.get("content-encoding").map(String::as_str) {
-        Some("zstd") => zstd::decode_all(&raw[..]).unwrap_or_else(|_| b"<undecodable zstd>".to_vec()),
+        Some("zstd") => {
+            zstd::decode_all(&raw[..]).unwrap_or_else(|_| b"<undecodable zstd>".to_vec())
+        }
         _ => raw.to_vec(),
     };
     let (idx, fault) = {
         let mut s = lock(&shared);
-        let fault = s.faults.pop_front().or(s.default_fault).unwrap_or(Fault::None);
+        let fault = s
+            .faults
+            .pop_front()
+            .or(s.default_fault)
+            .unwrap_or(Fault::None);
         s.requests.push(Captured {
             method: parts.method.to_string(),
             path: parts.uri.path().to_string(),
@@ -164,7 +195,11 @@ async fn capture(shared: Arc<Shared>, req: hyper::Request<hyper::body::Incoming>
     };
     shared.changed.notify_waiters();
     // Records "no answer" (status 0) if the client goes away first or the fault drops it.
-    let mut unanswered = Unanswered { shared: shared.clone(), idx, armed: true };
+    let mut unanswered = Unanswered {
+        shared: shared.clone(),
+        idx,
+        armed: true,
+    };
     let status = match fault {
         Fault::None => 202,
         Fault::Status(s) => s,
@@ -177,7 +212,10 @@ async fn capture(shared: Arc<Shared>, req: hyper::Request<hyper::body::Incoming>
     };
     unanswered.armed = false;
     record_answer(&shared, idx, status);
-    Ok(http::json(StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED), "{}"))
+    Ok(http::json(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
+        "{}",
+    ))
 }
 
 fn record_answer(shared: &Shared, idx: usize, status: u16) {

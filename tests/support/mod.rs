@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// Waits until `condition` holds, re-checking whenever `changed` is notified; `false` on timeout.
-pub async fn wait_until(changed: &Notify, timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+pub async fn wait_until(
+    changed: &Notify,
+    timeout: Duration,
+    mut condition: impl FnMut() -> bool,
+) -> bool {
     let until = Instant::now() + timeout;
     loop {
         let notified = changed.notified();
@@ -22,7 +26,10 @@ pub async fn wait_until(changed: &Notify, timeout: Duration, mut condition: impl
         if condition() {
             return true;
         }
-        if tokio::time::timeout_at(until.into(), notified).await.is_err() {
+        if tokio::time::timeout_at(until.into(), notified)
+            .await
+            .is_err()
+        {
             return condition();
         }
     }
@@ -34,7 +41,14 @@ pub fn request_id(n: u64) -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     let pid = u64::from(std::process::id());
-    format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", n & 0xffff_ffff, pid & 0xffff, seq & 0xfff, (seq >> 12) & 0xfff, (n << 16) ^ seq)
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        n & 0xffff_ffff,
+        pid & 0xffff,
+        seq & 0xfff,
+        (seq >> 12) & 0xfff,
+        (n << 16) ^ seq
+    )
 }
 
 /// A simulator, a capture intake and the real agent wired together.
@@ -52,29 +66,53 @@ impl Harness {
         telemetry: platform::TelemetryAnswer,
         extra_env: &[(&str, &str)],
     ) -> Result<Harness, String> {
-        let platform = platform::Platform::start(mode, telemetry).await.map_err(|e| format!("platform: {e}"))?;
-        let intake = intake::CaptureIntake::start().await.map_err(|e| format!("intake: {e}"))?;
-        let mut env = process::lambda_env(&platform.runtime_api(), &intake.url(), mode == platform::SimMode::ManagedInstance);
+        let platform = platform::Platform::start(mode, telemetry)
+            .await
+            .map_err(|e| format!("platform: {e}"))?;
+        let intake = intake::CaptureIntake::start()
+            .await
+            .map_err(|e| format!("intake: {e}"))?;
+        let mut env = process::lambda_env(
+            &platform.runtime_api(),
+            &intake.url(),
+            mode == platform::SimMode::ManagedInstance,
+        );
         for (k, v) in extra_env {
             env.retain(|(ek, _)| ek != k);
             env.push((k.to_string(), v.to_string()));
         }
-        let agent = process::AgentProcess::spawn(binary, &env).map_err(|e| format!("spawn {}: {e}", binary.display()))?;
+        let agent = process::AgentProcess::spawn(binary, &env)
+            .map_err(|e| format!("spawn {}: {e}", binary.display()))?;
         if !platform.wait_next_calls(1, Duration::from_secs(10)).await {
-            return Err(format!("the agent never called /next; its stderr:\n{}", agent.stderr().join("\n")));
+            return Err(format!(
+                "the agent never called /next; its stderr:\n{}",
+                agent.stderr().join("\n")
+            ));
         }
-        Ok(Harness { platform, intake, agent })
+        Ok(Harness {
+            platform,
+            intake,
+            agent,
+        })
     }
 
     /// Sends SHUTDOWN with `deadline` and waits for the agent to exit; returns the exit time.
-    pub async fn shutdown(&mut self, deadline: Duration) -> Result<(std::process::ExitStatus, Instant, Instant), String> {
+    pub async fn shutdown(
+        &mut self,
+        deadline: Duration,
+    ) -> Result<(std::process::ExitStatus, Instant, Instant), String> {
         let sent = Instant::now();
         self.platform.send_shutdown(deadline);
         let (status, at) = self
             .agent
             .wait_exit(deadline + Duration::from_secs(5))
             .await
-            .ok_or_else(|| format!("the agent did not exit; its stderr:\n{}", self.agent.stderr().join("\n")))?;
+            .ok_or_else(|| {
+                format!(
+                    "the agent did not exit; its stderr:\n{}",
+                    self.agent.stderr().join("\n")
+                )
+            })?;
         Ok((status, sent, at))
     }
 }

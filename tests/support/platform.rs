@@ -115,7 +115,11 @@ impl Platform {
             async move { route(shared, req).await }
         })?;
         tokio::spawn(deliver_telemetry(shared.clone()));
-        Ok(Platform { shared, next_tx, server })
+        Ok(Platform {
+            shared,
+            next_tx,
+            server,
+        })
     }
 
     /// The value of `AWS_LAMBDA_RUNTIME_API`.
@@ -145,7 +149,10 @@ impl Platform {
 
     /// Waits until the extension has called `/next` at least `n` times.
     pub async fn wait_next_calls(&self, n: usize, timeout: Duration) -> bool {
-        super::wait_until(&self.shared.changed, timeout, || self.state().next_calls.len() >= n).await
+        super::wait_until(&self.shared.changed, timeout, || {
+            self.state().next_calls.len() >= n
+        })
+        .await
     }
 
     /// Waits until every queued telemetry event has been delivered and answered.
@@ -190,7 +197,12 @@ impl Platform {
     /// Runs one on-demand invocation as Lambda does: INVOKE and `platform.start`, the function's
     /// log lines, `platform.runtimeDone`; waits for the extension's next `/next`; then the
     /// `platform.report`. Fails if the extension does not call `/next` within `timeout`.
-    pub async fn invoke(&self, request_id: &str, logs: Vec<Value>, timeout: Duration) -> Result<InvocationTiming, String> {
+    pub async fn invoke(
+        &self,
+        request_id: &str,
+        logs: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<InvocationTiming, String> {
         let before = self.state().next_calls.len();
         if before == 0 || !self.wait_next_calls(before, timeout).await {
             return Err("the extension is not waiting on /next".into());
@@ -206,15 +218,26 @@ impl Platform {
             // Nobody subscribed: Lambda delivers nothing.
             (Instant::now(), Instant::now())
         } else {
-            super::wait_until(&self.shared.changed, timeout, || self.delivered_at(&marker).is_some()).await;
-            self.delivered_at(&marker).ok_or("runtimeDone was not delivered")?
+            super::wait_until(&self.shared.changed, timeout, || {
+                self.delivered_at(&marker).is_some()
+            })
+            .await;
+            self.delivered_at(&marker)
+                .ok_or("runtimeDone was not delivered")?
         };
         if !self.wait_next_calls(before + 1, timeout).await {
-            return Err(format!("the extension did not call /next after invocation {request_id}"));
+            return Err(format!(
+                "the extension did not call /next after invocation {request_id}"
+            ));
         }
         let next_called = self.state().next_calls[before];
         self.emit([super::events::report(request_id, 20.0, false)]);
-        Ok(InvocationTiming { request_id: request_id.to_string(), runtime_done_sent, runtime_done_delivered, next_called })
+        Ok(InvocationTiming {
+            request_id: request_id.to_string(),
+            runtime_done_sent,
+            runtime_done_delivered,
+            next_called,
+        })
     }
 
     fn delivered_at(&self, event: &Value) -> Option<(Instant, Instant)> {
@@ -234,13 +257,27 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     shared.state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn route(shared: Arc<Shared>, req: hyper::Request<hyper::body::Incoming>) -> http::HttpResponse {
+async fn route(
+    shared: Arc<Shared>,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> http::HttpResponse {
     let (parts, body) = req.into_parts();
-    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |n: &str| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let body = http::read_body(body, 1 << 20).await.unwrap_or_default();
     let path = parts.uri.path();
     let response = match (&parts.method, path) {
-        (&Method::POST, "/2020-01-01/extension/register") => register(&shared, &body, header("Lambda-Extension-Name"), header("Lambda-Extension-Accept-Feature")),
+        (&Method::POST, "/2020-01-01/extension/register") => register(
+            &shared,
+            &body,
+            header("Lambda-Extension-Name"),
+            header("Lambda-Extension-Accept-Feature"),
+        ),
         (&Method::GET, "/2020-01-01/extension/event/next") => {
             lock(&shared).next_calls.push(Instant::now());
             shared.changed.notify_waiters();
@@ -250,7 +287,10 @@ async fn route(shared: Arc<Shared>, req: hyper::Request<hyper::body::Incoming>) 
                 None => http::respond(StatusCode::INTERNAL_SERVER_ERROR, "platform stopped"),
             }
         }
-        (&Method::POST, p @ ("/2020-01-01/extension/init/error" | "/2020-01-01/extension/exit/error")) => {
+        (
+            &Method::POST,
+            p @ ("/2020-01-01/extension/init/error" | "/2020-01-01/extension/exit/error"),
+        ) => {
             let kind = header("Lambda-Extension-Function-Error-Type").unwrap_or_default();
             lock(&shared).errors.push((p.to_string(), kind));
             http::json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
@@ -262,26 +302,45 @@ async fn route(shared: Arc<Shared>, req: hyper::Request<hyper::body::Incoming>) 
     response
 }
 
-fn register(shared: &Shared, body: &[u8], name: Option<String>, feature: Option<String>) -> http::HttpResponse {
+fn register(
+    shared: &Shared,
+    body: &[u8],
+    name: Option<String>,
+    feature: Option<String>,
+) -> http::HttpResponse {
     let events: Vec<String> = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| serde_json::from_value(v["events"].clone()).ok())
         .unwrap_or_default();
     let refused = shared.mode == SimMode::ManagedInstance && events.iter().any(|e| e == "INVOKE");
     let status = if refused || name.is_none() { 403 } else { 200 };
-    lock(shared).registrations.push(Registration { events, name, accept_feature: feature.clone(), status });
+    lock(shared).registrations.push(Registration {
+        events,
+        name,
+        accept_feature: feature.clone(),
+        status,
+    });
     if refused {
-        return http::json(StatusCode::FORBIDDEN, r#"{"errorMessage":"INVOKE is not a valid event type for Lambda Managed Instances","errorType":"Extension.InvalidEventType"}"#);
+        return http::json(
+            StatusCode::FORBIDDEN,
+            r#"{"errorMessage":"INVOKE is not a valid event type for Lambda Managed Instances","errorType":"Extension.InvalidEventType"}"#,
+        );
     }
     if status != 200 {
-        return http::json(StatusCode::FORBIDDEN, r#"{"errorMessage":"missing Lambda-Extension-Name","errorType":"Extension.InvalidName"}"#);
+        return http::json(
+            StatusCode::FORBIDDEN,
+            r#"{"errorMessage":"missing Lambda-Extension-Name","errorType":"Extension.InvalidName"}"#,
+        );
     }
     let mut info = json!({ "functionName": "tandem-test", "functionVersion": "$LATEST", "handler": "index.handler" });
     if feature.as_deref() == Some("accountId") {
         info["accountId"] = json!("123456789012");
     }
     let mut r = http::json(StatusCode::OK, info.to_string());
-    r.headers_mut().insert("Lambda-Extension-Identifier", hyper::header::HeaderValue::from_static("3c6a8e4b-6a3e-4c2b-9a1d-0123456789ab"));
+    r.headers_mut().insert(
+        "Lambda-Extension-Identifier",
+        hyper::header::HeaderValue::from_static("3c6a8e4b-6a3e-4c2b-9a1d-0123456789ab"),
+    );
     r
 }
 
@@ -289,17 +348,34 @@ fn subscribe(shared: &Shared, body: &[u8]) -> http::HttpResponse {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let schema = v["schemaVersion"].as_str().unwrap_or("");
     let (status, answer) = match shared.telemetry {
-        TelemetryAnswer::NotSupported => (202, r#"{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}"#),
-        TelemetryAnswer::Fail => (500, r#"{"errorMessage":"internal error","errorType":"Telemetry.Failure"}"#),
-        TelemetryAnswer::Accept if shared.mode == SimMode::ManagedInstance && schema != "2025-01-29" => {
-            (400, r#"{"errorMessage":"schema not supported","errorType":"ValidationError"}"#)
+        TelemetryAnswer::NotSupported => (
+            202,
+            r#"{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}"#,
+        ),
+        TelemetryAnswer::Fail => (
+            500,
+            r#"{"errorMessage":"internal error","errorType":"Telemetry.Failure"}"#,
+        ),
+        TelemetryAnswer::Accept
+            if shared.mode == SimMode::ManagedInstance && schema != "2025-01-29" =>
+        {
+            (
+                400,
+                r#"{"errorMessage":"schema not supported","errorType":"ValidationError"}"#,
+            )
         }
         TelemetryAnswer::Accept => (200, "OK"),
     };
     let mut s = lock(shared);
-    s.subscriptions.push(SubscriptionRequest { body: v.clone(), status });
+    s.subscriptions.push(SubscriptionRequest {
+        body: v.clone(),
+        status,
+    });
     if status == 200 {
-        let uri = v["destination"]["URI"].as_str().unwrap_or("").replace("sandbox.localdomain", "127.0.0.1");
+        let uri = v["destination"]["URI"]
+            .as_str()
+            .unwrap_or("")
+            .replace("sandbox.localdomain", "127.0.0.1");
         let b = &v["buffering"];
         s.destination = Some((
             uri,
@@ -309,7 +385,10 @@ fn subscribe(shared: &Shared, body: &[u8]) -> http::HttpResponse {
         ));
     }
     drop(s);
-    let mut r = http::json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), answer);
+    let mut r = http::json(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        answer,
+    );
     if status == 200 {
         *r.body_mut() = http_body_util::Full::new(bytes::Bytes::from_static(b"OK"));
     }
@@ -319,19 +398,30 @@ fn subscribe(shared: &Shared, body: &[u8]) -> http::HttpResponse {
 /// Delivers queued events as Lambda does: a batch goes when it holds maxItems or maxBytes, or
 /// timeoutMs after its first event was queued; one batch in flight at a time.
 async fn deliver_telemetry(shared: Arc<Shared>) {
-    let client = reqwest::Client::builder().no_proxy().build().unwrap_or_default();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap_or_default();
     loop {
         let (uri, batch) = loop {
             let wait = {
                 let mut s = lock(&shared);
                 match (&s.destination, s.pending_since) {
                     (Some((uri, max_items, max_bytes, timeout)), Some(since)) => {
-                        let (uri, max_items, max_bytes, timeout) = (uri.clone(), *max_items as usize, *max_bytes, *timeout);
+                        let (uri, max_items, max_bytes, timeout) =
+                            (uri.clone(), *max_items as usize, *max_bytes, *timeout);
                         let bytes: usize = s.pending.iter().map(|e| e.to_string().len()).sum();
-                        if s.pending.len() >= max_items || bytes >= max_bytes || since.elapsed() >= timeout {
+                        if s.pending.len() >= max_items
+                            || bytes >= max_bytes
+                            || since.elapsed() >= timeout
+                        {
                             let n = s.pending.len().min(max_items);
                             let batch: Vec<Value> = s.pending.drain(..n).collect();
-                            s.pending_since = if s.pending.is_empty() { None } else { Some(Instant::now()) };
+                            s.pending_since = if s.pending.is_empty() {
+                                None
+                            } else {
+                                Some(Instant::now())
+                            };
                             break (uri, batch);
                         }
                         Some(timeout.saturating_sub(since.elapsed()))
@@ -349,7 +439,12 @@ async fn deliver_telemetry(shared: Arc<Shared>) {
         let sent_at = Instant::now();
         let idx = {
             let mut s = lock(&shared);
-            s.deliveries.push(Delivery { sent_at, answered_at: sent_at, events: batch.clone(), status: None });
+            s.deliveries.push(Delivery {
+                sent_at,
+                answered_at: sent_at,
+                events: batch.clone(),
+                status: None,
+            });
             s.deliveries.len() - 1
         };
         let body = Value::Array(batch).to_string();

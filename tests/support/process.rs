@@ -18,7 +18,10 @@ pub fn lambda_env(runtime_api: &str, intake_url: &str, managed: bool) -> Vec<(St
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", "tandem-test".into()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", if managed { "2048" } else { "128" }.into()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            if managed { "2048" } else { "128" }.into(),
+        ),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_EXECUTION_ENV", "AWS_Lambda_python3.12".into()),
         ("LAMBDA_TASK_ROOT", "/nonexistent-tandem-task-root".into()),
@@ -29,7 +32,10 @@ pub fn lambda_env(runtime_api: &str, intake_url: &str, managed: bool) -> Vec<(St
         ("TANDEM_TELEMETRY_ADDR", "127.0.0.1:0".into()),
     ];
     if managed {
-        env.push(("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances".into()));
+        env.push((
+            "AWS_LAMBDA_INITIALIZATION_TYPE",
+            "lambda-managed-instances".into(),
+        ));
     } else {
         env.push(("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()));
     }
@@ -72,23 +78,38 @@ impl AgentProcess {
                 }
             });
         }
-        Ok(AgentProcess { child, started, stderr, changed, exited: None })
+        Ok(AgentProcess {
+            child,
+            started,
+            stderr,
+            changed,
+            exited: None,
+        })
     }
 
     /// Everything the agent wrote to stderr so far.
     pub fn stderr(&self) -> Vec<String> {
-        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Waits for a stderr line containing `needle`.
     pub async fn wait_for_line(&self, needle: &str, timeout: Duration) -> bool {
-        super::wait_until(&self.changed, timeout, || self.stderr().iter().any(|l| l.contains(needle))).await
+        super::wait_until(&self.changed, timeout, || {
+            self.stderr().iter().any(|l| l.contains(needle))
+        })
+        .await
     }
 
     /// Waits for the process to exit; returns its status and when it exited.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<(ExitStatus, Instant)> {
         if self.exited.is_none() {
-            let status = tokio::time::timeout(timeout, self.child.wait()).await.ok()?.ok()?;
+            let status = tokio::time::timeout(timeout, self.child.wait())
+                .await
+                .ok()?
+                .ok()?;
             self.exited = Some((status, Instant::now()));
         }
         self.exited
