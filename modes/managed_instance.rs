@@ -6,7 +6,7 @@ use crate::config::FlushStrategy;
 use crate::core::Agent;
 use crate::lambda::client::{ExtensionsClient, LambdaApiError};
 use crate::lambda::events::NextEvent;
-use crate::time::instant_at_epoch_ms;
+use crate::time::deadline_or;
 use std::time::{Duration, Instant};
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -58,7 +58,7 @@ pub async fn run(agent: Agent, client: ExtensionsClient) -> Result<(), LambdaApi
                 deadline_ms,
             } => {
                 crate::log_debug!("SHUTDOWN ({reason})");
-                deadline = instant_at_epoch_ms(deadline_ms);
+                deadline = deadline_or(deadline_ms, super::SHUTDOWN_FALLBACK);
                 break;
             }
             NextEvent::Invoke(_) => {

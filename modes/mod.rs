@@ -102,6 +102,9 @@ pub async fn run(config: Arc<Config>) -> Result<(), LambdaApiError> {
     }
 }
 
+/// SHUTDOWN budget when the event carries no deadline (Lambda gives 2 s with extensions).
+pub const SHUTDOWN_FALLBACK: Duration = Duration::from_millis(1_500);
+
 /// Consecutive `/event/next` failures tolerated before giving up.
 const MAX_NEXT_FAILURES: u32 = 5;
 

@@ -7,7 +7,7 @@ use super::flush_planner::{AtStart, FlushPlanner, SAFETY_INTERVAL};
 use crate::core::Agent;
 use crate::lambda::client::{ExtensionsClient, LambdaApiError};
 use crate::lambda::events::NextEvent;
-use crate::time::instant_at_epoch_ms;
+use crate::time::deadline_or;
 use std::time::{Duration, Instant};
 
 /// Kept back from an invocation's deadline so our flush never makes it time out.
@@ -25,11 +25,7 @@ pub async fn run(
     while let Some(event) = super::next_event(&client).await {
         match event {
             NextEvent::Invoke(invoke) => {
-                let invocation_deadline = if invoke.deadline_ms > 0 {
-                    instant_at_epoch_ms(invoke.deadline_ms)
-                } else {
-                    Instant::now() + config.flush_timeout
-                };
+                let invocation_deadline = deadline_or(invoke.deadline_ms, config.flush_timeout);
                 let request_id = invoke.request_id.clone();
                 agent.on_invoke(invoke);
                 let flush_deadline = |now: Instant| {
@@ -79,7 +75,7 @@ pub async fn run(
                 deadline_ms,
             } => {
                 crate::log_debug!("SHUTDOWN ({reason})");
-                agent.shutdown(instant_at_epoch_ms(deadline_ms)).await;
+                agent.shutdown(deadline_or(deadline_ms, super::SHUTDOWN_FALLBACK)).await;
                 return Ok(());
             }
         }

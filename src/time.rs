@@ -18,6 +18,12 @@ pub fn instant_at_epoch_ms(deadline_ms: i64) -> Instant {
     Instant::now() + Duration::from_millis(left)
 }
 
+/// Like [`instant_at_epoch_ms`], but an absent deadline (0 or negative, as some emulators
+/// send) means `fallback` from now rather than "already past".
+pub fn deadline_or(deadline_ms: i64, fallback: Duration) -> Instant {
+    if deadline_ms > 0 { instant_at_epoch_ms(deadline_ms) } else { Instant::now() + fallback }
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)` into epoch milliseconds.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let b = s.as_bytes();

@@ -87,6 +87,11 @@ impl AgentProcess {
         })
     }
 
+    /// The child's process id (for reading `/proc`), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Everything the agent wrote to stderr so far.
     pub fn stderr(&self) -> Vec<String> {
         self.stderr
