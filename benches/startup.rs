@@ -32,7 +32,11 @@ fn rss_kib(pid: u32) -> Option<f64> {
 
 fn main() {
     let binary = Path::new(env!("CARGO_BIN_EXE_tandem"));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let mut first_next = Vec::new();
         let mut rss = Vec::new();

@@ -75,7 +75,9 @@ pub async fn run(
                 deadline_ms,
             } => {
                 crate::log_debug!("SHUTDOWN ({reason})");
-                agent.shutdown(deadline_or(deadline_ms, super::SHUTDOWN_FALLBACK)).await;
+                agent
+                    .shutdown(deadline_or(deadline_ms, super::SHUTDOWN_FALLBACK))
+                    .await;
                 return Ok(());
             }
         }

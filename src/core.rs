@@ -256,6 +256,15 @@ impl Agent {
 
     async fn flush_logs(&self, deadline: Instant, last: bool) -> SignalReport {
         let mut report = SignalReport::default();
+        let overflow = self.inner.logs.take_overflow();
+        if overflow > 0 {
+            report.dropped += overflow;
+            report.last_error = Some("the log buffer was full".into());
+            crate::log_warn!(
+                "logs: {overflow} entries were dropped because the buffer was full ({} bytes; TANDEM_LOGS_BUFFER_BYTES)",
+                self.inner.config.logs_buffer_bytes
+            );
+        }
         let entries = self.inner.logs.drain();
         if entries.is_empty() {
             return report;

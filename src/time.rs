@@ -21,7 +21,11 @@ pub fn instant_at_epoch_ms(deadline_ms: i64) -> Instant {
 /// Like [`instant_at_epoch_ms`], but an absent deadline (0 or negative, as some emulators
 /// send) means `fallback` from now rather than "already past".
 pub fn deadline_or(deadline_ms: i64, fallback: Duration) -> Instant {
-    if deadline_ms > 0 { instant_at_epoch_ms(deadline_ms) } else { Instant::now() + fallback }
+    if deadline_ms > 0 {
+        instant_at_epoch_ms(deadline_ms)
+    } else {
+        Instant::now() + fallback
+    }
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)` into epoch milliseconds.

@@ -443,3 +443,72 @@ async fn processing_rules_and_disabled_logs() {
     h.shutdown(Duration::from_secs(2)).await.unwrap();
     assert!(h.intake.log_entries().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_intake_keeps_data_within_the_cap_and_reports_every_drop() {
+    let mut h = Harness::start(
+        bin(),
+        SimMode::OnDemand,
+        TelemetryAnswer::Accept,
+        &[
+            ("TANDEM_LOGS_BUFFER_BYTES", "65536"),
+            ("DD_SERVERLESS_FLUSH_STRATEGY", "end"),
+        ],
+    )
+    .await
+    .unwrap();
+    h.intake.set_fault(Fault::Status(503));
+    let line = "x".repeat(1000);
+    for n in 0..4 {
+        let logs = (0..40).map(|_| ev::function_text(&line)).collect();
+        h.platform
+            .invoke(&request_id(800 + n), logs, T)
+            .await
+            .unwrap();
+    }
+    // The intake recovers: what was kept is delivered once, and the rest was reported dropped.
+    h.intake.set_fault(Fault::None);
+    h.shutdown(Duration::from_secs(2)).await.unwrap();
+    let delivered = h
+        .intake
+        .log_entries()
+        .iter()
+        .filter(|e| message(e) == line)
+        .count();
+    assert!(delivered > 0 && delivered < 160, "delivered {delivered}");
+    let log = h.agent.stderr().join("\n");
+    assert!(log.contains("dropped because the buffer was full"), "{log}");
+    let dropped: u64 = h
+        .agent
+        .stderr()
+        .iter()
+        .filter_map(|l| {
+            l.split("logs: ")
+                .nth(1)?
+                .split(" entries were dropped because the buffer was full")
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    let kept_then_lost: u64 = h
+        .agent
+        .stderr()
+        .iter()
+        .filter_map(|l| {
+            l.split("entries kept for the next flush, ")
+                .nth(1)?
+                .split(" dropped")
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    // 160 function lines plus START, END and REPORT of each of the 4 invocations.
+    let all_delivered = h.intake.log_entries().len() as u64;
+    assert_eq!(
+        all_delivered + dropped + kept_then_lost,
+        160 + 3 * 4,
+        "every entry is delivered or reported dropped"
+    );
+}
