@@ -23,3 +23,12 @@ pub mod modes;
 
 #[path = "../tests/support/mod.rs"]
 pub mod testkit;
+
+/// The async runtime the binary and `tandem local` run on: two workers, so that a flush's
+/// compression never stalls the Telemetry listener.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}

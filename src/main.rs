@@ -30,11 +30,7 @@ fn main() -> ExitCode {
     for w in warnings {
         log_warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match tandem::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             log_error!("cannot start the async runtime: {e}");

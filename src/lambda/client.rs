@@ -74,65 +74,34 @@ impl ExtensionsClient {
             })
             .collect();
         let body = serde_json::json!({ "events": names }).to_string();
-        let resp = http
-            .post(format!("{base}/2020-01-01/extension/register"))
-            .header("Lambda-Extension-Name", EXTENSION_NAME)
-            .header("Lambda-Extension-Accept-Feature", "accountId")
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|source| LambdaApiError::Transport {
-                api: "Extensions",
-                source,
-            })?;
-        let status = resp.status();
-        let id = resp
-            .headers()
+        let (headers, bytes) = call(
+            http.post(format!("{base}/2020-01-01/extension/register"))
+                .header("Lambda-Extension-Name", EXTENSION_NAME)
+                .header("Lambda-Extension-Accept-Feature", "accountId")
+                .header("Content-Type", "application/json")
+                .body(body),
+        )
+        .await?;
+        let id = headers
             .get("Lambda-Extension-Identifier")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|source| LambdaApiError::Transport {
+            .map(str::to_string)
+            .ok_or_else(|| LambdaApiError::Decode {
                 api: "Extensions",
-                source,
+                detail: "no Lambda-Extension-Identifier header".into(),
             })?;
-        if !status.is_success() {
-            return Err(refused("Extensions", status.as_u16(), &bytes));
-        }
-        let id = id.ok_or_else(|| LambdaApiError::Decode {
-            api: "Extensions",
-            detail: "no Lambda-Extension-Identifier header".into(),
-        })?;
         let info = serde_json::from_slice(&bytes).unwrap_or_default();
         Ok((Self { http, base, id }, info))
     }
 
     /// Blocks until the next event (no timeout: the environment may be frozen meanwhile).
     pub async fn next_event(&self) -> Result<NextEvent, LambdaApiError> {
-        let resp = self
-            .http
-            .get(format!("{}/2020-01-01/extension/event/next", self.base))
-            .header("Lambda-Extension-Identifier", &self.id)
-            .send()
-            .await
-            .map_err(|source| LambdaApiError::Transport {
-                api: "Extensions",
-                source,
-            })?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|source| LambdaApiError::Transport {
-                api: "Extensions",
-                source,
-            })?;
-        if !status.is_success() {
-            return Err(refused("Extensions", status.as_u16(), &bytes));
-        }
+        let (_, bytes) = call(
+            self.http
+                .get(format!("{}/2020-01-01/extension/event/next", self.base))
+                .header("Lambda-Extension-Identifier", &self.id),
+        )
+        .await?;
         parse_next(&bytes).map_err(|detail| LambdaApiError::Decode {
             api: "Extensions",
             detail,
@@ -220,6 +189,24 @@ pub fn subscription_outcome(status: u16, body: &[u8]) -> Subscription {
             String::from_utf8_lossy(&body[..body.len().min(200)])
         )),
     }
+}
+
+/// Sends a request to the Extensions API; an answer other than 2xx is `Refused`.
+async fn call(
+    req: reqwest::RequestBuilder,
+) -> Result<(reqwest::header::HeaderMap, bytes::Bytes), LambdaApiError> {
+    let transport = |source| LambdaApiError::Transport {
+        api: "Extensions",
+        source,
+    };
+    let resp = req.send().await.map_err(transport)?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.map_err(transport)?;
+    if !status.is_success() {
+        return Err(refused("Extensions", status.as_u16(), &bytes));
+    }
+    Ok((headers, bytes))
 }
 
 fn refused(api: &'static str, status: u16, body: &[u8]) -> LambdaApiError {
