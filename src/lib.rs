@@ -8,6 +8,7 @@
 pub mod config;
 pub mod core;
 pub mod diag;
+pub mod dogstatsd;
 pub mod http;
 pub mod intake;
 pub mod invocations;
