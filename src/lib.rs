@@ -15,6 +15,7 @@ pub mod invocations;
 pub mod lambda;
 pub mod local;
 pub mod logs;
+pub mod metrics;
 pub mod secrets;
 pub mod tags;
 pub mod time;

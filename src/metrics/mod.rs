@@ -1,0 +1,2 @@
+//! Metrics: aggregation, sketches, encodings and enhanced Lambda metrics.
+pub mod sketch;
