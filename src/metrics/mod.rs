@@ -1,2 +1,6 @@
-//! Metrics: aggregation, sketches, encodings and enhanced Lambda metrics.
+//! Metrics: aggregation, sketches, protobuf encodings and enhanced Lambda metrics. Must not
+//! do I/O: the UDP source feeds it and the intake ships what it produces.
+
+pub mod aggregator;
+pub mod proto;
 pub mod sketch;
