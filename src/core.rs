@@ -10,7 +10,10 @@ use crate::intake::{Delivery, FlushReport, Intake, IntakeError, SignalReport};
 use crate::invocations::{Lifecycle, Tracker};
 use crate::lambda::events::{InvokeEvent, Timed};
 use crate::lambda::listener;
+use crate::dogstatsd::server::DogStatsD;
 use crate::logs::{Attribution, LogsPipeline};
+use crate::metrics::enhanced::Enhanced;
+use crate::metrics::pipeline::MetricsPipeline;
 use crate::tags::FunctionContext;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -36,7 +39,11 @@ pub enum StartError {
 struct Inner {
     config: Arc<Config>,
     function: FunctionContext,
+    attribution: Attribution,
     logs: LogsPipeline,
+    metrics: Arc<MetricsPipeline>,
+    enhanced: Mutex<Enhanced>,
+    dogstatsd: Mutex<Option<DogStatsD>>,
     tracker: Mutex<Tracker>,
     changed: Notify,
     lifecycle: broadcast::Sender<Lifecycle>,
@@ -62,6 +69,13 @@ impl Agent {
         let (lifecycle, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
             logs: LogsPipeline::new(&config, function.clone(), attribution),
+            metrics: Arc::new(MetricsPipeline::new(&config, function.tags.clone())),
+            enhanced: Mutex::new(Enhanced::new(
+                config.enhanced_metrics,
+                std::env::consts::ARCH == "aarch64",
+            )),
+            dogstatsd: Mutex::new(None),
+            attribution,
             intake: Intake::new(&config)?,
             function,
             tracker: Mutex::new(Tracker::new()),
@@ -79,6 +93,16 @@ impl Agent {
             .await
             .map_err(|source| StartError::TelemetryListener { addr, source })?;
         *lock(&agent.inner.telemetry) = Some(server);
+        let port = agent.inner.config.dogstatsd_port;
+        match DogStatsD::start(port, agent.inner.metrics.clone()) {
+            Ok(d) => {
+                crate::log_debug!("DogStatsD listening on {:?}", d.addrs);
+                *lock(&agent.inner.dogstatsd) = Some(d);
+            }
+            Err(e) => crate::log_error!(
+                "DogStatsD cannot listen on 127.0.0.1:{port} ({e}); custom metrics are off, everything else runs"
+            ),
+        }
         Ok(agent)
     }
 
@@ -113,6 +137,12 @@ impl Agent {
                     happened.push(l);
                 }
                 self.inner.logs.on_event(ev, tracker.current_request_id());
+                let current = match self.inner.attribution {
+                    Attribution::StreamOrder => tracker.current_request_id(),
+                    Attribution::RecordOnly => None,
+                };
+                let points = lock(&self.inner.enhanced).on_event(ev, current);
+                self.add_enhanced(points);
             }
         }
         for l in happened {
@@ -125,6 +155,18 @@ impl Agent {
             let _ = self.inner.lifecycle.send(l);
         }
         self.inner.changed.notify_waiters();
+    }
+
+    fn add_enhanced(&self, points: Vec<crate::metrics::enhanced::Point>) {
+        for p in points {
+            let name = format!("{}{}", crate::metrics::enhanced::PREFIX, p.name);
+            self.inner.metrics.distribution(&name, &p.tags, p.value, p.ts);
+        }
+    }
+
+    /// The addresses DogStatsD listens on (empty when it could not start).
+    pub fn dogstatsd_addrs(&self) -> Vec<std::net::SocketAddr> {
+        lock(&self.inner.dogstatsd).as_ref().map(|d| d.addrs.clone()).unwrap_or_default()
     }
 
     /// Records an INVOKE event (on-demand).
@@ -196,11 +238,24 @@ impl Agent {
         if let Some(server) = lock(&self.inner.telemetry).take() {
             server.stop();
         }
+        let dogstatsd = lock(&self.inner.dogstatsd).take();
+        if let Some(d) = dogstatsd {
+            d.stop(Duration::from_millis(100)).await;
+        }
+        let points = lock(&self.inner.enhanced).on_shutdown(crate::time::now_ms() / 1000);
+        self.add_enhanced(points);
         let _guard =
             tokio::time::timeout_at(usable.into(), self.inner.flush_lock.clone().lock_owned())
                 .await;
         let report = self.flush_locked(usable, true).await;
         let totals = self.totals();
+        if report.metrics.dropped > 0 {
+            crate::log_error!(
+                "shutdown: {} metric items could not be delivered and were dropped ({})",
+                report.metrics.dropped,
+                report.metrics.last_error.as_deref().unwrap_or("unknown reason")
+            );
+        }
         if report.logs.dropped > 0 {
             crate::log_error!(
                 "shutdown: {} log entries could not be delivered and were dropped ({}); {} delivered in total",
@@ -229,11 +284,25 @@ impl Agent {
 
     async fn flush_locked(&self, deadline: Instant, last: bool) -> FlushReport {
         let started = Instant::now();
-        let logs = self.flush_logs(deadline, last).await;
+        let (logs, metrics) = tokio::join!(
+            self.flush_logs(deadline, last),
+            self.flush_metrics(deadline, last)
+        );
         let report = FlushReport {
             logs,
+            metrics,
             elapsed: started.elapsed(),
         };
+        if report.metrics != SignalReport::default() {
+            crate::log_debug!(
+                "flush: metrics sent={} requests={} retried={} requeued={} dropped={}",
+                report.metrics.sent,
+                report.metrics.requests,
+                report.metrics.retried,
+                report.metrics.requeued,
+                report.metrics.dropped
+            );
+        }
         if report.logs != SignalReport::default() {
             metrics::counter!("tandem.logs.sent").increment(report.logs.sent);
             metrics::counter!("tandem.logs.dropped", "reason" => "delivery")
@@ -250,7 +319,55 @@ impl Agent {
         }
         let mut totals = lock(&self.inner.totals);
         totals.logs.merge(report.logs.clone());
+        totals.metrics.merge(report.metrics.clone());
         totals.elapsed += report.elapsed;
+        report
+    }
+
+    async fn flush_metrics(&self, deadline: Instant, last: bool) -> SignalReport {
+        let mut report = SignalReport::default();
+        let intake = &self.inner.intake;
+        let jobs = intake.metrics_jobs(self.inner.metrics.take());
+        let mut gave_up = false;
+        for job in jobs {
+            let outcome = if gave_up {
+                // The intake is failing or time is up: keep the rest without more tries.
+                Delivery::GaveUp { reason: report.last_error.clone().unwrap_or_default(), retries: 0 }
+            } else {
+                intake.deliver(&job.url, &job.payload, &[], deadline).await
+            };
+            match outcome {
+                Delivery::Delivered { retries } => {
+                    report.sent += job.items;
+                    report.requests += 1;
+                    report.retried += u64::from(retries);
+                }
+                Delivery::Refused { status, retries } => {
+                    report.retried += u64::from(retries);
+                    report.dropped += job.items;
+                    report.last_error = Some(format!("{} refused a payload with status {status}", job.url));
+                    crate::log_error!("the metrics intake refused {} items at {} with status {status}; they are dropped", job.items, job.url);
+                }
+                Delivery::GaveUp { reason, retries } => {
+                    gave_up = true;
+                    report.retried += u64::from(retries);
+                    report.last_error = Some(reason);
+                    let items = job.items;
+                    if !last && intake.retry_later(job) {
+                        report.requeued += items;
+                    } else {
+                        report.dropped += items;
+                    }
+                }
+            }
+        }
+        if report.dropped > 0 && !last {
+            crate::log_warn!(
+                "metrics: {} items dropped ({})",
+                report.dropped,
+                report.last_error.as_deref().unwrap_or("")
+            );
+        }
         report
     }
 

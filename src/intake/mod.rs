@@ -4,6 +4,7 @@
 //! of its own: what it cannot deliver goes back to the pipeline that owns it.
 
 pub mod logs;
+pub mod metrics;
 pub mod retry;
 
 use crate::config::Config;
@@ -47,8 +48,21 @@ impl SignalReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlushReport {
     pub logs: SignalReport,
+    /// Series, sketches, events and service checks (counted in items).
+    pub metrics: SignalReport,
     pub elapsed: Duration,
 }
+
+/// A payload waiting to be delivered (again).
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub url: String,
+    pub payload: Payload,
+    pub items: u64,
+}
+
+/// Bytes of undelivered metrics payloads kept for the next flush.
+pub const RETRY_QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Outcome of delivering one payload.
 #[derive(Debug)]
@@ -75,6 +89,7 @@ pub enum IntakeError {
 }
 
 /// One compressed request body with its encoding.
+#[derive(Debug, Clone)]
 pub struct Payload {
     pub body: Vec<u8>,
     pub content_type: &'static str,
@@ -86,6 +101,9 @@ pub struct Intake {
     api_key: Arc<ArcSwapOption<Secret>>,
     pub logs_url: String,
     logs_compression: Option<i32>,
+    /// Base of the metrics API (`https://api.<site>` or `DD_DD_URL`/`DD_URL`).
+    pub metrics_base: String,
+    retry: std::sync::Mutex<std::collections::VecDeque<Pending>>,
 }
 
 impl Intake {
@@ -114,6 +132,11 @@ impl Intake {
             logs_compression: config
                 .logs_use_compression
                 .then_some(config.logs_compression_level),
+            metrics_base: config
+                .metrics_url
+                .clone()
+                .unwrap_or_else(|| format!("https://api.{}", config.site)),
+            retry: std::sync::Mutex::new(std::collections::VecDeque::new()),
         })
     }
 
@@ -140,6 +163,42 @@ impl Intake {
                 encoding: None,
             },
         }
+    }
+
+    /// The metrics payloads of a batch, after those left over from earlier flushes.
+    pub fn metrics_jobs(&self, batch: crate::metrics::pipeline::MetricsBatch) -> Vec<Pending> {
+        let mut jobs: Vec<Pending> = self.retry.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        let proto = |url: String, e: metrics::Encoded| Pending {
+            url,
+            payload: Payload { body: e.body, content_type: "application/x-protobuf", encoding: Some("zstd") },
+            items: e.items as u64,
+        };
+        let base = &self.metrics_base;
+        jobs.extend(metrics::series_payloads(batch.flushed.series).into_iter().map(|e| proto(format!("{base}/api/v2/series"), e)));
+        jobs.extend(metrics::sketch_payloads(batch.flushed.sketches).into_iter().map(|e| proto(format!("{base}/api/beta/sketches"), e)));
+        let json = |url: String, v: &serde_json::Value, items: u64| Pending {
+            url,
+            payload: Payload { body: v.to_string().into_bytes(), content_type: "application/json", encoding: None },
+            items,
+        };
+        // The v1 events API takes one event per request.
+        jobs.extend(batch.events.iter().map(|e| json(format!("{base}/api/v1/events"), e, 1)));
+        if !batch.checks.is_empty() {
+            let n = batch.checks.len() as u64;
+            jobs.push(json(format!("{base}/api/v1/check_run"), &serde_json::Value::Array(batch.checks), n));
+        }
+        jobs
+    }
+
+    /// Keeps an undelivered payload for the next flush; `false` when the queue is full.
+    pub fn retry_later(&self, job: Pending) -> bool {
+        let mut q = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+        let bytes: usize = q.iter().map(|p| p.payload.body.len()).sum();
+        if bytes + job.payload.body.len() > RETRY_QUEUE_BYTES {
+            return false;
+        }
+        q.push_back(job);
+        true
     }
 
     /// Posts a payload, retrying retryable failures until `MAX_ATTEMPTS` or `deadline`.

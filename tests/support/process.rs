@@ -30,6 +30,8 @@ pub fn lambda_env(runtime_api: &str, intake_url: &str, managed: bool) -> Vec<(St
         ("DD_SITE", "datadoghq.com".into()),
         ("DD_LOG_LEVEL", "debug".into()),
         ("TANDEM_TELEMETRY_ADDR", "127.0.0.1:0".into()),
+        ("DD_DOGSTATSD_PORT", "0".into()),
+        ("DD_DD_URL", intake_url.to_string()),
     ];
     if managed {
         env.push((
@@ -106,6 +108,14 @@ impl AgentProcess {
             self.stderr().iter().any(|l| l.contains(needle))
         })
         .await
+    }
+
+    /// The IPv4 DogStatsD address the agent reported listening on (needs `DD_LOG_LEVEL=debug`).
+    pub async fn dogstatsd_addr(&self, timeout: Duration) -> Option<std::net::SocketAddr> {
+        self.wait_for_line("DogStatsD listening on", timeout).await;
+        let line = self.stderr().into_iter().find(|l| l.contains("DogStatsD listening on"))?;
+        let list = line.split("listening on [").nth(1)?;
+        list.split([',', ']']).find_map(|a| a.trim().parse::<std::net::SocketAddr>().ok().filter(|a| a.is_ipv4()))
     }
 
     /// Waits for the process to exit; returns its status and when it exited.

@@ -1,0 +1,233 @@
+//! Enhanced Lambda metrics (PROTOCOLS.md §7) computed from Telemetry API events: a pure state
+//! machine keyed by request id, so concurrent Managed Instance invocations are attributed to
+//! the right request. Produces distribution points; the pipeline aggregates them. On-demand
+//! reports carry billing and memory; Managed Instance reports carry the duration only, so
+//! billing/memory metrics are emitted only when the report has them.
+
+use crate::lambda::events::{InvocationRecord, LogBody, TelemetryEvent, Timed};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+pub const PREFIX: &str = "aws.lambda.enhanced.";
+/// Per-request state kept at most for this many invocations (oldest forgotten first).
+const MAX_REQUESTS: usize = 10_000;
+const REQUEST_PRICE_USD: f64 = 0.000_000_2;
+
+/// One point to add, as a distribution. `name` lacks the `aws.lambda.enhanced.` prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub name: &'static str,
+    pub value: f64,
+    /// Unix seconds.
+    pub ts: i64,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct RequestState {
+    cold_start: bool,
+    runtime_done_ms: Option<f64>,
+    runtime_done_seen: bool,
+    oom_counted: bool,
+}
+
+#[derive(Debug)]
+pub struct Enhanced {
+    enabled: bool,
+    /// GB-second price for this architecture.
+    gb_second_usd: f64,
+    cold_start_pending: bool,
+    invocations_seen: u64,
+    requests: HashMap<String, RequestState>,
+    order: VecDeque<String>,
+    oom_done: HashSet<String>,
+}
+
+/// Substrings runtimes print when they run out of memory.
+const OOM_MARKERS: &[&str] = &[
+    "fatal error: runtime: out of memory",
+    "JavaScript heap out of memory",
+    "java.lang.OutOfMemoryError",
+    "MemoryError",
+    "failed to allocate memory (NoMemoryError)",
+    "System.OutOfMemoryException",
+    "Runtime exited with error: signal: killed",
+];
+
+impl Enhanced {
+    pub fn new(enabled: bool, arm64: bool) -> Self {
+        Self {
+            enabled,
+            gb_second_usd: if arm64 { 0.000_013_333_4 } else { 0.000_016_666_7 },
+            cold_start_pending: true,
+            invocations_seen: 0,
+            requests: HashMap::new(),
+            order: VecDeque::new(),
+            oom_done: HashSet::new(),
+        }
+    }
+
+    /// Points for one telemetry event. `current_request` is the stream-order invocation
+    /// (on-demand attribution of log lines); `None` in Managed Instance mode.
+    pub fn on_event(&mut self, ev: &Timed, current_request: Option<&str>) -> Vec<Point> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        let ts = ev.time_ms.div_euclid(1000);
+        let mut out = Vec::new();
+        match &ev.event {
+            TelemetryEvent::InitReport(r) => {
+                if let Some(ms) = r.metrics.duration_ms {
+                    out.push(point("init_duration", ms / 1000.0, ts, vec![]));
+                }
+            }
+            TelemetryEvent::Start(r) => {
+                let cold = self.state(&r.request_id).cold_start;
+                self.invocations_seen += 1;
+                out.push(point("invocations", 1.0, ts, cold_tag(cold)));
+            }
+            TelemetryEvent::RuntimeDone(r) => {
+                let tags = cold_tag(self.state(&r.request_id).cold_start);
+                let st = self.state(&r.request_id);
+                st.runtime_done_seen = true;
+                st.runtime_done_ms = r.metrics.duration_ms;
+                if let Some(ms) = r.metrics.duration_ms {
+                    out.push(point("runtime_duration", ms, ts, tags.clone()));
+                }
+                if let Some(b) = r.metrics.produced_bytes {
+                    out.push(point("produced_bytes", b, ts, tags.clone()));
+                }
+                spans(r, ts, &tags, &mut out);
+                self.outcome(r, ts, &tags, &mut out);
+            }
+            TelemetryEvent::Report(r) => {
+                let st = self.state(&r.request_id).clone();
+                let tags = cold_tag(st.cold_start);
+                let m = &r.metrics;
+                if let Some(ms) = m.duration_ms {
+                    out.push(point("duration", ms / 1000.0, ts, tags.clone()));
+                    if let Some(rt) = st.runtime_done_ms {
+                        out.push(point("post_runtime_duration", (ms - rt).max(0.0), ts, tags.clone()));
+                    }
+                }
+                if let Some(b) = m.billed_duration_ms {
+                    out.push(point("billed_duration", b / 1000.0, ts, tags.clone()));
+                    if let Some(mem) = m.memory_size_mb {
+                        let cost = REQUEST_PRICE_USD + (b / 1000.0) * (mem / 1024.0) * self.gb_second_usd;
+                        out.push(point("estimated_cost", cost, ts, tags.clone()));
+                    }
+                }
+                if let Some(used) = m.max_memory_used_mb {
+                    out.push(point("max_memory_used", used, ts, tags.clone()));
+                }
+                if let Some(mem) = m.memory_size_mb {
+                    out.push(point("memorysize", mem, ts, tags.clone()));
+                    if m.max_memory_used_mb.is_some_and(|u| u >= mem) {
+                        self.oom(&r.request_id, ts, &tags, &mut out);
+                    }
+                }
+                if !st.runtime_done_seen {
+                    // Managed Instances send no runtimeDone: the report carries the outcome.
+                    spans(r, ts, &tags, &mut out);
+                    self.outcome(r, ts, &tags, &mut out);
+                }
+                self.forget(&r.request_id);
+            }
+            TelemetryEvent::Function(body) => {
+                let text = match body {
+                    LogBody::Text(t) | LogBody::Json(t) => t,
+                };
+                if OOM_MARKERS.iter().any(|m| text.contains(m)) {
+                    let id = crate::logs::record::inspect(body).request_id.or_else(|| current_request.map(str::to_string));
+                    if let Some(id) = id {
+                        let tags = cold_tag(self.state(&id).cold_start);
+                        self.oom(&id, ts, &tags, &mut out);
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Points at SHUTDOWN.
+    pub fn on_shutdown(&mut self, now_s: i64) -> Vec<Point> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        let mut out = vec![point("shutdowns", 1.0, now_s, vec![])];
+        if self.invocations_seen == 0 {
+            out.push(point("unused_init", 1.0, now_s, vec![]));
+        }
+        out
+    }
+
+    fn outcome(&mut self, r: &InvocationRecord, ts: i64, tags: &[String], out: &mut Vec<Point>) {
+        match r.status.as_deref() {
+            Some("timeout") => out.push(point("timeouts", 1.0, ts, tags.to_vec())),
+            Some("error" | "failure") => out.push(point("errors", 1.0, ts, tags.to_vec())),
+            _ => {}
+        }
+        if r.error_type.as_deref().is_some_and(|e| e.contains("OutOfMemory")) {
+            self.oom(&r.request_id, ts, tags, out);
+        }
+    }
+
+    /// Counts an out-of-memory once per request, whichever path saw it first.
+    fn oom(&mut self, request_id: &str, ts: i64, tags: &[String], out: &mut Vec<Point>) {
+        if self.oom_done.contains(request_id) {
+            return;
+        }
+        if self.oom_done.len() >= MAX_REQUESTS {
+            self.oom_done.clear();
+        }
+        self.oom_done.insert(request_id.to_string());
+        self.state(request_id).oom_counted = true;
+        out.push(point("out_of_memory", 1.0, ts, tags.to_vec()));
+    }
+
+    /// The request's state; the first request ever seen is the cold start.
+    fn state(&mut self, request_id: &str) -> &mut RequestState {
+        if !self.requests.contains_key(request_id) {
+            if self.requests.len() >= MAX_REQUESTS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.requests.remove(&old);
+            }
+            let cold = std::mem::replace(&mut self.cold_start_pending, false);
+            self.order.push_back(request_id.to_string());
+            self.requests.insert(request_id.to_string(), RequestState { cold_start: cold, ..Default::default() });
+        }
+        self.requests.entry(request_id.to_string()).or_default()
+    }
+
+    fn forget(&mut self, request_id: &str) {
+        if self.requests.remove(request_id).is_some() {
+            self.order.retain(|o| o != request_id);
+        }
+    }
+}
+
+fn spans(r: &InvocationRecord, ts: i64, tags: &[String], out: &mut Vec<Point>) {
+    for s in &r.spans {
+        let name = match s.name.as_str() {
+            "responseLatency" => "response_latency",
+            "responseDuration" => "response_duration",
+            _ => continue,
+        };
+        if let Some(ms) = s.duration_ms {
+            out.push(point(name, ms, ts, tags.to_vec()));
+        }
+    }
+}
+
+fn cold_tag(cold: bool) -> Vec<String> {
+    vec![format!("cold_start:{cold}")]
+}
+
+fn point(name: &'static str, value: f64, ts: i64, tags: Vec<String>) -> Point {
+    Point { name, value, ts, tags }
+}
+
+#[cfg(test)]
+#[path = "enhanced_tests.rs"]
+mod tests;

@@ -1,0 +1,162 @@
+//! The metrics pipeline: DogStatsD packets and enhanced-metric points in, aggregated series,
+//! sketches, events and service checks out. Owns the aggregator lock and the bounded
+//! event/check queues, and counts every packet, parse error and drop.
+
+use super::aggregator::{Aggregator, Flushed};
+use crate::config::Config;
+use crate::dogstatsd::parse::{self, Event, Parsed, ServiceCheck};
+use serde_json::{Value, json};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Events and service checks kept between flushes.
+pub const MAX_EVENTS: usize = 1_000;
+/// Libraries send this; the extension computes it itself from telemetry.
+const LIBRARY_INVOCATIONS: &str = "aws.lambda.enhanced.invocations";
+
+#[derive(Debug, Default)]
+pub struct MetricCounters {
+    pub packets: AtomicU64,
+    pub lines: AtomicU64,
+    pub parse_errors: AtomicU64,
+    pub context_overflow: AtomicU64,
+    pub events_dropped: AtomicU64,
+}
+
+/// Everything a flush takes.
+#[derive(Debug, Default)]
+pub struct MetricsBatch {
+    pub flushed: Flushed,
+    pub events: Vec<Value>,
+    pub checks: Vec<Value>,
+}
+
+pub struct MetricsPipeline {
+    aggregator: Mutex<Aggregator>,
+    events: Mutex<(Vec<Value>, Vec<Value>)>,
+    namespace: Option<String>,
+    common_tags: Vec<String>,
+    pub counters: MetricCounters,
+}
+
+impl MetricsPipeline {
+    pub fn new(config: &Config, common_tags: Vec<String>) -> Self {
+        Self {
+            aggregator: Mutex::new(Aggregator::new(config.metrics_context_limit, common_tags.clone())),
+            events: Mutex::new((Vec::new(), Vec::new())),
+            namespace: config.statsd_metric_namespace.clone(),
+            common_tags,
+            counters: MetricCounters::default(),
+        }
+    }
+
+    /// Ingests one datagram received at `now` (unix seconds).
+    pub fn ingest_packet(&self, packet: &[u8], now: i64) {
+        self.counters.packets.fetch_add(1, Ordering::Relaxed);
+        let Ok(text) = std::str::from_utf8(packet) else {
+            self.counters.parse_errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
+        let before = agg.overflow;
+        let mut lines = 0;
+        let mut errors = 0;
+        let mut name_buf = String::new();
+        for line in parse::lines(text) {
+            lines += 1;
+            match parse::parse_line(line) {
+                Ok(Parsed::Metric(m)) => {
+                    if m.name == LIBRARY_INVOCATIONS {
+                        continue;
+                    }
+                    let name = match &self.namespace {
+                        Some(ns) => {
+                            name_buf.clear();
+                            name_buf.push_str(ns);
+                            name_buf.push_str(m.name);
+                            name_buf.as_str()
+                        }
+                        None => m.name,
+                    };
+                    agg.insert(&m, name, now);
+                }
+                Ok(Parsed::Event(e)) => self.push_event(Some(self.event_json(&e, now)), None),
+                Ok(Parsed::ServiceCheck(sc)) => self.push_event(None, Some(self.check_json(&sc, now))),
+                Err(_) => errors += 1,
+            }
+        }
+        let overflow = agg.overflow - before;
+        drop(agg);
+        self.counters.lines.fetch_add(lines, Ordering::Relaxed);
+        if errors > 0 {
+            self.counters.parse_errors.fetch_add(errors, Ordering::Relaxed);
+            ::metrics::counter!("tandem.dogstatsd.parse_errors").increment(errors);
+        }
+        if overflow > 0 {
+            self.counters.context_overflow.fetch_add(overflow, Ordering::Relaxed);
+            ::metrics::counter!("tandem.dogstatsd.context_overflow").increment(overflow);
+        }
+    }
+
+    /// Adds one enhanced-metric distribution point.
+    pub fn distribution(&self, name: &str, tags: &[String], value: f64, ts: i64) {
+        let mut refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+        let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
+        if !agg.insert_distribution(name, &mut refs, value, ts) {
+            self.counters.context_overflow.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn live_contexts(&self) -> usize {
+        self.aggregator.lock().unwrap_or_else(|p| p.into_inner()).live_contexts()
+    }
+
+    /// Takes everything aggregated so far.
+    pub fn take(&self) -> MetricsBatch {
+        let flushed = self.aggregator.lock().unwrap_or_else(|p| p.into_inner()).flush();
+        let (events, checks) = std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()));
+        MetricsBatch { flushed, events, checks }
+    }
+
+    fn push_event(&self, event: Option<Value>, check: Option<Value>) {
+        let mut q = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        if q.0.len() + q.1.len() >= MAX_EVENTS {
+            self.counters.events_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        q.0.extend(event);
+        q.1.extend(check);
+    }
+
+    fn tags(&self, raw: &str) -> Vec<String> {
+        parse::split_tags(raw).map(str::to_string).chain(self.common_tags.iter().cloned()).collect()
+    }
+
+    fn event_json(&self, e: &Event<'_>, now: i64) -> Value {
+        let mut v = json!({
+            "title": e.title,
+            "text": e.text,
+            "date_happened": e.timestamp.unwrap_or(now),
+            "tags": self.tags(e.tags),
+            "priority": e.priority.unwrap_or("normal"),
+            "alert_type": e.alert_type.unwrap_or("info"),
+        });
+        for (k, val) in [("host", e.hostname), ("aggregation_key", e.aggregation_key), ("source_type_name", e.source_type)] {
+            if let Some(val) = val {
+                v[k] = json!(val);
+            }
+        }
+        v
+    }
+
+    fn check_json(&self, sc: &ServiceCheck<'_>, now: i64) -> Value {
+        json!({
+            "check": sc.name,
+            "host_name": sc.hostname.unwrap_or(""),
+            "status": sc.status,
+            "timestamp": sc.timestamp.unwrap_or(now),
+            "message": sc.message.as_deref().unwrap_or(""),
+            "tags": self.tags(sc.tags),
+        })
+    }
+}
