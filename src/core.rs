@@ -5,12 +5,12 @@
 //! beyond the log attribution policy it is given.
 
 use crate::config::Config;
+use crate::dogstatsd::server::DogStatsD;
 use crate::http::ServerHandle;
 use crate::intake::{Delivery, FlushReport, Intake, IntakeError, SignalReport};
 use crate::invocations::{Lifecycle, Tracker};
 use crate::lambda::events::{InvokeEvent, Timed};
 use crate::lambda::listener;
-use crate::dogstatsd::server::DogStatsD;
 use crate::logs::{Attribution, LogsPipeline};
 use crate::metrics::enhanced::Enhanced;
 use crate::metrics::pipeline::MetricsPipeline;
@@ -160,13 +160,18 @@ impl Agent {
     fn add_enhanced(&self, points: Vec<crate::metrics::enhanced::Point>) {
         for p in points {
             let name = format!("{}{}", crate::metrics::enhanced::PREFIX, p.name);
-            self.inner.metrics.distribution(&name, &p.tags, p.value, p.ts);
+            self.inner
+                .metrics
+                .distribution(&name, &p.tags, p.value, p.ts);
         }
     }
 
     /// The addresses DogStatsD listens on (empty when it could not start).
     pub fn dogstatsd_addrs(&self) -> Vec<std::net::SocketAddr> {
-        lock(&self.inner.dogstatsd).as_ref().map(|d| d.addrs.clone()).unwrap_or_default()
+        lock(&self.inner.dogstatsd)
+            .as_ref()
+            .map(|d| d.addrs.clone())
+            .unwrap_or_default()
     }
 
     /// Records an INVOKE event (on-demand).
@@ -253,7 +258,11 @@ impl Agent {
             crate::log_error!(
                 "shutdown: {} metric items could not be delivered and were dropped ({})",
                 report.metrics.dropped,
-                report.metrics.last_error.as_deref().unwrap_or("unknown reason")
+                report
+                    .metrics
+                    .last_error
+                    .as_deref()
+                    .unwrap_or("unknown reason")
             );
         }
         if report.logs.dropped > 0 {
@@ -332,7 +341,10 @@ impl Agent {
         for job in jobs {
             let outcome = if gave_up {
                 // The intake is failing or time is up: keep the rest without more tries.
-                Delivery::GaveUp { reason: report.last_error.clone().unwrap_or_default(), retries: 0 }
+                Delivery::GaveUp {
+                    reason: report.last_error.clone().unwrap_or_default(),
+                    retries: 0,
+                }
             } else {
                 intake.deliver(&job.url, &job.payload, &[], deadline).await
             };
@@ -345,8 +357,15 @@ impl Agent {
                 Delivery::Refused { status, retries } => {
                     report.retried += u64::from(retries);
                     report.dropped += job.items;
-                    report.last_error = Some(format!("{} refused a payload with status {status}", job.url));
-                    crate::log_error!("the metrics intake refused {} items at {} with status {status}; they are dropped", job.items, job.url);
+                    report.last_error = Some(format!(
+                        "{} refused a payload with status {status}",
+                        job.url
+                    ));
+                    crate::log_error!(
+                        "the metrics intake refused {} items at {} with status {status}; they are dropped",
+                        job.items,
+                        job.url
+                    );
                 }
                 Delivery::GaveUp { reason, retries } => {
                     gave_up = true;

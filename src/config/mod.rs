@@ -350,7 +350,11 @@ impl Config {
             apm_receiver_port: r.port("DD_APM_RECEIVER_PORT", 8126),
             lifecycle_port: r.port("TANDEM_LIFECYCLE_PORT", 8124),
             telemetry_addr,
-            metrics_context_limit: r.u64_in("TANDEM_METRICS_CONTEXT_LIMIT", 100..=10_000_000, 100_000) as usize,
+            metrics_context_limit: r.u64_in(
+                "TANDEM_METRICS_CONTEXT_LIMIT",
+                100..=10_000_000,
+                100_000,
+            ) as usize,
             logs_buffer_bytes: r.u64_in(
                 "TANDEM_LOGS_BUFFER_BYTES",
                 65_536..=268_435_456,

@@ -98,7 +98,10 @@ pub enum ParseError {
 
 /// The lines of a packet: split on `\n`, `\r` trimmed, empty lines skipped.
 pub fn lines(packet: &str) -> impl Iterator<Item = &str> {
-    packet.split('\n').map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty())
+    packet
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.trim().is_empty())
 }
 
 pub fn split_tags(tags: &str) -> impl Iterator<Item = &str> {
@@ -150,7 +153,15 @@ fn parse_metric(line: &str) -> Result<MetricLine<'_>, ParseError> {
             }
         }
     }
-    let mut m = MetricLine { name, values, kind, sample_rate: 1.0, tags: "", timestamp: None, container: None };
+    let mut m = MetricLine {
+        name,
+        values,
+        kind,
+        sample_rate: 1.0,
+        tags: "",
+        timestamp: None,
+        container: None,
+    };
     for section in sections {
         if let Some(rate) = section.strip_prefix('@') {
             m.sample_rate = match rate.parse::<f64>() {
@@ -225,12 +236,22 @@ fn parse_event(rest: &str) -> Result<Event<'_>, ParseError> {
 /// `<name>|<status>|…` (after the `_sc|`).
 fn parse_service_check(rest: &str) -> Result<ServiceCheck<'_>, ParseError> {
     let mut sections = rest.split('|');
-    let name = sections.next().filter(|n| !n.is_empty()).ok_or(ParseError::BadServiceCheck)?;
+    let name = sections
+        .next()
+        .filter(|n| !n.is_empty())
+        .ok_or(ParseError::BadServiceCheck)?;
     let status = match sections.next() {
         Some(s @ ("0" | "1" | "2" | "3")) => s.as_bytes()[0] - b'0',
         _ => return Err(ParseError::BadServiceCheck),
     };
-    let mut sc = ServiceCheck { name, status, timestamp: None, hostname: None, message: None, tags: "" };
+    let mut sc = ServiceCheck {
+        name,
+        status,
+        timestamp: None,
+        hostname: None,
+        message: None,
+        tags: "",
+    };
     for section in sections {
         if let Some(v) = section.strip_prefix("d:") {
             sc.timestamp = Some(parse_ts(v).map_err(|_| ParseError::BadServiceCheck)?);

@@ -19,13 +19,19 @@ fn every_metric_type() {
         ("a:0.25|d", Kind::Distribution),
     ] {
         let m = metric(line);
-        assert_eq!((m.name, m.kind, m.sample_rate, m.tags, m.timestamp), ("a", kind, 1.0, "", None), "{line}");
+        assert_eq!(
+            (m.name, m.kind, m.sample_rate, m.tags, m.timestamp),
+            ("a", kind, 1.0, "", None),
+            "{line}"
+        );
     }
 }
 
 #[test]
 fn every_optional_section() {
-    let m = metric("page.views:1:2:3.5|c|@0.5|#env:prod,team:x|T1700000000|c:abc123|card:low|e:it-false");
+    let m = metric(
+        "page.views:1:2:3.5|c|@0.5|#env:prod,team:x|T1700000000|c:abc123|card:low|e:it-false",
+    );
     assert_eq!(m.numbers().collect::<Vec<_>>(), [1.0, 2.0, 3.5]);
     assert_eq!(m.sample_rate, 0.5);
     assert_eq!(m.tags().collect::<Vec<_>>(), ["env:prod", "team:x"]);
@@ -47,23 +53,49 @@ fn packets_split_into_lines() {
 
 #[test]
 fn events() {
-    let Ok(Parsed::Event(e)) = parse_line("_e{5,12}:Hello|line1\\nline2|d:1700000000|h:host|k:agg|p:low|s:src|t:warning|#a:b,c") else {
+    let Ok(Parsed::Event(e)) = parse_line(
+        "_e{5,12}:Hello|line1\\nline2|d:1700000000|h:host|k:agg|p:low|s:src|t:warning|#a:b,c",
+    ) else {
         panic!()
     };
     assert_eq!(e.title, "Hello");
     assert_eq!(e.text, "line1\nline2");
     assert_eq!(e.timestamp, Some(1_700_000_000));
-    assert_eq!((e.hostname, e.aggregation_key, e.priority, e.source_type, e.alert_type), (Some("host"), Some("agg"), Some("low"), Some("src"), Some("warning")));
+    assert_eq!(
+        (
+            e.hostname,
+            e.aggregation_key,
+            e.priority,
+            e.source_type,
+            e.alert_type
+        ),
+        (
+            Some("host"),
+            Some("agg"),
+            Some("low"),
+            Some("src"),
+            Some("warning")
+        )
+    );
     assert_eq!(e.tags, "a:b,c");
     // Lengths are bytes, and the text may hold `|`.
-    let Ok(Parsed::Event(e)) = parse_line("_e{5,3}:héé|a|b") else { panic!() };
+    let Ok(Parsed::Event(e)) = parse_line("_e{5,3}:héé|a|b") else {
+        panic!()
+    };
     assert_eq!((e.title.as_str(), e.text.as_str()), ("héé", "a|b"));
 }
 
 #[test]
 fn service_checks() {
-    let Ok(Parsed::ServiceCheck(sc)) = parse_line("_sc|app.db|2|d:1700000000|h:h1|#env:prod|m:down\\nbad") else { panic!() };
-    assert_eq!((sc.name, sc.status, sc.timestamp, sc.hostname, sc.tags), ("app.db", 2, Some(1_700_000_000), Some("h1"), "env:prod"));
+    let Ok(Parsed::ServiceCheck(sc)) =
+        parse_line("_sc|app.db|2|d:1700000000|h:h1|#env:prod|m:down\\nbad")
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (sc.name, sc.status, sc.timestamp, sc.hostname, sc.tags),
+        ("app.db", 2, Some(1_700_000_000), Some("h1"), "env:prod")
+    );
     assert_eq!(sc.message.as_deref(), Some("down\nbad"));
 }
 
@@ -113,7 +145,11 @@ fn malformed_lines_are_errors_never_panics() {
     ];
     assert!(bad.len() >= 30);
     for line in bad {
-        assert!(parse_line(line).is_err(), "{line:?} should be rejected: {:?}", parse_line(line));
+        assert!(
+            parse_line(line).is_err(),
+            "{line:?} should be rejected: {:?}",
+            parse_line(line)
+        );
     }
 }
 

@@ -41,10 +41,12 @@ impl DogStatsD {
             socket.set_read_timeout(Some(Duration::from_millis(100)))?;
             let (tx, rx) = tokio::sync::oneshot::channel();
             let (pipeline, stop) = (pipeline.clone(), stop.clone());
-            std::thread::Builder::new().name("dogstatsd".into()).spawn(move || {
-                read_loop(&socket, &pipeline, &stop);
-                let _ = tx.send(());
-            })?;
+            std::thread::Builder::new()
+                .name("dogstatsd".into())
+                .spawn(move || {
+                    read_loop(&socket, &pipeline, &stop);
+                    let _ = tx.send(());
+                })?;
             done.push(rx);
         }
         Ok(DogStatsD { addrs, stop, done })
@@ -79,7 +81,13 @@ fn read_loop(socket: &UdpSocket, pipeline: &MetricsPipeline, stop: &AtomicBool) 
                 }
                 continue;
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
             Err(e) => {
                 crate::log_warn!("DogStatsD: receive failed: {e}");
                 std::thread::sleep(Duration::from_millis(10));
@@ -99,8 +107,21 @@ fn set_rcvbuf(socket: &UdpSocket) {
     // SAFETY: a valid socket fd and a pointer to a live c_int of the given length.
     unsafe {
         // FORCE passes rmem_max when we are privileged; otherwise the plain request applies.
-        if libc::setsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, ptr, len) != 0 {
-            libc::setsockopt(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, ptr, len);
+        if libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            ptr,
+            len,
+        ) != 0
+        {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                ptr,
+                len,
+            );
         }
     }
 }
@@ -113,7 +134,10 @@ struct Batch {
 
 impl Batch {
     fn new() -> Self {
-        Self { bufs: vec![[0u8; MAX_DATAGRAM]; BATCH], lens: [0; BATCH] }
+        Self {
+            bufs: vec![[0u8; MAX_DATAGRAM]; BATCH],
+            lens: [0; BATCH],
+        }
     }
 
     fn datagram(&self, i: usize) -> &[u8] {
@@ -127,7 +151,10 @@ impl Batch {
         let mut iovecs: Vec<libc::iovec> = self
             .bufs
             .iter_mut()
-            .map(|b| libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: MAX_DATAGRAM })
+            .map(|b| libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: MAX_DATAGRAM,
+            })
             .collect();
         // SAFETY: mmsghdr is plain data; zeroed is a valid "no name, no control" header.
         let mut msgs: Vec<libc::mmsghdr> = iovecs
@@ -141,7 +168,13 @@ impl Batch {
             .collect();
         // SAFETY: msgs/iovecs point into buffers that outlive the call; the count matches.
         let n = unsafe {
-            libc::recvmmsg(socket.as_raw_fd(), msgs.as_mut_ptr(), BATCH as libc::c_uint, libc::MSG_WAITFORONE, std::ptr::null_mut())
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_WAITFORONE,
+                std::ptr::null_mut(),
+            )
         };
         if n < 0 {
             return Err(std::io::Error::last_os_error());

@@ -17,16 +17,31 @@ pub struct Encoded {
 }
 
 pub fn series_payloads(series: Vec<MetricSeries>) -> Vec<Encoded> {
-    split(series, &|s| s.encoded_len(), &|items| MetricPayload { series: items.to_vec() }.encode_to_vec())
+    split(series, &|s| s.encoded_len(), &|items| {
+        MetricPayload {
+            series: items.to_vec(),
+        }
+        .encode_to_vec()
+    })
 }
 
 pub fn sketch_payloads(sketches: Vec<SketchMsg>) -> Vec<Encoded> {
-    split(sketches, &|s| s.encoded_len(), &|items| SketchPayload { sketches: items.to_vec(), metadata: None }.encode_to_vec())
+    split(sketches, &|s| s.encoded_len(), &|items| {
+        SketchPayload {
+            sketches: items.to_vec(),
+            metadata: None,
+        }
+        .encode_to_vec()
+    })
 }
 
 /// Groups items under the uncompressed limit, then halves any group whose compressed form is
 /// still too large. A single item over the limit is sent alone (the intake decides).
-fn split<T: Clone>(items: Vec<T>, len: &dyn Fn(&T) -> usize, encode: &dyn Fn(&[T]) -> Vec<u8>) -> Vec<Encoded> {
+fn split<T: Clone>(
+    items: Vec<T>,
+    len: &dyn Fn(&T) -> usize,
+    encode: &dyn Fn(&[T]) -> Vec<u8>,
+) -> Vec<Encoded> {
     let mut groups: Vec<Vec<T>> = Vec::new();
     let mut cur: Vec<T> = Vec::new();
     let mut size = 0;
@@ -54,7 +69,10 @@ fn split<T: Clone>(items: Vec<T>, len: &dyn Fn(&T) -> usize, encode: &dyn Fn(&[T
             groups.push(left);
             continue;
         }
-        out.push(Encoded { body, items: group.len() });
+        out.push(Encoded {
+            body,
+            items: group.len(),
+        });
     }
     out
 }
@@ -67,8 +85,13 @@ mod tests {
     fn series(i: usize, tags: usize) -> MetricSeries {
         MetricSeries {
             metric: format!("metric.{i}"),
-            tags: (0..tags).map(|t| format!("tag{t}:{i}-{t}-{}", "v".repeat(i % 50))).collect(),
-            points: vec![MetricPoint { value: i as f64, timestamp: 1_700_000_000 }],
+            tags: (0..tags)
+                .map(|t| format!("tag{t}:{i}-{t}-{}", "v".repeat(i % 50)))
+                .collect(),
+            points: vec![MetricPoint {
+                value: i as f64,
+                timestamp: 1_700_000_000,
+            }],
             r#type: 1,
             interval: 10,
             ..Default::default()

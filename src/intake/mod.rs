@@ -167,25 +167,55 @@ impl Intake {
 
     /// The metrics payloads of a batch, after those left over from earlier flushes.
     pub fn metrics_jobs(&self, batch: crate::metrics::pipeline::MetricsBatch) -> Vec<Pending> {
-        let mut jobs: Vec<Pending> = self.retry.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        let mut jobs: Vec<Pending> = self
+            .retry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
         let proto = |url: String, e: metrics::Encoded| Pending {
             url,
-            payload: Payload { body: e.body, content_type: "application/x-protobuf", encoding: Some("zstd") },
+            payload: Payload {
+                body: e.body,
+                content_type: "application/x-protobuf",
+                encoding: Some("zstd"),
+            },
             items: e.items as u64,
         };
         let base = &self.metrics_base;
-        jobs.extend(metrics::series_payloads(batch.flushed.series).into_iter().map(|e| proto(format!("{base}/api/v2/series"), e)));
-        jobs.extend(metrics::sketch_payloads(batch.flushed.sketches).into_iter().map(|e| proto(format!("{base}/api/beta/sketches"), e)));
+        jobs.extend(
+            metrics::series_payloads(batch.flushed.series)
+                .into_iter()
+                .map(|e| proto(format!("{base}/api/v2/series"), e)),
+        );
+        jobs.extend(
+            metrics::sketch_payloads(batch.flushed.sketches)
+                .into_iter()
+                .map(|e| proto(format!("{base}/api/beta/sketches"), e)),
+        );
         let json = |url: String, v: &serde_json::Value, items: u64| Pending {
             url,
-            payload: Payload { body: v.to_string().into_bytes(), content_type: "application/json", encoding: None },
+            payload: Payload {
+                body: v.to_string().into_bytes(),
+                content_type: "application/json",
+                encoding: None,
+            },
             items,
         };
         // The v1 events API takes one event per request.
-        jobs.extend(batch.events.iter().map(|e| json(format!("{base}/api/v1/events"), e, 1)));
+        jobs.extend(
+            batch
+                .events
+                .iter()
+                .map(|e| json(format!("{base}/api/v1/events"), e, 1)),
+        );
         if !batch.checks.is_empty() {
             let n = batch.checks.len() as u64;
-            jobs.push(json(format!("{base}/api/v1/check_run"), &serde_json::Value::Array(batch.checks), n));
+            jobs.push(json(
+                format!("{base}/api/v1/check_run"),
+                &serde_json::Value::Array(batch.checks),
+                n,
+            ));
         }
         jobs
     }

@@ -47,7 +47,13 @@ enum Value {
     Count(f64),
     Gauge(f64),
     Set(HashSet<u64, BuildHasherDefault<IdentityHasher>>),
-    Samples { count: f64, sum: f64, min: f64, max: f64, samples: Vec<(f64, f64)> },
+    Samples {
+        count: f64,
+        sum: f64,
+        min: f64,
+        max: f64,
+        samples: Vec<(f64, f64)>,
+    },
     Sketch(Box<Sketch>),
 }
 
@@ -107,9 +113,16 @@ impl Aggregator {
             spill.extend_from_slice(&inline);
             &mut spill[..]
         };
-        let Some(key) = self.context(name, tags, m.kind) else { return false };
+        let Some(key) = self.context(name, tags, m.kind) else {
+            return false;
+        };
         let weight = 1.0 / m.sample_rate;
-        let value = self.buckets.entry(bucket(ts)).or_default().entry(key).or_insert_with(|| empty(m.kind));
+        let value = self
+            .buckets
+            .entry(bucket(ts))
+            .or_default()
+            .entry(key)
+            .or_insert_with(|| empty(m.kind));
         match value {
             Value::Set(members) => {
                 for member in m.raw_values() {
@@ -129,8 +142,15 @@ impl Aggregator {
 
     /// Adds one distribution point (enhanced metrics).
     pub fn insert_distribution(&mut self, name: &str, tags: &mut [&str], v: f64, ts: i64) -> bool {
-        let Some(key) = self.context(name, tags, Kind::Distribution) else { return false };
-        let value = self.buckets.entry(bucket(ts)).or_default().entry(key).or_insert_with(|| empty(Kind::Distribution));
+        let Some(key) = self.context(name, tags, Kind::Distribution) else {
+            return false;
+        };
+        let value = self
+            .buckets
+            .entry(bucket(ts))
+            .or_default()
+            .entry(key)
+            .or_insert_with(|| empty(Kind::Distribution));
         add(value, v, 1.0);
         true
     }
@@ -170,7 +190,15 @@ impl Aggregator {
                 owned.push((*t).into());
             }
         }
-        self.contexts.insert(key, Context { name: name.into(), tags: owned.into_boxed_slice(), kind, seen_since_flush: true });
+        self.contexts.insert(
+            key,
+            Context {
+                name: name.into(),
+                tags: owned.into_boxed_slice(),
+                kind,
+                seen_since_flush: true,
+            },
+        );
         Some(key)
     }
 
@@ -181,40 +209,90 @@ impl Aggregator {
         let buckets = std::mem::take(&mut self.buckets);
         for (ts, values) in buckets {
             for (key, value) in values {
-                let Some(ctx) = self.contexts.get(&key) else { continue };
+                let Some(ctx) = self.contexts.get(&key) else {
+                    continue;
+                };
                 self.emit(&mut out, ctx, ts, value);
             }
         }
-        self.contexts.retain(|_, c| std::mem::replace(&mut c.seen_since_flush, false));
+        self.contexts
+            .retain(|_, c| std::mem::replace(&mut c.seen_since_flush, false));
         out
     }
 
     fn tags_of(&self, ctx: &Context) -> Vec<String> {
-        ctx.tags.iter().map(|t| t.to_string()).chain(self.common_tags.iter().cloned()).collect()
+        ctx.tags
+            .iter()
+            .map(|t| t.to_string())
+            .chain(self.common_tags.iter().cloned())
+            .collect()
     }
 
     fn emit(&self, out: &mut Flushed, ctx: &Context, ts: i64, value: Value) {
         let series = |name: String, kind: MetricType, v: f64, interval: i64| MetricSeries {
             metric: name,
             tags: self.tags_of(ctx),
-            points: vec![MetricPoint { value: v, timestamp: ts }],
+            points: vec![MetricPoint {
+                value: v,
+                timestamp: ts,
+            }],
             r#type: kind as i32,
             interval,
             metadata: Some(LAMBDA_ORIGIN),
             ..Default::default()
         };
         match value {
-            Value::Count(c) => out.series.push(series(ctx.name.to_string(), MetricType::Count, c, BUCKET_SECS)),
-            Value::Gauge(g) => out.series.push(series(ctx.name.to_string(), MetricType::Gauge, g, 0)),
-            Value::Set(members) => out.series.push(series(ctx.name.to_string(), MetricType::Gauge, members.len() as f64, 0)),
-            Value::Samples { count, sum, min: _, max, mut samples } => {
+            Value::Count(c) => out.series.push(series(
+                ctx.name.to_string(),
+                MetricType::Count,
+                c,
+                BUCKET_SECS,
+            )),
+            Value::Gauge(g) => {
+                out.series
+                    .push(series(ctx.name.to_string(), MetricType::Gauge, g, 0))
+            }
+            Value::Set(members) => out.series.push(series(
+                ctx.name.to_string(),
+                MetricType::Gauge,
+                members.len() as f64,
+                0,
+            )),
+            Value::Samples {
+                count,
+                sum,
+                min: _,
+                max,
+                mut samples,
+            } => {
                 samples.sort_by(|a, b| a.0.total_cmp(&b.0));
                 let name = &ctx.name;
-                out.series.push(series(format!("{name}.max"), MetricType::Gauge, max, 0));
-                out.series.push(series(format!("{name}.median"), MetricType::Gauge, percentile(&samples, 0.5), 0));
-                out.series.push(series(format!("{name}.avg"), MetricType::Gauge, sum / count, 0));
-                out.series.push(series(format!("{name}.count"), MetricType::Rate, count / BUCKET_SECS as f64, BUCKET_SECS));
-                out.series.push(series(format!("{name}.95percentile"), MetricType::Gauge, percentile(&samples, 0.95), 0));
+                out.series
+                    .push(series(format!("{name}.max"), MetricType::Gauge, max, 0));
+                out.series.push(series(
+                    format!("{name}.median"),
+                    MetricType::Gauge,
+                    percentile(&samples, 0.5),
+                    0,
+                ));
+                out.series.push(series(
+                    format!("{name}.avg"),
+                    MetricType::Gauge,
+                    sum / count,
+                    0,
+                ));
+                out.series.push(series(
+                    format!("{name}.count"),
+                    MetricType::Rate,
+                    count / BUCKET_SECS as f64,
+                    BUCKET_SECS,
+                ));
+                out.series.push(series(
+                    format!("{name}.95percentile"),
+                    MetricType::Gauge,
+                    percentile(&samples, 0.95),
+                    0,
+                ));
             }
             Value::Sketch(s) => out.sketches.push(SketchMsg {
                 metric: ctx.name.to_string(),
@@ -261,7 +339,13 @@ fn empty(kind: Kind) -> Value {
         Kind::Count => Value::Count(0.0),
         Kind::Gauge => Value::Gauge(0.0),
         Kind::Set => Value::Set(HashSet::default()),
-        Kind::Timer | Kind::Histogram => Value::Samples { count: 0.0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, samples: Vec::new() },
+        Kind::Timer | Kind::Histogram => Value::Samples {
+            count: 0.0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            samples: Vec::new(),
+        },
         Kind::Distribution => Value::Sketch(Box::default()),
     }
 }
@@ -271,7 +355,13 @@ fn add(value: &mut Value, v: f64, weight: f64) {
         Value::Count(c) => *c += v * weight,
         Value::Gauge(g) => *g = v,
         Value::Set(_) => {}
-        Value::Samples { count, sum, min, max, samples } => {
+        Value::Samples {
+            count,
+            sum,
+            min,
+            max,
+            samples,
+        } => {
             *count += weight;
             *sum += v * weight;
             *min = min.min(v);

@@ -5,7 +5,9 @@ const NOW: i64 = 1_700_000_005;
 
 fn feed(a: &mut Aggregator, lines: &[&str]) {
     for l in lines {
-        let Ok(Parsed::Metric(m)) = parse_line(l) else { panic!("{l}") };
+        let Ok(Parsed::Metric(m)) = parse_line(l) else {
+            panic!("{l}")
+        };
         a.insert(&m, m.name, NOW);
     }
 }
@@ -17,11 +19,25 @@ fn find<'a>(f: &'a Flushed, name: &str) -> Vec<&'a MetricSeries> {
 #[test]
 fn counts_gauges_sets() {
     let mut a = Aggregator::new(100, vec!["functionname:f".into()]);
-    feed(&mut a, &["c:1|c", "c:2:3|c|#b:2,a:1", "c:1|c|#a:1,b:2|@0.5", "g:1|g", "g:7|g", "s:x:y|s", "s:x|s"]);
+    feed(
+        &mut a,
+        &[
+            "c:1|c",
+            "c:2:3|c|#b:2,a:1",
+            "c:1|c|#a:1,b:2|@0.5",
+            "g:1|g",
+            "g:7|g",
+            "s:x:y|s",
+            "s:x|s",
+        ],
+    );
     let f = a.flush();
     let c = find(&f, "c");
     assert_eq!(c.len(), 2, "tag order does not split contexts");
-    let tagged = c.iter().find(|s| s.tags.contains(&"a:1".to_string())).unwrap();
+    let tagged = c
+        .iter()
+        .find(|s| s.tags.contains(&"a:1".to_string()))
+        .unwrap();
     assert_eq!(tagged.points[0].value, 7.0, "2 + 3 + 1/0.5");
     assert_eq!(tagged.r#type, MetricType::Count as i32);
     assert_eq!(tagged.interval, 10);
@@ -36,11 +52,17 @@ fn counts_gauges_sets() {
 fn histogram_and_timer_aggregates() {
     let mut a = Aggregator::new(100, vec![]);
     let lines: Vec<String> = (1..=100).map(|i| format!("h:{i}|h")).collect();
-    feed(&mut a, &lines.iter().map(String::as_str).collect::<Vec<_>>());
+    feed(
+        &mut a,
+        &lines.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     feed(&mut a, &["t:10|ms|@0.5", "t:30|ms"]);
     let f = a.flush();
     let v = |n: &str| find(&f, n)[0].points[0].value;
-    assert_eq!((v("h.max"), v("h.median"), v("h.avg"), v("h.95percentile")), (100.0, 50.0, 50.5, 95.0));
+    assert_eq!(
+        (v("h.max"), v("h.median"), v("h.avg"), v("h.95percentile")),
+        (100.0, 50.0, 50.5, 95.0)
+    );
     assert_eq!(v("h.count"), 10.0, "100 samples per 10 s, as a rate");
     assert_eq!(find(&f, "h.count")[0].r#type, MetricType::Rate as i32);
     assert_eq!(v("t.count"), 0.3, "10 weighs 2 at @0.5");
@@ -64,7 +86,10 @@ fn timestamps_pick_buckets_and_future_is_clamped() {
     let mut a = Aggregator::new(100, vec![]);
     feed(&mut a, &["c:1|c|T1699999990", "c:1|c|T1800000000", "c:1|c"]);
     let f = a.flush();
-    let mut ts: Vec<(i64, f64)> = find(&f, "c").iter().map(|s| (s.points[0].timestamp, s.points[0].value)).collect();
+    let mut ts: Vec<(i64, f64)> = find(&f, "c")
+        .iter()
+        .map(|s| (s.points[0].timestamp, s.points[0].value))
+        .collect();
     ts.sort_by_key(|t| t.0);
     assert_eq!(ts, [(1_699_999_990, 1.0), (1_700_000_000, 2.0)]);
 }
@@ -72,14 +97,21 @@ fn timestamps_pick_buckets_and_future_is_clamped() {
 #[test]
 fn context_cap_counts_overflow_and_idle_contexts_are_forgotten() {
     let mut a = Aggregator::new(3, vec![]);
-    feed(&mut a, &["a:1|c", "b:1|c", "c:1|c", "d:1|c", "a:1|c|#x", "a:5|c"]);
+    feed(
+        &mut a,
+        &["a:1|c", "b:1|c", "c:1|c", "d:1|c", "a:1|c|#x", "a:5|c"],
+    );
     assert_eq!(a.live_contexts(), 3);
     assert_eq!(a.overflow, 2);
     let f = a.flush();
     assert_eq!(find(&f, "a")[0].points[0].value, 6.0);
     feed(&mut a, &["a:1|c"]);
     a.flush();
-    assert_eq!(a.live_contexts(), 1, "b and c saw nothing since the last flush");
+    assert_eq!(
+        a.live_contexts(),
+        1,
+        "b and c saw nothing since the last flush"
+    );
 }
 
 #[test]

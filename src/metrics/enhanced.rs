@@ -57,7 +57,11 @@ impl Enhanced {
     pub fn new(enabled: bool, arm64: bool) -> Self {
         Self {
             enabled,
-            gb_second_usd: if arm64 { 0.000_013_333_4 } else { 0.000_016_666_7 },
+            gb_second_usd: if arm64 {
+                0.000_013_333_4
+            } else {
+                0.000_016_666_7
+            },
             cold_start_pending: true,
             invocations_seen: 0,
             requests: HashMap::new(),
@@ -106,13 +110,19 @@ impl Enhanced {
                 if let Some(ms) = m.duration_ms {
                     out.push(point("duration", ms / 1000.0, ts, tags.clone()));
                     if let Some(rt) = st.runtime_done_ms {
-                        out.push(point("post_runtime_duration", (ms - rt).max(0.0), ts, tags.clone()));
+                        out.push(point(
+                            "post_runtime_duration",
+                            (ms - rt).max(0.0),
+                            ts,
+                            tags.clone(),
+                        ));
                     }
                 }
                 if let Some(b) = m.billed_duration_ms {
                     out.push(point("billed_duration", b / 1000.0, ts, tags.clone()));
                     if let Some(mem) = m.memory_size_mb {
-                        let cost = REQUEST_PRICE_USD + (b / 1000.0) * (mem / 1024.0) * self.gb_second_usd;
+                        let cost =
+                            REQUEST_PRICE_USD + (b / 1000.0) * (mem / 1024.0) * self.gb_second_usd;
                         out.push(point("estimated_cost", cost, ts, tags.clone()));
                     }
                 }
@@ -137,7 +147,9 @@ impl Enhanced {
                     LogBody::Text(t) | LogBody::Json(t) => t,
                 };
                 if OOM_MARKERS.iter().any(|m| text.contains(m)) {
-                    let id = crate::logs::record::inspect(body).request_id.or_else(|| current_request.map(str::to_string));
+                    let id = crate::logs::record::inspect(body)
+                        .request_id
+                        .or_else(|| current_request.map(str::to_string));
                     if let Some(id) = id {
                         let tags = cold_tag(self.state(&id).cold_start);
                         self.oom(&id, ts, &tags, &mut out);
@@ -167,7 +179,10 @@ impl Enhanced {
             Some("error" | "failure") => out.push(point("errors", 1.0, ts, tags.to_vec())),
             _ => {}
         }
-        if r.error_type.as_deref().is_some_and(|e| e.contains("OutOfMemory")) {
+        if r.error_type
+            .as_deref()
+            .is_some_and(|e| e.contains("OutOfMemory"))
+        {
             self.oom(&r.request_id, ts, tags, out);
         }
     }
@@ -195,7 +210,13 @@ impl Enhanced {
             }
             let cold = std::mem::replace(&mut self.cold_start_pending, false);
             self.order.push_back(request_id.to_string());
-            self.requests.insert(request_id.to_string(), RequestState { cold_start: cold, ..Default::default() });
+            self.requests.insert(
+                request_id.to_string(),
+                RequestState {
+                    cold_start: cold,
+                    ..Default::default()
+                },
+            );
         }
         self.requests.entry(request_id.to_string()).or_default()
     }
@@ -225,7 +246,12 @@ fn cold_tag(cold: bool) -> Vec<String> {
 }
 
 fn point(name: &'static str, value: f64, ts: i64, tags: Vec<String>) -> Point {
-    Point { name, value, ts, tags }
+    Point {
+        name,
+        value,
+        ts,
+        tags,
+    }
 }
 
 #[cfg(test)]

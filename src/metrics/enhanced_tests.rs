@@ -9,11 +9,18 @@ fn events(v: serde_json::Value) -> Vec<Timed> {
 }
 
 fn run(e: &mut Enhanced, v: serde_json::Value, current: Option<&str>) -> Vec<Point> {
-    events(v).iter().flat_map(|ev| e.on_event(ev, current)).collect()
+    events(v)
+        .iter()
+        .flat_map(|ev| e.on_event(ev, current))
+        .collect()
 }
 
 fn values<'a>(points: &'a [Point], name: &str) -> Vec<(f64, &'a [String])> {
-    points.iter().filter(|p| p.name == name).map(|p| (p.value, p.tags.as_slice())).collect()
+    points
+        .iter()
+        .filter(|p| p.name == name)
+        .map(|p| (p.value, p.tags.as_slice()))
+        .collect()
 }
 
 #[test]
@@ -98,13 +105,29 @@ fn managed_instance_reports_are_attributed_per_request() {
     }
     let p = run(&mut e, serde_json::Value::Array(batch), None);
     assert_eq!(values(&p, "invocations").len(), 50);
-    assert_eq!(values(&p, "invocations").iter().filter(|(_, t)| t[0] == "cold_start:true").count(), 1);
-    let mut durations: Vec<f64> = values(&p, "duration").iter().map(|(v, _)| *v * 1000.0).collect();
+    assert_eq!(
+        values(&p, "invocations")
+            .iter()
+            .filter(|(_, t)| t[0] == "cold_start:true")
+            .count(),
+        1
+    );
+    let mut durations: Vec<f64> = values(&p, "duration")
+        .iter()
+        .map(|(v, _)| *v * 1000.0)
+        .collect();
     durations.sort_by(f64::total_cmp);
     assert_eq!(durations, (0..50).map(f64::from).collect::<Vec<_>>());
     assert_eq!(values(&p, "errors").len(), 5);
     assert_eq!(values(&p, "response_latency").len(), 50);
-    for absent in ["billed_duration", "max_memory_used", "memorysize", "estimated_cost", "post_runtime_duration", "runtime_duration"] {
+    for absent in [
+        "billed_duration",
+        "max_memory_used",
+        "memorysize",
+        "estimated_cost",
+        "post_runtime_duration",
+        "runtime_duration",
+    ] {
         assert!(values(&p, absent).is_empty(), "{absent}");
     }
 }
@@ -113,6 +136,9 @@ fn managed_instance_reports_are_attributed_per_request() {
 fn shutdown_and_unused_init() {
     let mut e = Enhanced::new(true, false);
     let p = e.on_shutdown(5);
-    assert_eq!(p.iter().map(|p| p.name).collect::<Vec<_>>(), ["shutdowns", "unused_init"]);
+    assert_eq!(
+        p.iter().map(|p| p.name).collect::<Vec<_>>(),
+        ["shutdowns", "unused_init"]
+    );
     assert!(Enhanced::new(false, false).on_shutdown(5).is_empty());
 }

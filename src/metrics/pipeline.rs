@@ -42,7 +42,10 @@ pub struct MetricsPipeline {
 impl MetricsPipeline {
     pub fn new(config: &Config, common_tags: Vec<String>) -> Self {
         Self {
-            aggregator: Mutex::new(Aggregator::new(config.metrics_context_limit, common_tags.clone())),
+            aggregator: Mutex::new(Aggregator::new(
+                config.metrics_context_limit,
+                common_tags.clone(),
+            )),
             events: Mutex::new((Vec::new(), Vec::new())),
             namespace: config.statsd_metric_namespace.clone(),
             common_tags,
@@ -81,7 +84,9 @@ impl MetricsPipeline {
                     agg.insert(&m, name, now);
                 }
                 Ok(Parsed::Event(e)) => self.push_event(Some(self.event_json(&e, now)), None),
-                Ok(Parsed::ServiceCheck(sc)) => self.push_event(None, Some(self.check_json(&sc, now))),
+                Ok(Parsed::ServiceCheck(sc)) => {
+                    self.push_event(None, Some(self.check_json(&sc, now)))
+                }
                 Err(_) => errors += 1,
             }
         }
@@ -89,11 +94,15 @@ impl MetricsPipeline {
         drop(agg);
         self.counters.lines.fetch_add(lines, Ordering::Relaxed);
         if errors > 0 {
-            self.counters.parse_errors.fetch_add(errors, Ordering::Relaxed);
+            self.counters
+                .parse_errors
+                .fetch_add(errors, Ordering::Relaxed);
             ::metrics::counter!("tandem.dogstatsd.parse_errors").increment(errors);
         }
         if overflow > 0 {
-            self.counters.context_overflow.fetch_add(overflow, Ordering::Relaxed);
+            self.counters
+                .context_overflow
+                .fetch_add(overflow, Ordering::Relaxed);
             ::metrics::counter!("tandem.dogstatsd.context_overflow").increment(overflow);
         }
     }
@@ -103,19 +112,33 @@ impl MetricsPipeline {
         let mut refs: Vec<&str> = tags.iter().map(String::as_str).collect();
         let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
         if !agg.insert_distribution(name, &mut refs, value, ts) {
-            self.counters.context_overflow.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .context_overflow
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
     pub fn live_contexts(&self) -> usize {
-        self.aggregator.lock().unwrap_or_else(|p| p.into_inner()).live_contexts()
+        self.aggregator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .live_contexts()
     }
 
     /// Takes everything aggregated so far.
     pub fn take(&self) -> MetricsBatch {
-        let flushed = self.aggregator.lock().unwrap_or_else(|p| p.into_inner()).flush();
-        let (events, checks) = std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()));
-        MetricsBatch { flushed, events, checks }
+        let flushed = self
+            .aggregator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush();
+        let (events, checks) =
+            std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()));
+        MetricsBatch {
+            flushed,
+            events,
+            checks,
+        }
     }
 
     fn push_event(&self, event: Option<Value>, check: Option<Value>) {
@@ -129,7 +152,10 @@ impl MetricsPipeline {
     }
 
     fn tags(&self, raw: &str) -> Vec<String> {
-        parse::split_tags(raw).map(str::to_string).chain(self.common_tags.iter().cloned()).collect()
+        parse::split_tags(raw)
+            .map(str::to_string)
+            .chain(self.common_tags.iter().cloned())
+            .collect()
     }
 
     fn event_json(&self, e: &Event<'_>, now: i64) -> Value {
@@ -141,7 +167,11 @@ impl MetricsPipeline {
             "priority": e.priority.unwrap_or("normal"),
             "alert_type": e.alert_type.unwrap_or("info"),
         });
-        for (k, val) in [("host", e.hostname), ("aggregation_key", e.aggregation_key), ("source_type_name", e.source_type)] {
+        for (k, val) in [
+            ("host", e.hostname),
+            ("aggregation_key", e.aggregation_key),
+            ("source_type_name", e.source_type),
+        ] {
             if let Some(val) = val {
                 v[k] = json!(val);
             }

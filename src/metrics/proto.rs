@@ -74,7 +74,11 @@ pub struct Origin {
 
 /// Serverless Lambda origin (observed: product 1, category 38, service 473).
 pub const LAMBDA_ORIGIN: Metadata = Metadata {
-    origin: Some(Origin { origin_product: 1, origin_category: 38, origin_service: 473 }),
+    origin: Some(Origin {
+        origin_product: 1,
+        origin_category: 38,
+        origin_service: 473,
+    }),
 };
 
 #[derive(Clone, PartialEq, prost::Message)]

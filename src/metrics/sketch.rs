@@ -132,7 +132,11 @@ impl Sketch {
         self.sum
     }
     pub fn avg(&self) -> f64 {
-        if self.count == 0 { 0.0 } else { self.sum / self.count as f64 }
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum / self.count as f64
+        }
     }
     pub fn bins(&self) -> &[(i32, u16)] {
         &self.bins

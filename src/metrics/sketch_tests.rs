@@ -34,8 +34,15 @@ fn check_quantiles(data: &[f64], what: &str) {
     for q in [0.5, 0.9, 0.99, 0.999] {
         let exact = sorted[(q * (sorted.len() - 1) as f64).floor() as usize];
         let est = s.quantile(q).unwrap();
-        let err = if exact == 0.0 { est.abs() } else { ((est - exact) / exact).abs() };
-        assert!(err <= 0.01, "{what}: p{q} est {est} exact {exact} err {err}");
+        let err = if exact == 0.0 {
+            est.abs()
+        } else {
+            ((est - exact) / exact).abs()
+        };
+        assert!(
+            err <= 0.01,
+            "{what}: p{q} est {est} exact {exact} err {err}"
+        );
     }
 }
 
@@ -64,7 +71,13 @@ fn quantiles_within_one_percent_on_random_data() {
 #[test]
 fn merge_is_associative_and_counts_exact() {
     let mut rng = Rng(11);
-    let parts: Vec<Vec<f64>> = (0..3).map(|_| (0..5000).map(|_| (rng.normal() * 4.0).exp() * if rng.next() % 5 == 0 { -1.0 } else { 1.0 }).collect()).collect();
+    let parts: Vec<Vec<f64>> = (0..3)
+        .map(|_| {
+            (0..5000)
+                .map(|_| (rng.normal() * 4.0).exp() * if rng.next() % 5 == 0 { -1.0 } else { 1.0 })
+                .collect()
+        })
+        .collect();
     let sk = |d: &[f64]| {
         let mut s = Sketch::new();
         d.iter().for_each(|v| s.insert(*v));
@@ -79,10 +92,17 @@ fn merge_is_associative_and_counts_exact() {
     let mut right = a.clone();
     right.merge(&bc);
     assert_eq!(left.bins(), right.bins());
-    assert_eq!((left.count(), left.min(), left.max()), (right.count(), right.min(), right.max()));
+    assert_eq!(
+        (left.count(), left.min(), left.max()),
+        (right.count(), right.min(), right.max())
+    );
     assert_eq!(left.count(), 15_000);
     let all: Vec<f64> = parts.concat();
-    assert_eq!(left.bins(), sk(&all).bins(), "merging equals inserting everything");
+    assert_eq!(
+        left.bins(),
+        sk(&all).bins(),
+        "merging equals inserting everything"
+    );
 }
 
 #[test]
@@ -102,14 +122,23 @@ fn full_bins_spill_and_bin_count_is_capped() {
     s.insert_n(5.0, 200_000);
     assert_eq!(s.bins().len(), 4);
     assert!(s.bins().iter().all(|(k, _)| *k == key(5.0)));
-    assert_eq!(s.bins().iter().map(|(_, n)| u64::from(*n)).sum::<u64>(), 200_000);
+    assert_eq!(
+        s.bins().iter().map(|(_, n)| u64::from(*n)).sum::<u64>(),
+        200_000
+    );
     let mut wide = Sketch::new();
     for i in 0..10_000 {
         wide.insert(GAMMA.powi(i - 5000));
     }
     assert!(wide.bins().len() <= BIN_LIMIT);
-    assert_eq!(wide.bins().iter().map(|(_, n)| u64::from(*n)).sum::<u64>(), 10_000);
+    assert_eq!(
+        wide.bins().iter().map(|(_, n)| u64::from(*n)).sum::<u64>(),
+        10_000
+    );
     let p99 = wide.quantile(0.99).unwrap();
     let exact = GAMMA.powi(9899 - 5000);
-    assert!(((p99 - exact) / exact).abs() < 0.01, "high quantiles survive collapsing");
+    assert!(
+        ((p99 - exact) / exact).abs() < 0.01,
+        "high quantiles survive collapsing"
+    );
 }

@@ -86,6 +86,28 @@ impl Drop for Platform {
     }
 }
 
+/// How a scripted invocation ends.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    /// `success`, `error`, `failure` or `timeout`.
+    pub status: &'static str,
+    pub error_type: Option<&'static str>,
+    /// Of the 128 MB the simulated function has.
+    pub max_memory_used_mb: u64,
+    pub init_duration_ms: Option<f64>,
+}
+
+impl Default for Outcome {
+    fn default() -> Self {
+        Self {
+            status: "success",
+            error_type: None,
+            max_memory_used_mb: 64,
+            init_duration_ms: None,
+        }
+    }
+}
+
 /// When an on-demand invocation's milestones happened.
 #[derive(Debug, Clone)]
 pub struct InvocationTiming {
@@ -203,6 +225,18 @@ impl Platform {
         logs: Vec<Value>,
         timeout: Duration,
     ) -> Result<InvocationTiming, String> {
+        self.invoke_as(request_id, logs, Outcome::default(), timeout)
+            .await
+    }
+
+    /// Like [`Platform::invoke`], ending the way `outcome` says.
+    pub async fn invoke_as(
+        &self,
+        request_id: &str,
+        logs: Vec<Value>,
+        outcome: Outcome,
+        timeout: Duration,
+    ) -> Result<InvocationTiming, String> {
         let before = self.state().next_calls.len();
         if before == 0 || !self.wait_next_calls(before, timeout).await {
             return Err("the extension is not waiting on /next".into());
@@ -211,7 +245,10 @@ impl Platform {
         let mut events = vec![super::events::start(request_id)];
         events.extend(logs);
         self.emit(events);
-        let runtime_done = super::events::runtime_done(request_id, "success", 12.5);
+        let mut runtime_done = super::events::runtime_done(request_id, outcome.status, 12.5);
+        if let Some(e) = outcome.error_type {
+            runtime_done["record"]["errorType"] = json!(e);
+        }
         let marker = runtime_done.clone();
         self.emit([runtime_done]);
         let (runtime_done_sent, runtime_done_delivered) = if self.state().destination.is_none() {
@@ -231,7 +268,13 @@ impl Platform {
             ));
         }
         let next_called = self.state().next_calls[before];
-        self.emit([super::events::report(request_id, 20.0, false)]);
+        let mut report = super::events::report(request_id, 20.0, false);
+        report["record"]["status"] = json!(outcome.status);
+        report["record"]["metrics"]["maxMemoryUsedMB"] = json!(outcome.max_memory_used_mb);
+        if let Some(init) = outcome.init_duration_ms {
+            report["record"]["metrics"]["initDurationMs"] = json!(init);
+        }
+        self.emit([report]);
         Ok(InvocationTiming {
             request_id: request_id.to_string(),
             runtime_done_sent,

@@ -113,9 +113,17 @@ impl AgentProcess {
     /// The IPv4 DogStatsD address the agent reported listening on (needs `DD_LOG_LEVEL=debug`).
     pub async fn dogstatsd_addr(&self, timeout: Duration) -> Option<std::net::SocketAddr> {
         self.wait_for_line("DogStatsD listening on", timeout).await;
-        let line = self.stderr().into_iter().find(|l| l.contains("DogStatsD listening on"))?;
+        let line = self
+            .stderr()
+            .into_iter()
+            .find(|l| l.contains("DogStatsD listening on"))?;
         let list = line.split("listening on [").nth(1)?;
-        list.split([',', ']']).find_map(|a| a.trim().parse::<std::net::SocketAddr>().ok().filter(|a| a.is_ipv4()))
+        list.split([',', ']']).find_map(|a| {
+            a.trim()
+                .parse::<std::net::SocketAddr>()
+                .ok()
+                .filter(|a| a.is_ipv4())
+        })
     }
 
     /// Waits for the process to exit; returns its status and when it exited.
