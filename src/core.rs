@@ -9,11 +9,13 @@ use crate::dogstatsd::server::DogStatsD;
 use crate::http::ServerHandle;
 use crate::intake::{Delivery, FlushReport, Intake, IntakeError, SignalReport};
 use crate::invocations::{Lifecycle, Tracker};
+use crate::lambda::events::TelemetryEvent;
 use crate::lambda::events::{InvokeEvent, Timed};
 use crate::lambda::listener;
 use crate::logs::{Attribution, LogsPipeline};
 use crate::metrics::enhanced::Enhanced;
 use crate::metrics::pipeline::MetricsPipeline;
+use crate::metrics::usage::Snapshot;
 use crate::tags::FunctionContext;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -43,6 +45,8 @@ struct Inner {
     logs: LogsPipeline,
     metrics: Arc<MetricsPipeline>,
     enhanced: Mutex<Enhanced>,
+    /// `/proc` snapshot at the current on-demand invocation's start.
+    usage_start: Mutex<Option<Snapshot>>,
     dogstatsd: Mutex<Option<DogStatsD>>,
     tracker: Mutex<Tracker>,
     changed: Notify,
@@ -75,6 +79,7 @@ impl Agent {
                 std::env::consts::ARCH == "aarch64",
             )),
             dogstatsd: Mutex::new(None),
+            usage_start: Mutex::new(None),
             attribution,
             intake: Intake::new(&config)?,
             function,
@@ -145,6 +150,18 @@ impl Agent {
                 self.add_enhanced(points);
             }
         }
+        let usage_due = self.inner.attribution == Attribution::StreamOrder
+            && events
+                .iter()
+                .any(|e| matches!(e.event, TelemetryEvent::RuntimeDone(_)));
+        if usage_due && let Some(start) = lock(&self.inner.usage_start).take() {
+            // Read /proc outside every lock but the one just released.
+            if let Some(end) = Snapshot::take() {
+                let points =
+                    crate::metrics::usage::points(&start, &end, crate::time::now_ms() / 1000, &[]);
+                self.add_enhanced(points);
+            }
+        }
         for l in happened {
             if let Lifecycle::LogsDropped { records, bytes } = &l {
                 metrics::counter!("tandem.telemetry.platform_dropped_records").increment(*records);
@@ -176,6 +193,9 @@ impl Agent {
 
     /// Records an INVOKE event (on-demand).
     pub fn on_invoke(&self, ev: InvokeEvent) {
+        if self.inner.config.enhanced_metrics {
+            *lock(&self.inner.usage_start) = Snapshot::take();
+        }
         lock(&self.inner.tracker).on_invoke(ev);
         self.inner.changed.notify_waiters();
     }

@@ -6,3 +6,4 @@ pub mod enhanced;
 pub mod pipeline;
 pub mod proto;
 pub mod sketch;
+pub mod usage;
