@@ -300,6 +300,23 @@ async fn enhanced_metrics_on_demand_sequence() {
         }
     }
     assert_eq!(enhanced_count(&sk, "estimated_cost", None), 5);
+    // /proc usage, once per invocation.
+    for name in [
+        "cpu_total_time",
+        "cpu_user_time",
+        "num_cores",
+        "rx_bytes",
+        "tx_bytes",
+        "total_network",
+        "tmp_max",
+        "tmp_used",
+        "fd_max",
+        "fd_use",
+        "threads_max",
+        "threads_use",
+    ] {
+        assert_eq!(enhanced_count(&sk, name, None), 5, "{name}");
+    }
     assert_eq!(enhanced_count(&sk, "shutdowns", None), 1);
     assert_eq!(enhanced_count(&sk, "unused_init", None), 0);
     let tags = &sk
@@ -361,6 +378,7 @@ async fn enhanced_metrics_fifty_overlapping_managed_invocations() {
         "estimated_cost",
         "post_runtime_duration",
         "runtime_duration",
+        "cpu_total_time",
     ] {
         assert_eq!(enhanced_count(&sk, absent, None), 0, "{absent}");
     }
