@@ -101,7 +101,7 @@ impl Agent {
         let port = agent.inner.config.dogstatsd_port;
         match DogStatsD::start(port, agent.inner.metrics.clone()) {
             Ok(d) => {
-                crate::log_debug!("DogStatsD listening on {:?}", d.addrs);
+                crate::log_info!("DogStatsD listening on {:?}", d.addrs);
                 *lock(&agent.inner.dogstatsd) = Some(d);
             }
             Err(e) => crate::log_error!(
@@ -303,6 +303,7 @@ impl Agent {
                 totals.logs.sent
             );
         }
+        crate::log_info!("counters: {}", crate::counters::summary());
         report
     }
 
@@ -311,7 +312,41 @@ impl Agent {
         lock(&self.inner.totals).clone()
     }
 
+    /// Publishes the pipelines' own totals to the counters registry, and — when the user
+    /// opted in — adds every counter as a `tandem.*` gauge to this flush.
+    fn publish_counters(&self) {
+        let c = &self.inner.metrics.counters;
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        metrics::counter!("tandem.dogstatsd.packets").absolute(load(&c.packets));
+        metrics::counter!("tandem.dogstatsd.lines").absolute(load(&c.lines));
+        metrics::counter!("tandem.dogstatsd.parse_errors").absolute(load(&c.parse_errors));
+        metrics::counter!("tandem.dogstatsd.context_overflow").absolute(load(&c.context_overflow));
+        metrics::counter!("tandem.dogstatsd.events_dropped").absolute(load(&c.events_dropped));
+        metrics::gauge!("tandem.dogstatsd.contexts").set(self.inner.metrics.live_contexts() as f64);
+        let l = &self.inner.logs.counters;
+        metrics::counter!("tandem.logs.accepted").absolute(load(&l.accepted));
+        metrics::counter!("tandem.logs.excluded").absolute(load(&l.excluded_by_rules));
+        metrics::counter!("tandem.logs.truncated").absolute(load(&l.truncated));
+        if self.inner.config.internal_metrics {
+            let now = crate::time::now_ms() / 1000;
+            for (name, value) in crate::counters::snapshot() {
+                let (base, tags) = match name.split_once('{') {
+                    Some((b, rest)) => (
+                        b.to_string(),
+                        rest.trim_end_matches('}')
+                            .split(',')
+                            .map(str::to_string)
+                            .collect(),
+                    ),
+                    None => (name, Vec::new()),
+                };
+                self.inner.metrics.gauge(&base, &tags, value, now);
+            }
+        }
+    }
+
     async fn flush_locked(&self, deadline: Instant, last: bool) -> FlushReport {
+        self.publish_counters();
         let started = Instant::now();
         let (logs, metrics) = tokio::join!(
             self.flush_logs(deadline, last),
@@ -346,6 +381,13 @@ impl Agent {
                 report.elapsed
             );
         }
+        let payloads = |f: fn(&SignalReport) -> u64| f(&report.logs) + f(&report.metrics);
+        metrics::counter!("tandem.flushes").increment(1);
+        metrics::counter!("tandem.intake.payloads_sent").increment(payloads(|r| r.requests));
+        metrics::counter!("tandem.intake.retries").increment(payloads(|r| r.retried));
+        metrics::counter!("tandem.intake.items_dropped").increment(payloads(|r| r.dropped));
+        metrics::gauge!("tandem.flush.last_ms").set(report.elapsed.as_secs_f64() * 1000.0);
+        crate::log_debug!("counters: {}", crate::counters::summary());
         let mut totals = lock(&self.inner.totals);
         totals.logs.merge(report.logs.clone());
         totals.metrics.merge(report.metrics.clone());

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod core;
+pub mod counters;
 pub mod diag;
 pub mod dogstatsd;
 pub mod http;

@@ -2,10 +2,12 @@
 //! embedded Lambda platform simulator and capture intake, drives a short workload in both modes
 //! and prints what happened. No AWS account, no Datadog account, no network.
 
+use crate::metrics::proto::{MetricPayload, MetricSeries, SketchMsg, SketchPayload};
 use crate::testkit::events as ev;
 use crate::testkit::intake::Captured;
 use crate::testkit::platform::{SimMode, TelemetryAnswer};
 use crate::testkit::{Harness, request_id};
+use prost::Message;
 use serde_json::{Value, json};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -49,11 +51,17 @@ async fn on_demand(binary: &std::path::Path) -> Result<(), String> {
         binary,
         SimMode::OnDemand,
         TelemetryAnswer::Accept,
-        &[("DD_LOG_LEVEL", "warn")],
+        &[("DD_LOG_LEVEL", "info")],
     )
     .await?;
     let origin = h.agent.started;
     print_start("on-demand", &h);
+    let statsd = h
+        .agent
+        .dogstatsd_addr(T)
+        .await
+        .ok_or("the agent reported no DogStatsD address")?;
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let mut post_runtime = Vec::new();
     for n in 0..5u64 {
         let id = request_id(n);
@@ -61,6 +69,13 @@ async fn on_demand(binary: &std::path::Path) -> Result<(), String> {
             ev::function_text(&format!("processing order {n}")),
             ev::function_json(json!({"level": "INFO", "message": "order stored", "order": n})),
         ];
+        let packet = format!(
+            "orders.placed:1|c|#shop:eu\norders.latency:{}|d\norders.size:{}|h",
+            20 + n,
+            n + 1
+        );
+        sock.send_to(packet.as_bytes(), statsd)
+            .map_err(|e| e.to_string())?;
         let t = h.platform.invoke(&id, logs, T).await?;
         post_runtime.push(
             t.next_called
@@ -82,7 +97,7 @@ async fn managed_instance(binary: &std::path::Path) -> Result<(), String> {
         SimMode::ManagedInstance,
         TelemetryAnswer::Accept,
         &[
-            ("DD_LOG_LEVEL", "warn"),
+            ("DD_LOG_LEVEL", "info"),
             ("DD_SERVERLESS_FLUSH_STRATEGY", "continuously,500"),
         ],
     )
@@ -173,6 +188,51 @@ async fn finish(h: &mut Harness, origin: Instant) -> Result<(), String> {
         ms(exited.saturating_duration_since(sent)),
         SHUTDOWN_DEADLINE.as_millis()
     );
+    let series: Vec<MetricSeries> = h
+        .intake
+        .accepted("/api/v2/series")
+        .iter()
+        .filter_map(|r| MetricPayload::decode(&r.body[..]).ok())
+        .flat_map(|p| p.series)
+        .collect();
+    let sketches: Vec<SketchMsg> = h
+        .intake
+        .accepted("/api/beta/sketches")
+        .iter()
+        .filter_map(|r| SketchPayload::decode(&r.body[..]).ok())
+        .flat_map(|p| p.sketches)
+        .collect();
+    let mut names: Vec<&str> = sketches
+        .iter()
+        .map(|s| s.metric.as_str())
+        .chain(series.iter().map(|s| s.metric.as_str()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let enhanced = names
+        .iter()
+        .filter(|n| n.starts_with("aws.lambda.enhanced."))
+        .count();
+    println!(
+        "  metrics        : {} series, {} sketches; {} custom names ({}), {enhanced} enhanced",
+        series.len(),
+        sketches.len(),
+        names.len() - enhanced,
+        names
+            .iter()
+            .filter(|n| !n.starts_with("aws.lambda.enhanced."))
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Some(c) = h
+        .agent
+        .stderr()
+        .iter()
+        .find_map(|l| l.split("counters: ").nth(1).map(str::to_string))
+    {
+        println!("  agent counters : {c}");
+    }
     let problems: Vec<String> = h
         .agent
         .stderr()

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         }
     }
 
+    tandem::counters::install();
     let (config, warnings) = Config::from_process();
     diag::set_level(config.log_level);
     for w in warnings {

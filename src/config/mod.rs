@@ -149,6 +149,8 @@ pub struct Config {
     pub telemetry_addr: std::net::SocketAddr,
     /// Cap of the log buffer, in bytes of encoded entries.
     pub logs_buffer_bytes: usize,
+    /// Ship the extension's own counters as `tandem.*` metrics (`TANDEM_INTERNAL_METRICS`).
+    pub internal_metrics: bool,
     /// Most live metric contexts (name + tags) at once; more are counted and dropped.
     pub metrics_context_limit: usize,
 }
@@ -350,6 +352,7 @@ impl Config {
             apm_receiver_port: r.port("DD_APM_RECEIVER_PORT", 8126),
             lifecycle_port: r.port("TANDEM_LIFECYCLE_PORT", 8124),
             telemetry_addr,
+            internal_metrics: r.bool("TANDEM_INTERNAL_METRICS", false),
             metrics_context_limit: r.u64_in(
                 "TANDEM_METRICS_CONTEXT_LIMIT",
                 100..=10_000_000,

@@ -126,9 +126,7 @@ impl Aggregator {
         match value {
             Value::Set(members) => {
                 for member in m.raw_values() {
-                    let mut h = self.hasher.build_hasher();
-                    member.hash(&mut h);
-                    members.insert(h.finish());
+                    members.insert(self.hasher.hash_one(member));
                 }
             }
             _ => {
@@ -140,9 +138,16 @@ impl Aggregator {
         true
     }
 
-    /// Adds one distribution point (enhanced metrics).
-    pub fn insert_distribution(&mut self, name: &str, tags: &mut [&str], v: f64, ts: i64) -> bool {
-        let Some(key) = self.context(name, tags, Kind::Distribution) else {
+    /// Adds one point of `kind` (enhanced and internal metrics).
+    pub fn insert_value(
+        &mut self,
+        name: &str,
+        tags: &mut [&str],
+        kind: Kind,
+        v: f64,
+        ts: i64,
+    ) -> bool {
+        let Some(key) = self.context(name, tags, kind) else {
             return false;
         };
         let value = self
@@ -150,7 +155,7 @@ impl Aggregator {
             .entry(bucket(ts))
             .or_default()
             .entry(key)
-            .or_insert_with(|| empty(Kind::Distribution));
+            .or_insert_with(|| empty(kind));
         add(value, v, 1.0);
         true
     }

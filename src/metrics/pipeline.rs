@@ -4,7 +4,7 @@
 
 use super::aggregator::{Aggregator, Flushed};
 use crate::config::Config;
-use crate::dogstatsd::parse::{self, Event, Parsed, ServiceCheck};
+use crate::dogstatsd::parse::{self, Event, Kind, Parsed, ServiceCheck};
 use serde_json::{Value, json};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,21 +97,28 @@ impl MetricsPipeline {
             self.counters
                 .parse_errors
                 .fetch_add(errors, Ordering::Relaxed);
-            ::metrics::counter!("tandem.dogstatsd.parse_errors").increment(errors);
         }
         if overflow > 0 {
             self.counters
                 .context_overflow
                 .fetch_add(overflow, Ordering::Relaxed);
-            ::metrics::counter!("tandem.dogstatsd.context_overflow").increment(overflow);
         }
     }
 
     /// Adds one enhanced-metric distribution point.
     pub fn distribution(&self, name: &str, tags: &[String], value: f64, ts: i64) {
+        self.value(name, tags, Kind::Distribution, value, ts);
+    }
+
+    /// Adds one gauge point (internal metrics).
+    pub fn gauge(&self, name: &str, tags: &[String], value: f64, ts: i64) {
+        self.value(name, tags, Kind::Gauge, value, ts);
+    }
+
+    fn value(&self, name: &str, tags: &[String], kind: Kind, value: f64, ts: i64) {
         let mut refs: Vec<&str> = tags.iter().map(String::as_str).collect();
         let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
-        if !agg.insert_distribution(name, &mut refs, value, ts) {
+        if !agg.insert_value(name, &mut refs, kind, value, ts) {
             self.counters
                 .context_overflow
                 .fetch_add(1, Ordering::Relaxed);

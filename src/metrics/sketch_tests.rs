@@ -74,7 +74,14 @@ fn merge_is_associative_and_counts_exact() {
     let parts: Vec<Vec<f64>> = (0..3)
         .map(|_| {
             (0..5000)
-                .map(|_| (rng.normal() * 4.0).exp() * if rng.next() % 5 == 0 { -1.0 } else { 1.0 })
+                .map(|_| {
+                    (rng.normal() * 4.0).exp()
+                        * if rng.next().is_multiple_of(5) {
+                            -1.0
+                        } else {
+                            1.0
+                        }
+                })
                 .collect()
         })
         .collect();

@@ -50,6 +50,7 @@ pub struct AgentProcess {
     stderr: Arc<Mutex<Vec<String>>>,
     changed: Arc<Notify>,
     exited: Option<(ExitStatus, Instant)>,
+    reader: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl AgentProcess {
@@ -67,9 +68,10 @@ impl AgentProcess {
         let mut child = cmd.spawn()?;
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let changed = Arc::new(Notify::new());
+        let mut reader = None;
         if let Some(pipe) = child.stderr.take() {
             let (lines, changed) = (stderr.clone(), changed.clone());
-            tokio::spawn(async move {
+            reader = Some(tokio::spawn(async move {
                 let mut reader = tokio::io::BufReader::new(pipe).lines();
                 while let Ok(Some(line)) = reader.next_line().await {
                     if std::env::var_os("TANDEM_TEST_ECHO").is_some() {
@@ -78,7 +80,7 @@ impl AgentProcess {
                     lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
                     changed.notify_waiters();
                 }
-            });
+            }));
         }
         Ok(AgentProcess {
             child,
@@ -86,6 +88,7 @@ impl AgentProcess {
             stderr,
             changed,
             exited: None,
+            reader,
         })
     }
 
@@ -134,6 +137,10 @@ impl AgentProcess {
                 .ok()?
                 .ok()?;
             self.exited = Some((status, Instant::now()));
+            // Everything the process wrote is read before anyone looks at it.
+            if let Some(reader) = self.reader.take() {
+                let _ = tokio::time::timeout(timeout, reader).await;
+            }
         }
         self.exited
     }
