@@ -20,6 +20,9 @@ pub enum Kind {
 pub struct MetricLine<'a> {
     pub name: &'a str,
     values: &'a str,
+    /// The value already parsed, when there is exactly one (the common case): saves parsing
+    /// it twice on the hot path.
+    single: Option<f64>,
     pub kind: Kind,
     pub sample_rate: f64,
     pub tags: &'a str,
@@ -30,7 +33,13 @@ pub struct MetricLine<'a> {
 impl<'a> MetricLine<'a> {
     /// Numeric values (validated at parse time for every kind but sets).
     pub fn numbers(&self) -> impl Iterator<Item = f64> + 'a {
-        self.values.split(':').filter_map(|v| v.parse::<f64>().ok())
+        let single = self.single;
+        let rest = if single.is_some() { "" } else { self.values };
+        single.into_iter().chain(
+            rest.split(':')
+                .filter(|v| !v.is_empty())
+                .filter_map(|v| v.trim().parse::<f64>().ok()),
+        )
     }
 
     /// Raw values (set members).
@@ -141,21 +150,28 @@ fn parse_metric(line: &str) -> Result<MetricLine<'_>, ParseError> {
         Some("d") => Kind::Distribution,
         _ => return Err(ParseError::BadType),
     };
+    let mut single = None;
     if kind == Kind::Set {
         if values.split(':').any(str::is_empty) {
             return Err(ParseError::NoValue);
         }
     } else {
+        let mut n = 0;
         for v in values.split(':') {
             match v.trim().parse::<f64>() {
-                Ok(n) if n.is_finite() => {}
+                Ok(x) if x.is_finite() => single = Some(x),
                 _ => return Err(ParseError::BadValue),
             }
+            n += 1;
+        }
+        if n > 1 {
+            single = None;
         }
     }
     let mut m = MetricLine {
         name,
         values,
+        single,
         kind,
         sample_rate: 1.0,
         tags: "",

@@ -69,7 +69,7 @@ pub struct Aggregator {
     contexts: ByHash<Context>,
     buckets: BTreeMap<i64, ByHash<Value>>,
     limit: usize,
-    hasher: std::hash::RandomState,
+    hasher: foldhash::fast::RandomState,
     /// Points refused because the context cap was reached (cumulative).
     pub overflow: u64,
     /// Tags appended to every output (the function's tags).
@@ -82,7 +82,7 @@ impl Aggregator {
             contexts: ByHash::default(),
             buckets: BTreeMap::new(),
             limit,
-            hasher: std::hash::RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             overflow: 0,
             common_tags,
         }
