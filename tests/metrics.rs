@@ -383,3 +383,45 @@ async fn enhanced_metrics_fifty_overlapping_managed_invocations() {
         assert_eq!(enhanced_count(&sk, absent, None), 0, "{absent}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_counters_ship_only_when_asked() {
+    for opt_in in [false, true] {
+        let extra: &[(&str, &str)] = if opt_in {
+            &[("TANDEM_INTERNAL_METRICS", "true")]
+        } else {
+            &[]
+        };
+        let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::Accept, extra)
+            .await
+            .unwrap();
+        let addr = h.agent.dogstatsd_addr(T).await.unwrap();
+        h.platform
+            .invoke(&request_id(900), vec![], T)
+            .await
+            .unwrap();
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.send_to(b"x:1|c\nbroken", addr).unwrap();
+        h.shutdown(Duration::from_secs(2)).await.unwrap();
+        let shipped: Vec<MetricSeries> = series(&h)
+            .into_iter()
+            .filter(|s| s.metric.starts_with("tandem."))
+            .collect();
+        assert_eq!(!shipped.is_empty(), opt_in);
+        if opt_in {
+            assert!(shipped.iter().any(|s| s.metric == "tandem.flushes"));
+        }
+        // Always in the shutdown summary.
+        let summary = h
+            .agent
+            .stderr()
+            .into_iter()
+            .find(|l| l.contains("| INFO | counters:"))
+            .unwrap();
+        assert!(
+            summary.contains("tandem.dogstatsd.parse_errors=1"),
+            "{summary}"
+        );
+        assert!(summary.contains("tandem.dogstatsd.packets=1"), "{summary}");
+    }
+}
