@@ -31,7 +31,13 @@ fn rss_kib(pid: u32) -> Option<f64> {
 }
 
 fn main() {
-    let binary = Path::new(env!("CARGO_BIN_EXE_tandem"));
+    // TANDEM_BENCH_BINARY compares another build (e.g. an older commit) on the same machine.
+    let override_bin = std::env::var("TANDEM_BENCH_BINARY").ok();
+    let binary = Path::new(
+        override_bin
+            .as_deref()
+            .unwrap_or(env!("CARGO_BIN_EXE_tandem")),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -42,8 +48,12 @@ fn main() {
         let mut rss = Vec::new();
         let mut post_runtime_sent = Vec::new();
         let mut post_runtime_delivered = Vec::new();
+        // Extra agent settings for experiments: TANDEM_BENCH_ENV="K=V,K2=V2".
+        let extra = std::env::var("TANDEM_BENCH_ENV").unwrap_or_default();
+        let mut env: Vec<(&str, &str)> = vec![("DD_SERVERLESS_FLUSH_STRATEGY", "end"), ("DD_LOG_LEVEL", "warn")];
+        env.extend(extra.split(',').filter_map(|kv| kv.split_once('=')));
         for run in 0..RUNS {
-            let mut h = Harness::start(binary, SimMode::OnDemand, TelemetryAnswer::Accept, &[("DD_SERVERLESS_FLUSH_STRATEGY", "end"), ("DD_LOG_LEVEL", "warn")])
+            let mut h = Harness::start(binary, SimMode::OnDemand, TelemetryAnswer::Accept, &env)
                 .await
                 .expect("harness");
             let started = h.agent.started;

@@ -64,7 +64,9 @@ pub async fn run(config: Arc<Config>) -> Result<(), LambdaApiError> {
         .runtime_api
         .clone()
         .ok_or(LambdaApiError::NoRuntimeApi)?;
+    let t0 = std::time::Instant::now();
     let (client, info) = ExtensionsClient::register(&runtime_api, mode.events()).await?;
+    let registered = t0.elapsed();
     let function = FunctionContext::new(
         &config,
         info.function_name.as_deref(),
@@ -87,6 +89,10 @@ pub async fn run(config: Arc<Config>) -> Result<(), LambdaApiError> {
     let telemetry = client
         .subscribe_telemetry(mode.telemetry_schema(), types, agent.telemetry_port())
         .await;
+    crate::log_debug!(
+        "init: registered after {registered:?}, core started and telemetry subscribed after {:?}",
+        t0.elapsed()
+    );
     let telemetry_active = match telemetry {
         Subscription::Active => true,
         Subscription::Unavailable(why) => {

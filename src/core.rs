@@ -47,6 +47,8 @@ struct Inner {
     enhanced: Mutex<Enhanced>,
     /// `/proc` snapshot at the current on-demand invocation's start.
     usage_start: Mutex<Option<Snapshot>>,
+    /// The latest `/proc` resource scan, awaited before the final flush.
+    usage_scan: Mutex<Option<JoinHandle<()>>>,
     dogstatsd: Mutex<Option<DogStatsD>>,
     tracker: Mutex<Tracker>,
     changed: Notify,
@@ -80,6 +82,7 @@ impl Agent {
             )),
             dogstatsd: Mutex::new(None),
             usage_start: Mutex::new(None),
+            usage_scan: Mutex::new(None),
             attribution,
             intake: Intake::new(&config)?,
             function,
@@ -157,9 +160,20 @@ impl Agent {
         if usage_due && let Some(start) = lock(&self.inner.usage_start).take() {
             // Read /proc outside every lock but the one just released.
             if let Some(end) = Snapshot::take() {
-                let points =
-                    crate::metrics::usage::points(&start, &end, crate::time::now_ms() / 1000, &[]);
-                self.add_enhanced(points);
+                let now = crate::time::now_ms() / 1000;
+                self.add_enhanced(crate::metrics::usage::interval_points(
+                    &start,
+                    &end,
+                    now,
+                    &[],
+                ));
+                // The /proc scan goes to a blocking thread: its points join the next flush
+                // rather than delay this invocation's.
+                let agent = self.clone();
+                let scan = tokio::task::spawn_blocking(move || {
+                    agent.add_enhanced(crate::metrics::usage::resource_points(now, &[]));
+                });
+                *lock(&self.inner.usage_scan) = Some(scan);
             }
         }
         for l in happened {
@@ -266,6 +280,10 @@ impl Agent {
         let dogstatsd = lock(&self.inner.dogstatsd).take();
         if let Some(d) = dogstatsd {
             d.stop(Duration::from_millis(100)).await;
+        }
+        let scan = lock(&self.inner.usage_scan).take();
+        if let Some(scan) = scan {
+            let _ = tokio::time::timeout(Duration::from_millis(100), scan).await;
         }
         let points = lock(&self.inner.enhanced).on_shutdown(crate::time::now_ms() / 1000);
         self.add_enhanced(points);
@@ -397,19 +415,22 @@ impl Agent {
 
     async fn flush_metrics(&self, deadline: Instant, last: bool) -> SignalReport {
         let mut report = SignalReport::default();
-        let intake = &self.inner.intake;
-        let jobs = intake.metrics_jobs(self.inner.metrics.take());
-        let mut gave_up = false;
+        let jobs = self.inner.intake.metrics_jobs(self.inner.metrics.take());
+        // Payloads go out side by side: a slow one never holds the others back.
+        let mut deliveries = tokio::task::JoinSet::new();
         for job in jobs {
-            let outcome = if gave_up {
-                // The intake is failing or time is up: keep the rest without more tries.
-                Delivery::GaveUp {
-                    reason: report.last_error.clone().unwrap_or_default(),
-                    retries: 0,
-                }
-            } else {
-                intake.deliver(&job.url, &job.payload, &[], deadline).await
-            };
+            let agent = self.clone();
+            deliveries.spawn(async move {
+                let outcome = agent
+                    .inner
+                    .intake
+                    .deliver(&job.url, &job.payload, &[], deadline)
+                    .await;
+                (job, outcome)
+            });
+        }
+        while let Some(joined) = deliveries.join_next().await {
+            let Ok((job, outcome)) = joined else { continue };
             match outcome {
                 Delivery::Delivered { retries } => {
                     report.sent += job.items;
@@ -430,11 +451,10 @@ impl Agent {
                     );
                 }
                 Delivery::GaveUp { reason, retries } => {
-                    gave_up = true;
                     report.retried += u64::from(retries);
                     report.last_error = Some(reason);
                     let items = job.items;
-                    if !last && intake.retry_later(job) {
+                    if !last && self.inner.intake.retry_later(job) {
                         report.requeued += items;
                     } else {
                         report.dropped += items;

@@ -89,8 +89,8 @@ pub fn parse_limit(text: &str, name: &str) -> Option<f64> {
     line[name.len()..].split_whitespace().next()?.parse().ok()
 }
 
-/// Points for the interval between two snapshots, plus current resource use.
-pub fn points(start: &Snapshot, end: &Snapshot, ts: i64, tags: &[String]) -> Vec<Point> {
+/// Points for the interval between two snapshots (cheap: no I/O).
+pub fn interval_points(start: &Snapshot, end: &Snapshot, ts: i64, tags: &[String]) -> Vec<Point> {
     let p = |name: &'static str, value: f64| Point {
         name,
         value,
@@ -126,6 +126,19 @@ pub fn points(start: &Snapshot, end: &Snapshot, ts: i64, tags: &[String]) -> Vec
             100.0 * cores_used / end.cores as f64,
         ));
     }
+    out
+}
+
+/// Current resource use: `/tmp` space, limits, and a scan of every process's descriptors and
+/// threads. Costs a scan of `/proc`, so callers keep it off the invocation's critical path.
+pub fn resource_points(ts: i64, tags: &[String]) -> Vec<Point> {
+    let p = |name: &'static str, value: f64| Point {
+        name,
+        value,
+        ts,
+        tags: tags.to_vec(),
+    };
+    let mut out = Vec::new();
     if let Some((max, used)) = tmp_space() {
         out.push(p("tmp_max", max));
         out.push(p("tmp_used", used));
@@ -206,7 +219,8 @@ mod tests {
     fn points_from_real_proc() {
         let a = Snapshot::take().expect("/proc is readable here");
         let b = Snapshot::take().unwrap();
-        let pts = points(&a, &b, 1, &[]);
+        let mut pts = interval_points(&a, &b, 1, &[]);
+        pts.extend(resource_points(1, &[]));
         for name in [
             "cpu_total_time",
             "num_cores",
