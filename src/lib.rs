@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod secrets;
 pub mod tags;
 pub mod time;
+pub mod traces;
 
 #[path = "../modes/mod.rs"]
 pub mod modes;
