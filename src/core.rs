@@ -17,6 +17,8 @@ use crate::metrics::enhanced::Enhanced;
 use crate::metrics::pipeline::MetricsPipeline;
 use crate::metrics::usage::Snapshot;
 use crate::tags::FunctionContext;
+use crate::traces::pipeline::TracesPipeline;
+use crate::traces::server::ProxyRoutes;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, broadcast};
@@ -53,7 +55,9 @@ struct Inner {
     tracker: Mutex<Tracker>,
     changed: Notify,
     lifecycle: broadcast::Sender<Lifecycle>,
-    intake: Intake,
+    intake: Arc<Intake>,
+    traces: Option<Arc<TracesPipeline>>,
+    trace_agent: Mutex<Option<ServerHandle>>,
     flush_lock: Arc<tokio::sync::Mutex<()>>,
     telemetry: Mutex<Option<ServerHandle>>,
     totals: Mutex<FlushReport>,
@@ -84,7 +88,11 @@ impl Agent {
             usage_start: Mutex::new(None),
             usage_scan: Mutex::new(None),
             attribution,
-            intake: Intake::new(&config)?,
+            intake: Arc::new(Intake::new(&config)?),
+            traces: config
+                .trace_enabled
+                .then(|| Arc::new(TracesPipeline::new(&config, &function))),
+            trace_agent: Mutex::new(None),
             function,
             tracker: Mutex::new(Tracker::new()),
             changed: Notify::new(),
@@ -109,6 +117,22 @@ impl Agent {
             }
             Err(e) => crate::log_error!(
                 "DogStatsD cannot listen on 127.0.0.1:{port} ({e}); custom metrics are off, everything else runs"
+            ),
+        }
+        let routes = ProxyRoutes::new(
+            &agent.inner.config.site,
+            &agent.inner.intake.apm_base,
+            &agent.inner.intake.logs_url,
+        );
+        let port = agent.inner.config.apm_receiver_port;
+        let traces = agent.inner.traces.clone();
+        match crate::traces::server::start(port, traces, agent.inner.intake.clone(), routes).await {
+            Ok(server) => {
+                crate::log_info!("trace agent listening on {}", server.addr);
+                *lock(&agent.inner.trace_agent) = Some(server);
+            }
+            Err(e) => crate::log_error!(
+                "the trace agent cannot listen on 127.0.0.1:{port} ({e}); traces are off, everything else runs"
             ),
         }
         Ok(agent)
@@ -277,6 +301,9 @@ impl Agent {
         if let Some(server) = lock(&self.inner.telemetry).take() {
             server.stop();
         }
+        if let Some(server) = lock(&self.inner.trace_agent).take() {
+            server.stop();
+        }
         let dogstatsd = lock(&self.inner.dogstatsd).take();
         if let Some(d) = dogstatsd {
             d.stop(Duration::from_millis(100)).await;
@@ -292,6 +319,17 @@ impl Agent {
                 .await;
         let report = self.flush_locked(usable, true).await;
         let totals = self.totals();
+        if report.traces.dropped > 0 {
+            crate::log_error!(
+                "shutdown: {} spans could not be delivered and were dropped ({})",
+                report.traces.dropped,
+                report
+                    .traces
+                    .last_error
+                    .as_deref()
+                    .unwrap_or("unknown reason")
+            );
+        }
         if report.metrics.dropped > 0 {
             crate::log_error!(
                 "shutdown: {} metric items could not be delivered and were dropped ({})",
@@ -366,15 +404,27 @@ impl Agent {
     async fn flush_locked(&self, deadline: Instant, last: bool) -> FlushReport {
         self.publish_counters();
         let started = Instant::now();
-        let (logs, metrics) = tokio::join!(
+        let (logs, metrics, traces) = tokio::join!(
             self.flush_logs(deadline, last),
-            self.flush_metrics(deadline, last)
+            self.flush_metrics(deadline, last),
+            self.flush_traces(deadline, last)
         );
         let report = FlushReport {
             logs,
             metrics,
+            traces,
             elapsed: started.elapsed(),
         };
+        if report.traces != SignalReport::default() {
+            crate::log_debug!(
+                "flush: traces sent={} requests={} retried={} requeued={} dropped={}",
+                report.traces.sent,
+                report.traces.requests,
+                report.traces.retried,
+                report.traces.requeued,
+                report.traces.dropped
+            );
+        }
         if report.metrics != SignalReport::default() {
             crate::log_debug!(
                 "flush: metrics sent={} requests={} retried={} requeued={} dropped={}",
@@ -409,13 +459,34 @@ impl Agent {
         let mut totals = lock(&self.inner.totals);
         totals.logs.merge(report.logs.clone());
         totals.metrics.merge(report.metrics.clone());
+        totals.traces.merge(report.traces.clone());
         totals.elapsed += report.elapsed;
         report
     }
 
     async fn flush_metrics(&self, deadline: Instant, last: bool) -> SignalReport {
-        let mut report = SignalReport::default();
         let jobs = self.inner.intake.metrics_jobs(self.inner.metrics.take());
+        self.deliver_jobs(jobs, deadline, last, "metrics").await
+    }
+
+    async fn flush_traces(&self, deadline: Instant, last: bool) -> SignalReport {
+        let Some(traces) = &self.inner.traces else {
+            return SignalReport::default();
+        };
+        let jobs = self.inner.intake.traces_jobs(traces.take());
+        self.deliver_jobs(jobs, deadline, last, "traces").await
+    }
+
+    /// Delivers encoded payloads side by side; what fails for now waits in the retry queue
+    /// (or, at the last flush, is dropped and counted).
+    async fn deliver_jobs(
+        &self,
+        jobs: Vec<crate::intake::Pending>,
+        deadline: Instant,
+        last: bool,
+        signal: &str,
+    ) -> SignalReport {
+        let mut report = SignalReport::default();
         // Payloads go out side by side: a slow one never holds the others back.
         let mut deliveries = tokio::task::JoinSet::new();
         for job in jobs {
@@ -445,7 +516,7 @@ impl Agent {
                         job.url
                     ));
                     crate::log_error!(
-                        "the metrics intake refused {} items at {} with status {status}; they are dropped",
+                        "the {signal} intake refused {} items at {} with status {status}; they are dropped",
                         job.items,
                         job.url
                     );
@@ -464,7 +535,7 @@ impl Agent {
         }
         if report.dropped > 0 && !last {
             crate::log_warn!(
-                "metrics: {} items dropped ({})",
+                "{signal}: {} items dropped ({})",
                 report.dropped,
                 report.last_error.as_deref().unwrap_or("")
             );

@@ -153,6 +153,8 @@ pub struct Config {
     pub logs_buffer_bytes: usize,
     /// Ship the extension's own counters as `tandem.*` metrics (`TANDEM_INTERNAL_METRICS`).
     pub internal_metrics: bool,
+    /// Cap of the trace buffer, in encoded bytes.
+    pub traces_buffer_bytes: usize,
     /// Most live metric contexts (name + tags) at once; more are counted and dropped.
     pub metrics_context_limit: usize,
 }
@@ -356,6 +358,11 @@ impl Config {
             apm_receiver_port: r.port("DD_APM_RECEIVER_PORT", 8126),
             lifecycle_port: r.port("TANDEM_LIFECYCLE_PORT", 8124),
             telemetry_addr,
+            traces_buffer_bytes: r.u64_in(
+                "TANDEM_TRACES_BUFFER_BYTES",
+                65_536..=268_435_456,
+                32 * 1024 * 1024,
+            ) as usize,
             internal_metrics: r.bool("TANDEM_INTERNAL_METRICS", false),
             metrics_context_limit: r.u64_in(
                 "TANDEM_METRICS_CONTEXT_LIMIT",

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::secrets::Secret;
 use arc_swap::ArcSwapOption;
 use retry::Verdict;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,8 @@ pub struct FlushReport {
     pub logs: SignalReport,
     /// Series, sketches, events and service checks (counted in items).
     pub metrics: SignalReport,
+    /// Spans.
+    pub traces: SignalReport,
     pub elapsed: Duration,
 }
 
@@ -92,8 +95,8 @@ pub enum IntakeError {
 #[derive(Debug, Clone)]
 pub struct Payload {
     pub body: Vec<u8>,
-    pub content_type: &'static str,
-    pub encoding: Option<&'static str>,
+    pub content_type: Cow<'static, str>,
+    pub encoding: Option<Cow<'static, str>>,
 }
 
 pub struct Intake {
@@ -103,6 +106,9 @@ pub struct Intake {
     logs_compression: Option<i32>,
     /// Base of the metrics API (`https://api.<site>` or `DD_DD_URL`/`DD_URL`).
     pub metrics_base: String,
+    /// Base of the trace intake (`https://trace.agent.<site>` or `DD_APM_DD_URL`).
+    pub apm_base: String,
+    trace_env: String,
     retry: std::sync::Mutex<std::collections::VecDeque<Pending>>,
 }
 
@@ -136,6 +142,11 @@ impl Intake {
                 .metrics_url
                 .clone()
                 .unwrap_or_else(|| format!("https://api.{}", config.site)),
+            apm_base: config
+                .apm_url
+                .clone()
+                .unwrap_or_else(|| format!("https://trace.agent.{}", config.site)),
+            trace_env: config.env.clone().unwrap_or_default(),
             retry: std::sync::Mutex::new(std::collections::VecDeque::new()),
         })
     }
@@ -154,12 +165,12 @@ impl Intake {
         {
             Some(Ok(z)) => Payload {
                 body: z,
-                content_type: "application/json",
-                encoding: Some("zstd"),
+                content_type: Cow::Borrowed("application/json"),
+                encoding: Some(Cow::Borrowed("zstd")),
             },
             _ => Payload {
                 body: json,
-                content_type: "application/json",
+                content_type: Cow::Borrowed("application/json"),
                 encoding: None,
             },
         }
@@ -177,8 +188,8 @@ impl Intake {
             url,
             payload: Payload {
                 body: e.body,
-                content_type: "application/x-protobuf",
-                encoding: Some("zstd"),
+                content_type: Cow::Borrowed("application/x-protobuf"),
+                encoding: Some(Cow::Borrowed("zstd")),
             },
             items: e.items as u64,
         };
@@ -197,7 +208,7 @@ impl Intake {
             url,
             payload: Payload {
                 body: v.to_string().into_bytes(),
-                content_type: "application/json",
+                content_type: Cow::Borrowed("application/json"),
                 encoding: None,
             },
             items,
@@ -218,6 +229,22 @@ impl Intake {
             ));
         }
         jobs
+    }
+
+    /// Trace payloads (`AgentPayload`, zstd protobuf), each under the intake's size limit.
+    pub fn traces_jobs(&self, payloads: Vec<crate::traces::proto::TracerPayload>) -> Vec<Pending> {
+        crate::traces::encode::agent_payloads(payloads, &self.trace_env)
+            .into_iter()
+            .map(|(body, items)| Pending {
+                url: format!("{}/api/v0.2/traces", self.apm_base),
+                payload: Payload {
+                    body,
+                    content_type: Cow::Borrowed("application/x-protobuf"),
+                    encoding: Some(Cow::Borrowed("zstd")),
+                },
+                items,
+            })
+            .collect()
     }
 
     /// Keeps an undelivered payload for the next flush; `false` when the queue is full.
@@ -259,10 +286,10 @@ impl Intake {
                 .post(url)
                 .timeout(left)
                 .header("DD-API-KEY", key.expose())
-                .header("Content-Type", payload.content_type)
+                .header("Content-Type", payload.content_type.as_ref())
                 .body(payload.body.clone());
-            if let Some(enc) = payload.encoding {
-                req = req.header("Content-Encoding", enc);
+            if let Some(enc) = &payload.encoding {
+                req = req.header("Content-Encoding", enc.as_ref());
             }
             for (k, v) in extra {
                 req = req.header(*k, *v);

@@ -32,6 +32,9 @@ pub fn lambda_env(runtime_api: &str, intake_url: &str, managed: bool) -> Vec<(St
         ("TANDEM_TELEMETRY_ADDR", "127.0.0.1:0".into()),
         ("DD_DOGSTATSD_PORT", "0".into()),
         ("DD_DD_URL", intake_url.to_string()),
+        ("DD_APM_DD_URL", intake_url.to_string()),
+        ("DD_APM_RECEIVER_PORT", "0".into()),
+        ("TANDEM_LIFECYCLE_PORT", "0".into()),
     ];
     if managed {
         env.push((
@@ -127,6 +130,17 @@ impl AgentProcess {
                 .ok()
                 .filter(|a| a.is_ipv4())
         })
+    }
+
+    /// The trace agent's address, from its start-up line.
+    pub async fn trace_agent_addr(&self, timeout: Duration) -> Option<std::net::SocketAddr> {
+        self.wait_for_line("trace agent listening on", timeout)
+            .await;
+        let line = self
+            .stderr()
+            .into_iter()
+            .find(|l| l.contains("trace agent listening on"))?;
+        line.split("listening on ").nth(1)?.trim().parse().ok()
     }
 
     /// Waits for the process to exit; returns its status and when it exited.

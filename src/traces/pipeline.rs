@@ -1,0 +1,110 @@
+//! The trace buffer: decoded tracer payloads go through the processor into a byte-capped
+//! buffer of `TracerPayload`s until a flush takes them. Counts every span received, every trace
+//! rejected and every span dropped for lack of room.
+
+use super::process::{Processor, Rejected};
+use super::proto::{Span, TracerPayload};
+use crate::config::Config;
+use crate::tags::FunctionContext;
+use prost::Message;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What the tracer said about itself (request headers).
+#[derive(Debug, Clone, Default)]
+pub struct TracerInfo {
+    pub language: String,
+    pub language_version: String,
+    pub tracer_version: String,
+    pub container_id: String,
+    /// `Datadog-Client-Computed-Stats`: when false the backend must compute stats.
+    pub client_computed_stats: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct TraceCounters {
+    pub spans_received: AtomicU64,
+    pub traces_rejected: AtomicU64,
+    pub spans_dropped_buffer_full: AtomicU64,
+}
+
+pub struct TracesPipeline {
+    processor: Processor,
+    env: String,
+    app_version: String,
+    cap_bytes: usize,
+    buffer: Mutex<(Vec<TracerPayload>, usize)>,
+    pub counters: TraceCounters,
+}
+
+impl TracesPipeline {
+    pub fn new(config: &Config, function: &FunctionContext) -> Self {
+        Self {
+            processor: Processor::new(config, function),
+            env: config.env.clone().unwrap_or_default(),
+            app_version: config.version.clone().unwrap_or_default(),
+            cap_bytes: config.traces_buffer_bytes,
+            buffer: Mutex::new((Vec::new(), 0)),
+            counters: TraceCounters::default(),
+        }
+    }
+
+    /// Processes and buffers decoded traces from one tracer request.
+    pub fn ingest(&self, traces: Vec<Vec<Span>>, tracer: &TracerInfo, now_ns: i64) {
+        let spans: usize = traces.iter().map(Vec::len).sum();
+        self.counters
+            .spans_received
+            .fetch_add(spans as u64, Ordering::Relaxed);
+        let mut chunks = Vec::with_capacity(traces.len());
+        for trace in traces {
+            match self.processor.process(trace, now_ns) {
+                Ok(chunk) => chunks.push(chunk),
+                Err(Rejected::Empty) => {}
+                Err(_) => {
+                    self.counters
+                        .traces_rejected
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if chunks.is_empty() {
+            return;
+        }
+        let mut payload = TracerPayload {
+            container_id: tracer.container_id.clone(),
+            language_name: tracer.language.clone(),
+            language_version: tracer.language_version.clone(),
+            tracer_version: tracer.tracer_version.clone(),
+            chunks,
+            env: self.env.clone(),
+            app_version: self.app_version.clone(),
+            ..Default::default()
+        };
+        if !tracer.client_computed_stats {
+            payload.tags.insert("_dd.compute_stats".into(), "1".into());
+        }
+        self.push(payload);
+    }
+
+    /// Buffers an already-built payload (the invocation span, inferred spans).
+    pub fn push(&self, payload: TracerPayload) {
+        let size = payload.encoded_len();
+        let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        if buf.1 + size > self.cap_bytes {
+            drop(buf);
+            let spans: usize = payload.chunks.iter().map(|c| c.spans.len()).sum();
+            self.counters
+                .spans_dropped_buffer_full
+                .fetch_add(spans as u64, Ordering::Relaxed);
+            return;
+        }
+        buf.1 += size;
+        buf.0.push(payload);
+    }
+
+    pub fn take(&self) -> Vec<TracerPayload> {
+        let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        buf.1 = 0;
+        std::mem::take(&mut buf.0)
+    }
+}
