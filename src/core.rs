@@ -17,6 +17,7 @@ use crate::metrics::enhanced::Enhanced;
 use crate::metrics::pipeline::MetricsPipeline;
 use crate::metrics::usage::Snapshot;
 use crate::tags::FunctionContext;
+use crate::traces::invocation::Invocations;
 use crate::traces::pipeline::TracesPipeline;
 use crate::traces::server::ProxyRoutes;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -58,6 +59,10 @@ struct Inner {
     intake: Arc<Intake>,
     traces: Option<Arc<TracesPipeline>>,
     trace_agent: Mutex<Option<ServerHandle>>,
+    invocations: Arc<Invocations>,
+    lifecycle_api: Mutex<Option<ServerHandle>>,
+    /// Request id of the current on-demand INVOKE (lifecycle calls without a request id).
+    current_invoke: Arc<Mutex<Option<String>>>,
     flush_lock: Arc<tokio::sync::Mutex<()>>,
     telemetry: Mutex<Option<ServerHandle>>,
     totals: Mutex<FlushReport>,
@@ -93,6 +98,9 @@ impl Agent {
                 .trace_enabled
                 .then(|| Arc::new(TracesPipeline::new(&config, &function))),
             trace_agent: Mutex::new(None),
+            invocations: Arc::new(Invocations::new(&config, &function)),
+            lifecycle_api: Mutex::new(None),
+            current_invoke: Arc::new(Mutex::new(None)),
             function,
             tracker: Mutex::new(Tracker::new()),
             changed: Notify::new(),
@@ -135,7 +143,46 @@ impl Agent {
                 "the trace agent cannot listen on 127.0.0.1:{port} ({e}); traces are off, everything else runs"
             ),
         }
+        agent.start_lifecycle_api().await;
         Ok(agent)
+    }
+
+    async fn start_lifecycle_api(&self) {
+        let (flush_tx, mut flush_rx) =
+            tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(8);
+        let flusher = self.clone();
+        tokio::spawn(async move {
+            while let Some(done) = flush_rx.recv().await {
+                flusher
+                    .flush(Instant::now() + flusher.inner.config.flush_timeout)
+                    .await;
+                let _ = done.send(());
+            }
+        });
+        let current = self.inner.current_invoke.clone();
+        let on_demand = self.inner.attribution == Attribution::StreamOrder;
+        let hooks = crate::traces::lifecycle::Hooks {
+            invocations: self.inner.invocations.clone(),
+            traces: self.inner.traces.clone(),
+            current_request: Arc::new(move || {
+                if on_demand {
+                    lock(&current).clone()
+                } else {
+                    None
+                }
+            }),
+            flush: flush_tx,
+        };
+        let port = self.inner.config.lifecycle_port;
+        match crate::traces::lifecycle::start(port, hooks).await {
+            Ok(server) => {
+                crate::log_info!("lifecycle API listening on {}", server.addr);
+                *lock(&self.inner.lifecycle_api) = Some(server);
+            }
+            Err(e) => crate::log_error!(
+                "the lifecycle API cannot listen on 127.0.0.1:{port} ({e}); invocation spans are off, everything else runs"
+            ),
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -173,6 +220,7 @@ impl Agent {
                     Attribution::StreamOrder => tracker.current_request_id(),
                     Attribution::RecordOnly => None,
                 };
+                self.trace_lifecycle(ev);
                 let points = lock(&self.inner.enhanced).on_event(ev, current);
                 self.add_enhanced(points);
             }
@@ -212,6 +260,38 @@ impl Agent {
         self.inner.changed.notify_waiters();
     }
 
+    /// Telemetry that matters to invocation spans: init duration, timeouts, reports.
+    fn trace_lifecycle(&self, ev: &Timed) {
+        let inv = &self.inner.invocations;
+        match &ev.event {
+            TelemetryEvent::InitReport(r) => {
+                if let Some(ms) = r.metrics.duration_ms {
+                    inv.set_init_duration_ms(ms);
+                }
+            }
+            TelemetryEvent::RuntimeDone(r) if r.status.as_deref() == Some("timeout") => {
+                let now_ns = ev.time_ms.saturating_mul(1_000_000);
+                if let (Some(payload), Some(traces)) =
+                    (inv.timeout(&r.request_id, now_ns), &self.inner.traces)
+                {
+                    traces.push(payload);
+                }
+            }
+            TelemetryEvent::Report(r) => {
+                if r.status.as_deref() == Some("timeout") {
+                    let now_ns = ev.time_ms.saturating_mul(1_000_000);
+                    if let (Some(payload), Some(traces)) =
+                        (inv.timeout(&r.request_id, now_ns), &self.inner.traces)
+                    {
+                        traces.push(payload);
+                    }
+                }
+                inv.forget(&r.request_id);
+            }
+            _ => {}
+        }
+    }
+
     fn add_enhanced(&self, points: Vec<crate::metrics::enhanced::Point>) {
         for p in points {
             let name = format!("{}{}", crate::metrics::enhanced::PREFIX, p.name);
@@ -231,6 +311,7 @@ impl Agent {
 
     /// Records an INVOKE event (on-demand).
     pub fn on_invoke(&self, ev: InvokeEvent) {
+        *lock(&self.inner.current_invoke) = Some(ev.request_id.clone());
         if self.inner.config.enhanced_metrics {
             *lock(&self.inner.usage_start) = Snapshot::take();
         }
@@ -302,6 +383,9 @@ impl Agent {
             server.stop();
         }
         if let Some(server) = lock(&self.inner.trace_agent).take() {
+            server.stop();
+        }
+        if let Some(server) = lock(&self.inner.lifecycle_api).take() {
             server.stop();
         }
         let dogstatsd = lock(&self.inner.dogstatsd).take();

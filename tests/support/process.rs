@@ -143,6 +143,17 @@ impl AgentProcess {
         line.split("listening on ").nth(1)?.trim().parse().ok()
     }
 
+    /// The lifecycle API's address, from its start-up line.
+    pub async fn lifecycle_addr(&self, timeout: Duration) -> Option<std::net::SocketAddr> {
+        self.wait_for_line("lifecycle API listening on", timeout)
+            .await;
+        let line = self
+            .stderr()
+            .into_iter()
+            .find(|l| l.contains("lifecycle API listening on"))?;
+        line.split("listening on ").nth(1)?.trim().parse().ok()
+    }
+
     /// Waits for the process to exit; returns its status and when it exited.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<(ExitStatus, Instant)> {
         if self.exited.is_none() {

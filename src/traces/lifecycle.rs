@@ -1,0 +1,102 @@
+//! The lifecycle endpoints the Datadog Lambda libraries call on `127.0.0.1:8124`:
+//! `GET /lambda/hello` (extension detection), `POST /lambda/start-invocation` (body: the
+//! event; answers with the trace context for the tracer), `POST /lambda/end-invocation`
+//! (body: the response; `x-datadog-invocation-error*` headers), `POST /lambda/flush`.
+//! The request id comes from `lambda-runtime-aws-request-id`, else — on-demand only, where
+//! invocations never overlap — from the current invocation.
+
+use super::invocation::{InvocationError, Invocations};
+use super::pipeline::TracesPipeline;
+use crate::http::{self, ServerHandle};
+use hyper::{Method, StatusCode};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Lambda event and response payloads are at most 6 MB (plus room for encoding).
+const MAX_BODY: usize = 8 * 1024 * 1024;
+pub const REQUEST_ID_HEADER: &str = "lambda-runtime-aws-request-id";
+
+/// What the endpoints need from the rest of the agent.
+pub struct Hooks {
+    pub invocations: Arc<Invocations>,
+    pub traces: Option<Arc<TracesPipeline>>,
+    /// The current on-demand invocation (`None` in Managed Instance mode).
+    pub current_request: Arc<dyn Fn() -> Option<String> + Send + Sync>,
+    /// Asks the agent to flush; the sender is answered when the flush is done.
+    pub flush: mpsc::Sender<oneshot::Sender<()>>,
+}
+
+pub async fn start(port: u16, hooks: Hooks) -> std::io::Result<ServerHandle> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let hooks = Arc::new(hooks);
+    http::serve(listener, move |req| {
+        let hooks = hooks.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let header = |n: &str| {
+                parts
+                    .headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let path = parts.uri.path();
+            match (&parts.method, path) {
+                (&Method::GET, "/lambda/hello") => http::json(StatusCode::OK, "{}"),
+                (&Method::POST, "/lambda/flush") => {
+                    let (tx, rx) = oneshot::channel();
+                    if hooks.flush.send(tx).await.is_ok() {
+                        let _ = rx.await;
+                    }
+                    http::json(StatusCode::OK, "{}")
+                }
+                (&Method::POST, "/lambda/start-invocation" | "/lambda/end-invocation") => {
+                    let body = http::read_body(body, MAX_BODY).await.unwrap_or_default();
+                    let value: serde_json::Value =
+                        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                    let Some(request_id) =
+                        header(REQUEST_ID_HEADER).or_else(|| (hooks.current_request)())
+                    else {
+                        crate::log_warn!(
+                            "{path} without a {REQUEST_ID_HEADER} header in Managed Instance mode; ignored"
+                        );
+                        return http::json(
+                            StatusCode::BAD_REQUEST,
+                            r#"{"error":"missing request id"}"#,
+                        );
+                    };
+                    let now_ns = crate::time::now_ms().saturating_mul(1_000_000);
+                    if path == "/lambda/start-invocation" {
+                        let mut r = http::json(StatusCode::OK, "{}");
+                        for (k, v) in hooks.invocations.start(&request_id, &value, now_ns) {
+                            if let Ok(v) = hyper::header::HeaderValue::from_str(&v) {
+                                r.headers_mut().insert(k, v);
+                            }
+                        }
+                        return r;
+                    }
+                    let error = header("x-datadog-invocation-error")
+                        .filter(|e| e.eq_ignore_ascii_case("true"))
+                        .map(|_| InvocationError {
+                            message: header("x-datadog-invocation-error-msg").unwrap_or_default(),
+                            kind: header("x-datadog-invocation-error-type").unwrap_or_default(),
+                            stack: header("x-datadog-invocation-error-stack")
+                                .and_then(|s| super::inferred::base64_decode(&s))
+                                .and_then(|b| String::from_utf8(b).ok())
+                                .unwrap_or_default(),
+                        });
+                    let response = (!value.is_null()).then_some(&value);
+                    if let (Some(payload), Some(traces)) = (
+                        hooks.invocations.end(&request_id, response, error, now_ns),
+                        &hooks.traces,
+                    ) {
+                        traces.push(payload);
+                    }
+                    http::json(StatusCode::OK, "{}")
+                }
+                _ => http::respond(StatusCode::NOT_FOUND, "unknown endpoint"),
+            }
+        }
+    })
+}
