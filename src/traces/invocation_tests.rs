@@ -1,1 +1,113 @@
+use super::*;
+use crate::config::source::Source;
+use serde_json::json;
 
+fn invocations(pairs: &[(&str, &str)]) -> Invocations {
+    let mut env: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.insert("AWS_LAMBDA_FUNCTION_NAME".into(), "fn".into());
+    let (config, w) = Config::load(&Source::from_maps(env, HashMap::new()));
+    assert!(w.is_empty(), "{w:?}");
+    Invocations::new(&config, &FunctionContext::new(&config, None, Some("1")))
+}
+
+fn spans(p: &TracerPayload) -> &[Span] {
+    &p.chunks[0].spans
+}
+
+#[test]
+fn payload_capture_flattens_truncates_and_redacts() {
+    let inv = invocations(&[
+        ("DD_CAPTURE_LAMBDA_PAYLOAD", "true"),
+        ("DD_CAPTURE_LAMBDA_PAYLOAD_MAX_DEPTH", "2"),
+    ]);
+    let event = json!({"user": {"name": "ann", "password": "hunter2", "deep": {"x": 1}}, "Authorization": "Bearer t", "big": "x".repeat(6000), "list": [1, 2]});
+    inv.start("r", &event, 1_000);
+    let p = inv
+        .end(
+            "r",
+            Some(&json!({"statusCode": 201, "body": {"token": "abc", "ok": true}})),
+            None,
+            2_000,
+        )
+        .unwrap();
+    let m = &spans(&p).last().unwrap().meta;
+    assert_eq!(m["function.request.user.name"], "ann");
+    assert_eq!(m["function.request.user.password"], "redacted");
+    assert_eq!(m["function.request.Authorization"], "redacted");
+    assert_eq!(
+        m["function.request.user.deep"], r#"{"x":1}"#,
+        "depth 2 keeps deeper values as JSON"
+    );
+    assert_eq!(m["function.request.list.1"], "2");
+    assert!(m["function.request.big"].len() <= 5_003 && m["function.request.big"].ends_with("..."));
+    assert_eq!(m["function.response.body.token"], "redacted");
+    assert_eq!(m["function.response.body.ok"], "true");
+    assert_eq!(m["http.status_code"], "201");
+    assert!(
+        !m.values()
+            .any(|v| v.contains("hunter2") || v.contains("Bearer"))
+    );
+
+    let off = invocations(&[]);
+    off.start("r", &event, 1_000);
+    let p = off.end("r", None, None, 2_000).unwrap();
+    assert!(
+        !spans(&p)
+            .last()
+            .unwrap()
+            .meta
+            .keys()
+            .any(|k| k.starts_with("function.request"))
+    );
+}
+
+#[test]
+fn timeout_cold_start_and_unknown_requests() {
+    let inv = invocations(&[]);
+    inv.set_init_duration_ms(250.0);
+    inv.start("a", &json!({}), 1_000_000_000);
+    let p = inv.timeout("a", 4_000_000_000).unwrap();
+    let s = spans(&p);
+    let lambda = s.iter().find(|s| s.name == "aws.lambda").unwrap();
+    assert_eq!(
+        (
+            lambda.error,
+            lambda.meta["error.type"].as_str(),
+            lambda.duration
+        ),
+        (1, "Impending Timeout", 3_000_000_000)
+    );
+    let cold = s
+        .iter()
+        .find(|s| s.name == "aws.lambda.cold_start")
+        .unwrap();
+    assert_eq!(
+        (cold.parent_id, cold.duration, cold.start),
+        (lambda.span_id, 250_000_000, 750_000_000)
+    );
+    assert!(inv.end("a", None, None, 5).is_none(), "already ended");
+    assert!(inv.end("never-started", None, None, 5).is_none());
+    inv.start("b", &json!({}), 10);
+    let p = inv.end("b", None, None, 20).unwrap();
+    assert!(
+        spans(&p).iter().all(|s| s.name != "aws.lambda.cold_start"),
+        "warm invocation"
+    );
+}
+
+#[test]
+fn managed_services_off_keeps_context_but_no_inferred_span() {
+    let inv = invocations(&[("DD_TRACE_MANAGED_SERVICES", "false")]);
+    let event = json!({"Records": [{"eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+        "messageAttributes": {"_datadog": {"stringValue": "{\"x-datadog-trace-id\":\"77\",\"x-datadog-parent-id\":\"88\"}"}}}]});
+    let headers = inv.start("r", &event, 1);
+    assert!(headers.contains(&("x-datadog-trace-id", "77".to_string())));
+    let p = inv.end("r", None, None, 2).unwrap();
+    let s = spans(&p);
+    assert_eq!(s.len(), 1);
+    assert_eq!((s[0].trace_id, s[0].parent_id), (77, 88));
+    assert_eq!(s[0].meta["function_trigger.event_source"], "sqs");
+}
