@@ -131,6 +131,7 @@ impl Agent {
             &agent.inner.config.site,
             &agent.inner.intake.apm_base,
             &agent.inner.intake.logs_url,
+            agent.inner.config.env.as_deref().unwrap_or(""),
         );
         let port = agent.inner.config.apm_receiver_port;
         let traces = agent.inner.traces.clone();

@@ -11,3 +11,4 @@ pub mod pipeline;
 pub mod process;
 pub mod proto;
 pub mod server;
+pub mod stats;

@@ -19,10 +19,12 @@ const PROXY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct ProxyRoutes {
     pub routes: Vec<(&'static str, String)>,
+    /// `DD_ENV`, stamped on wrapped stats payloads.
+    pub env: String,
 }
 
 impl ProxyRoutes {
-    pub fn new(site: &str, apm_base: &str, logs_url: &str) -> Self {
+    pub fn new(site: &str, apm_base: &str, logs_url: &str, env: &str) -> Self {
         let routes = vec![
             ("/v0.6/stats", format!("{apm_base}/api/v0.2/stats")),
             (
@@ -51,7 +53,10 @@ impl ProxyRoutes {
                 format!("https://llmobs-intake.{site}/api/v2/llmobs"),
             ),
         ];
-        Self { routes }
+        Self {
+            routes,
+            env: env.to_string(),
+        }
     }
 
     fn target(&self, path: &str) -> Option<&str> {
@@ -143,6 +148,22 @@ pub async fn start(
                         }
                     }
                 }
+                "/v0.6/stats" if matches!(parts.method, Method::PUT | Method::POST) => {
+                    let (Some(_), Some(url)) = (&pipeline, routes.target("/v0.6/stats")) else {
+                        return http::respond(StatusCode::ACCEPTED, "");
+                    };
+                    let body = super::stats::gzip(&super::stats::wrap(&body, &routes.env));
+                    let payload = Payload {
+                        body,
+                        content_type: "application/msgpack".into(),
+                        encoding: Some("gzip".into()),
+                    };
+                    relay(
+                        intake
+                            .deliver(url, &payload, &[], Instant::now() + PROXY_TIMEOUT)
+                            .await,
+                    )
+                }
                 p => match routes.target(p) {
                     Some(url) if parts.method == Method::POST || parts.method == Method::PUT => {
                         if pipeline.is_none() {
@@ -181,10 +202,16 @@ async fn forward(
         content_type: content_type.into(),
         encoding: (!encoding.is_empty()).then(|| encoding.into()),
     };
-    match intake
-        .deliver(url, &payload, &[], Instant::now() + PROXY_TIMEOUT)
-        .await
-    {
+    relay(
+        intake
+            .deliver(url, &payload, &[], Instant::now() + PROXY_TIMEOUT)
+            .await,
+    )
+}
+
+/// The tracer's answer for a forwarded request.
+fn relay(delivery: Delivery) -> http::HttpResponse {
+    match delivery {
         Delivery::Delivered { .. } => http::respond(StatusCode::ACCEPTED, ""),
         Delivery::Refused { status, .. } => http::respond(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),

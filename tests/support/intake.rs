@@ -173,6 +173,14 @@ async fn capture(
         Some("zstd") => {
             zstd::decode_all(&raw[..]).unwrap_or_else(|_| b"<undecodable zstd>".to_vec())
         }
+        Some("gzip") => {
+            use std::io::Read;
+            let mut out = Vec::new();
+            match flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out) {
+                Ok(_) => out,
+                Err(_) => b"<undecodable gzip>".to_vec(),
+            }
+        }
         _ => raw.to_vec(),
     };
     let (idx, fault) = {

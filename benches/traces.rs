@@ -1,0 +1,147 @@
+//! Trace path benchmark (a bench binary: it measures and prints). Run with
+//! `cargo bench --bench traces`: msgpack decode + span processing throughput on one core, and
+//! heap allocations per span, for v0.4 and v0.5 payloads of 1,000 traces × 10 spans.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+use tandem::config::Config;
+use tandem::config::source::Source;
+use tandem::tags::FunctionContext;
+use tandem::traces::msgpack;
+use tandem::traces::process::Processor;
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+// SAFETY: forwards to the system allocator, only counting.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(l.size() as u64, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+}
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+// Minimal msgpack writers for building realistic payloads.
+fn str_(out: &mut Vec<u8>, s: &str) {
+    let n = s.len();
+    if n < 32 {
+        out.push(0xa0 | n as u8);
+    } else {
+        out.push(0xd9);
+        out.push(n as u8);
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+fn uint(out: &mut Vec<u8>, v: u64) {
+    out.push(0xcf);
+    out.extend_from_slice(&v.to_be_bytes());
+}
+fn map(out: &mut Vec<u8>, n: usize) {
+    out.push(0x80 | n as u8);
+}
+fn arr(out: &mut Vec<u8>, n: usize) {
+    out.push(0xdd);
+    out.extend_from_slice(&(n as u32).to_be_bytes());
+}
+
+const TRACES: usize = 1000;
+const SPANS: usize = 10;
+
+fn v04() -> Vec<u8> {
+    let mut o = Vec::new();
+    arr(&mut o, TRACES);
+    for t in 0..TRACES {
+        arr(&mut o, SPANS);
+        for s in 0..SPANS {
+            map(&mut o, 11);
+            for (k, v) in [
+                ("service", "orders"),
+                ("name", "http.request"),
+                ("resource", "GET /users/{id}"),
+                ("type", "web"),
+            ] {
+                str_(&mut o, k);
+                str_(&mut o, v);
+            }
+            str_(&mut o, "trace_id");
+            uint(&mut o, 1 + t as u64);
+            str_(&mut o, "span_id");
+            uint(&mut o, 1 + (t * SPANS + s) as u64);
+            str_(&mut o, "parent_id");
+            uint(&mut o, if s == 0 { 0 } else { (t * SPANS + s) as u64 });
+            str_(&mut o, "start");
+            uint(&mut o, 1_700_000_000_000_000_000);
+            str_(&mut o, "duration");
+            uint(&mut o, 1_000_000);
+            str_(&mut o, "meta");
+            map(&mut o, 5);
+            for (k, v) in [
+                ("http.url", "https://api.example.com/users/42"),
+                ("http.method", "GET"),
+                ("http.status_code", "200"),
+                ("component", "requests"),
+                ("span.kind", "client"),
+            ] {
+                str_(&mut o, k);
+                str_(&mut o, v);
+            }
+            str_(&mut o, "metrics");
+            map(&mut o, 1);
+            str_(&mut o, "_dd.measured");
+            o.push(0xcb);
+            o.extend_from_slice(&1.0f64.to_be_bytes());
+        }
+    }
+    o
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--test") {
+        return;
+    }
+    let (config, _) = Config::load(&Source::default());
+    let processor = Processor::new(
+        &config,
+        &FunctionContext::new(&config, Some("bench"), Some("1")),
+    );
+    let body = v04();
+    let total = (TRACES * SPANS) as f64;
+    let mut rates = Vec::new();
+    let (mut allocs, mut bytes) = (0, 0);
+    for _ in 0..7 {
+        let (a0, b0) = (
+            ALLOCS.load(Ordering::Relaxed),
+            BYTES.load(Ordering::Relaxed),
+        );
+        let start = Instant::now();
+        let traces = msgpack::decode_v04(&body).expect("decode");
+        let mut kept = 0;
+        for t in traces {
+            kept += processor
+                .process(t, 1_800_000_000_000_000_000)
+                .map(|c| c.spans.len())
+                .unwrap_or(0);
+        }
+        rates.push(total / start.elapsed().as_secs_f64());
+        allocs = ALLOCS.load(Ordering::Relaxed) - a0;
+        bytes = BYTES.load(Ordering::Relaxed) - b0;
+        assert_eq!(kept, TRACES * SPANS);
+    }
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "v0.4 decode + process, one core: median {:.2} M spans/s (min {:.2}, max {:.2}); {:.1} allocations and {:.0} bytes allocated per span ({} bytes of msgpack per span)",
+        rates[3] / 1e6,
+        rates[0] / 1e6,
+        rates[6] / 1e6,
+        allocs as f64 / total,
+        bytes as f64 / total,
+        body.len() / (TRACES * SPANS)
+    );
+}
