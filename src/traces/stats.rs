@@ -90,7 +90,8 @@ mod tests {
         );
         let unzipped = {
             use std::io::Read;
-            let mut d = flate2::read::GzDecoder::new(&gzip(&wrapped)[..]);
+            let zipped = gzip(&wrapped);
+            let mut d = flate2::read::GzDecoder::new(&zipped[..]);
             let mut v = Vec::new();
             d.read_to_end(&mut v).unwrap();
             v
