@@ -134,24 +134,21 @@ impl AgentProcess {
 
     /// The trace agent's address, from its start-up line.
     pub async fn trace_agent_addr(&self, timeout: Duration) -> Option<std::net::SocketAddr> {
-        self.wait_for_line("trace agent listening on", timeout)
-            .await;
-        let line = self
-            .stderr()
-            .into_iter()
-            .find(|l| l.contains("trace agent listening on"))?;
-        line.split("listening on ").nth(1)?.trim().parse().ok()
+        self.reported_addr("trace agent listening on ", timeout)
+            .await
     }
 
     /// The lifecycle API's address, from its start-up line.
     pub async fn lifecycle_addr(&self, timeout: Duration) -> Option<std::net::SocketAddr> {
-        self.wait_for_line("lifecycle API listening on", timeout)
-            .await;
-        let line = self
-            .stderr()
-            .into_iter()
-            .find(|l| l.contains("lifecycle API listening on"))?;
-        line.split("listening on ").nth(1)?.trim().parse().ok()
+        self.reported_addr("lifecycle API listening on ", timeout)
+            .await
+    }
+
+    /// The `ip:port` that follows `marker` in the agent's log.
+    async fn reported_addr(&self, marker: &str, timeout: Duration) -> Option<std::net::SocketAddr> {
+        self.wait_for_line(marker, timeout).await;
+        let line = self.stderr().into_iter().find(|l| l.contains(marker))?;
+        line.split(marker).nth(1)?.trim().parse().ok()
     }
 
     /// Waits for the process to exit; returns its status and when it exited.
