@@ -57,9 +57,27 @@ where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<HttpResponse, Abort>> + Send + 'static,
 {
+    serve_streams(listener, |stream| async move { Ok(stream) }, handler)
+}
+
+/// The accept loop behind every server: `upgrade` turns each accepted connection into the
+/// stream HTTP is spoken over (the connection itself, or a TLS session in tests).
+pub fn serve_streams<U, UFut, S, F, Fut>(
+    listener: TcpListener,
+    upgrade: U,
+    handler: F,
+) -> std::io::Result<ServerHandle>
+where
+    U: Fn(tokio::net::TcpStream) -> UFut + Send + Sync + 'static,
+    UFut: Future<Output = std::io::Result<S>> + Send + 'static,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<HttpResponse, Abort>> + Send + 'static,
+{
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
     let handler = Arc::new(handler);
+    let upgrade = Arc::new(upgrade);
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -69,8 +87,12 @@ where
             let Ok((stream, _)) = accepted else { continue };
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
+            let upgrade = upgrade.clone();
             let mut conn_stop = stopped.clone();
             tokio::spawn(async move {
+                let Ok(stream) = upgrade(stream).await else {
+                    return;
+                };
                 let service = hyper::service::service_fn(move |req| {
                     let handler = handler.clone();
                     async move { handler(req).await }

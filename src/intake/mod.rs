@@ -131,6 +131,32 @@ impl Intake {
                 ),
             }
         }
+        if let Some(path) = &config.tls_cert_file {
+            let certs = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|pem| {
+                    reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string())
+                });
+            match certs {
+                Ok(certs) if !certs.is_empty() => {
+                    for c in certs {
+                        builder = builder.add_root_certificate(c);
+                    }
+                }
+                Ok(_) => crate::log_warn!(
+                    "DD_TLS_CERT_FILE={path:?} holds no certificate; expected PEM certificates; using the default roots only"
+                ),
+                Err(e) => crate::log_warn!(
+                    "DD_TLS_CERT_FILE={path:?} could not be read ({e}); expected PEM certificates; using the default roots only"
+                ),
+            }
+        }
+        if config.skip_ssl_validation {
+            crate::log_warn!(
+                "DD_SKIP_SSL_VALIDATION=true: the intake's TLS certificates are not verified"
+            );
+            builder = builder.danger_accept_invalid_certs(true);
+        }
         Ok(Self {
             http: builder.build()?,
             api_key: Arc::new(ArcSwapOption::from(config.api_key.clone().map(Arc::new))),

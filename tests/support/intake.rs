@@ -68,6 +68,7 @@ struct Shared {
 pub struct CaptureIntake {
     shared: Arc<Shared>,
     server: ServerHandle,
+    scheme: &'static str,
 }
 
 impl Drop for CaptureIntake {
@@ -78,22 +79,63 @@ impl Drop for CaptureIntake {
 
 impl CaptureIntake {
     pub async fn start() -> std::io::Result<CaptureIntake> {
+        Self::start_with(|stream| async move { Ok(stream) }, "http").await
+    }
+
+    /// An HTTPS intake serving the PEM certificate chain and key at the given paths.
+    pub async fn start_tls(
+        cert_pem: &std::path::Path,
+        key_pem: &std::path::Path,
+    ) -> std::io::Result<CaptureIntake> {
+        use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
+        let bad = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(cert_pem)
+            .map_err(|e| bad(e.to_string()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key_pem)
+            .map_err(|e| bad(e.to_string()))?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad(e.to_string()))?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        Self::start_with(move |stream| acceptor.clone().accept(stream), "https").await
+    }
+
+    async fn start_with<U, UFut, S>(
+        upgrade: U,
+        scheme: &'static str,
+    ) -> std::io::Result<CaptureIntake>
+    where
+        U: Fn(tokio::net::TcpStream) -> UFut + Send + Sync + 'static,
+        UFut: std::future::Future<Output = std::io::Result<S>> + Send + 'static,
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Notify::new(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let handler_shared = shared.clone();
-        let server = http::serve_or_abort(listener, move |req| {
+        let server = http::serve_streams(listener, upgrade, move |req| {
             let shared = handler_shared.clone();
             async move { capture(shared, req).await }
         })?;
-        Ok(CaptureIntake { shared, server })
+        Ok(CaptureIntake {
+            shared,
+            server,
+            scheme,
+        })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.server.addr)
+        format!("{}://{}", self.scheme, self.server.addr)
     }
 
     /// Answer every request this way from now on.

@@ -1,0 +1,250 @@
+//! Network settings end to end: a TLS capture intake with a private CA (`DD_TLS_CERT_FILE`),
+//! and every Datadog-bound request through a real HTTP CONNECT proxy (Debian's tinyproxy, which
+//! `.ci/run` installs), bypassed per `NO_PROXY`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use tandem::testkit::events as ev;
+use tandem::testkit::intake::CaptureIntake;
+use tandem::testkit::platform::{Platform, SimMode, TelemetryAnswer};
+use tandem::testkit::process::{AgentProcess, lambda_env};
+use tandem::testkit::request_id;
+
+const T: Duration = Duration::from_secs(10);
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_tandem"))
+}
+
+/// A CA and a leaf for 127.0.0.1 signed by it, made with the openssl CLI.
+fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed (.ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=tandem test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tandem-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs one invocation with a log line against `intake`, then SHUTDOWN; returns the agent's stderr.
+async fn run_agent(intake: &CaptureIntake, extra: &[(&str, String)]) -> Vec<String> {
+    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
+        .await
+        .unwrap();
+    let mut env = lambda_env(&platform.runtime_api(), &intake.url(), false);
+    for (k, v) in extra {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.to_string(), v.clone()));
+    }
+    let mut agent = AgentProcess::spawn(bin(), &env).unwrap();
+    assert!(platform.wait_next_calls(1, T).await, "{:?}", agent.stderr());
+    platform
+        .invoke(&request_id(1), vec![ev::function_text("over the wire")], T)
+        .await
+        .unwrap();
+    platform.send_shutdown(Duration::from_secs(2));
+    agent.wait_exit(T).await.expect("agent exits");
+    agent.stderr()
+}
+
+fn got_logs(intake: &CaptureIntake) -> bool {
+    intake
+        .log_entries()
+        .iter()
+        .any(|e| e["message"]["message"] == "over the wire")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_intake_with_a_private_ca_needs_dd_tls_cert_file() {
+    let dir = temp_dir("tls");
+    let (ca, leaf, key) = make_certs(&dir);
+    let intake = CaptureIntake::start_tls(&leaf, &key).await.unwrap();
+    assert!(intake.url().starts_with("https://"));
+
+    let log = run_agent(&intake, &[]).await;
+    assert!(!got_logs(&intake), "an unknown CA must be refused");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("certificate") || l.contains("dropped")),
+        "{log:?}"
+    );
+
+    let log = run_agent(&intake, &[("DD_TLS_CERT_FILE", ca.display().to_string())]).await;
+    assert!(got_logs(&intake), "{log:?}");
+    assert!(
+        !intake.accepted("/api/beta/sketches").is_empty(),
+        "metrics went over TLS too"
+    );
+
+    // A bad path is one warning, and the agent keeps going.
+    let log = run_agent(
+        &intake,
+        &[("DD_TLS_CERT_FILE", "/nonexistent/ca.pem".into())],
+    )
+    .await;
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.contains("DD_TLS_CERT_FILE"))
+            .count(),
+        1,
+        "{log:?}"
+    );
+}
+
+struct Tinyproxy {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Tinyproxy {
+    fn start(dir: &Path) -> Tinyproxy {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = dir.join("tinyproxy.log");
+        let conf = dir.join("tinyproxy.conf");
+        // No ConnectPort lines: CONNECT to any port (the intake's is random).
+        std::fs::write(&conf, format!("Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nLogFile \"{}\"\nLogLevel Connect\nAllow 127.0.0.1\n", log.display())).unwrap();
+        let child = Command::new("tinyproxy")
+            .args(["-d", "-c"])
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tinyproxy is installed (.ci/run installs it)");
+        // Ready when it accepts connections.
+        let ready = (0..200).any(|_| {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            false
+        });
+        assert!(ready, "tinyproxy did not start");
+        Tinyproxy { child, port, log }
+    }
+
+    fn connects(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("CONNECT"))
+            .count()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datadog_traffic_goes_through_the_proxy_unless_no_proxy_says_otherwise() {
+    let dir = temp_dir("proxy");
+    let (ca, leaf, key) = make_certs(&dir);
+    let intake = CaptureIntake::start_tls(&leaf, &key).await.unwrap();
+    let proxy = Tinyproxy::start(&dir);
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let tls = ("DD_TLS_CERT_FILE", ca.display().to_string());
+
+    let log = run_agent(
+        &intake,
+        &[tls.clone(), ("DD_PROXY_HTTPS", proxy_url.clone())],
+    )
+    .await;
+    assert!(got_logs(&intake), "{log:?}");
+    let through = proxy.connects();
+    assert!(
+        through >= 2,
+        "logs and metrics both tunnelled: {through} CONNECTs"
+    );
+
+    let before = intake.requests().len();
+    run_agent(
+        &intake,
+        &[
+            tls.clone(),
+            ("HTTPS_PROXY", proxy_url.clone()),
+            ("NO_PROXY", "127.0.0.1".into()),
+        ],
+    )
+    .await;
+    assert!(
+        intake.requests().len() > before,
+        "the intake was reached directly"
+    );
+    assert_eq!(proxy.connects(), through, "NO_PROXY bypassed the proxy");
+}
