@@ -7,7 +7,7 @@
 use crate::config::Config;
 use crate::dogstatsd::server::DogStatsD;
 use crate::http::ServerHandle;
-use crate::intake::{Delivery, FlushReport, Intake, IntakeError, SignalReport};
+use crate::intake::{Delivery, FlushReport, Intake, IntakeError, Key, Signal, SignalReport};
 use crate::invocations::{Lifecycle, Tracker};
 use crate::lambda::events::TelemetryEvent;
 use crate::lambda::events::{InvokeEvent, Timed};
@@ -550,7 +550,8 @@ impl Agent {
     }
 
     async fn flush_metrics(&self, deadline: Instant, last: bool) -> SignalReport {
-        let jobs = self.inner.intake.metrics_jobs(self.inner.metrics.take());
+        let mut jobs = self.inner.intake.take_retries(Signal::Metrics);
+        jobs.extend(self.inner.intake.metrics_jobs(self.inner.metrics.take()));
         self.deliver_jobs(jobs, deadline, last, "metrics").await
     }
 
@@ -558,7 +559,8 @@ impl Agent {
         let Some(traces) = &self.inner.traces else {
             return SignalReport::default();
         };
-        let jobs = self.inner.intake.traces_jobs(traces.take());
+        let mut jobs = self.inner.intake.take_retries(Signal::Traces);
+        jobs.extend(self.inner.intake.traces_jobs(traces.take()));
         self.deliver_jobs(jobs, deadline, last, "traces").await
     }
 
@@ -577,10 +579,14 @@ impl Agent {
         for job in jobs {
             let agent = self.clone();
             deliveries.spawn(async move {
+                let headers: &[(&str, &str)] = match job.signal {
+                    Signal::Logs => &crate::intake::logs::HEADERS,
+                    _ => &[],
+                };
                 let outcome = agent
                     .inner
                     .intake
-                    .deliver(&job.url, &job.payload, &[], deadline)
+                    .deliver(&job.key, &job.url, &job.payload, headers, deadline)
                     .await;
                 (job, outcome)
             });
@@ -628,37 +634,31 @@ impl Agent {
         report
     }
 
-    async fn flush_logs(&self, deadline: Instant, last: bool) -> SignalReport {
-        let mut report = SignalReport::default();
-        let overflow = self.inner.logs.take_overflow();
-        if overflow > 0 {
-            report.dropped += overflow;
-            report.last_error = Some("the log buffer was full".into());
-            crate::log_warn!(
-                "logs: {overflow} entries were dropped because the buffer was full ({} bytes; TANDEM_LOGS_BUFFER_BYTES)",
-                self.inner.config.logs_buffer_bytes
-            );
-        }
-        let entries = self.inner.logs.drain();
-        if entries.is_empty() {
-            return report;
-        }
+    /// Delivers logs batches to the primary intake in order; returns the entries to keep for
+    /// later (the batch that gave up and everything after it).
+    async fn deliver_primary_logs(
+        &self,
+        batches: Vec<(Vec<Vec<u8>>, crate::intake::Payload)>,
+        deadline: Instant,
+        report: &mut SignalReport,
+    ) -> Vec<Vec<u8>> {
         let intake = &self.inner.intake;
-        let extra = [
-            ("DD-PROTOCOL", "agent-json"),
-            ("DD-EVP-ORIGIN", "lambda-extension"),
-        ];
         let mut leftover: Vec<Vec<u8>> = Vec::new();
-        for batch in crate::intake::logs::batches(entries) {
+        for (batch, payload) in batches {
             if !leftover.is_empty() {
                 leftover.extend(batch);
                 continue;
             }
-            let payload = intake.logs_payload(&batch);
-            match intake
-                .deliver(&intake.logs_url, &payload, &extra, deadline)
-                .await
-            {
+            let outcome = intake
+                .deliver(
+                    &Key::Primary,
+                    &intake.logs_url,
+                    &payload,
+                    &crate::intake::logs::HEADERS,
+                    deadline,
+                )
+                .await;
+            match outcome {
                 Delivery::Delivered { retries } => {
                     report.sent += batch.len() as u64;
                     report.requests += 1;
@@ -682,6 +682,43 @@ impl Agent {
                 }
             }
         }
+        leftover
+    }
+
+    async fn flush_logs(&self, deadline: Instant, last: bool) -> SignalReport {
+        let mut report = SignalReport::default();
+        let overflow = self.inner.logs.take_overflow();
+        if overflow > 0 {
+            report.dropped += overflow;
+            report.last_error = Some("the log buffer was full".into());
+            crate::log_warn!(
+                "logs: {overflow} entries were dropped because the buffer was full ({} bytes; TANDEM_LOGS_BUFFER_BYTES)",
+                self.inner.config.logs_buffer_bytes
+            );
+        }
+        let mut extra_jobs = self.inner.intake.take_retries(Signal::Logs);
+        let entries = self.inner.logs.drain();
+        if entries.is_empty() && extra_jobs.is_empty() {
+            return report;
+        }
+        let intake = &self.inner.intake;
+        let batches: Vec<(Vec<Vec<u8>>, crate::intake::Payload)> =
+            crate::intake::logs::batches(entries)
+                .into_iter()
+                .map(|b| {
+                    let p = intake.logs_payload(&b);
+                    (b, p)
+                })
+                .collect();
+        for (b, p) in &batches {
+            extra_jobs.extend(intake.extra_logs_jobs(p, b.len() as u64));
+        }
+        // Additional destinations go side by side with the primary one, never after it.
+        let (leftover, extra) = tokio::join!(
+            self.deliver_primary_logs(batches, deadline, &mut report),
+            self.deliver_jobs(extra_jobs, deadline, last, "logs (additional endpoints)")
+        );
+        report.merge(extra);
         if !leftover.is_empty() {
             let n = leftover.len() as u64;
             if last {

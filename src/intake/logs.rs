@@ -2,6 +2,11 @@
 //! JSON array bodies, zstd. Pure functions; sending lives in `mod.rs`.
 
 pub const MAX_ENTRIES: usize = 1_000;
+/// Headers of every logs request (the Agent's JSON protocol).
+pub const HEADERS: [(&str, &str); 2] = [
+    ("DD-PROTOCOL", "agent-json"),
+    ("DD-EVP-ORIGIN", "lambda-extension"),
+];
 pub const MAX_BATCH_BYTES: usize = 5_000_000;
 
 /// Splits entries into batches within the intake's limits, keeping order.

@@ -56,15 +56,46 @@ pub struct FlushReport {
     pub elapsed: Duration,
 }
 
+/// Which API key a request carries.
+#[derive(Debug, Clone)]
+pub enum Key {
+    /// The live key (resolved, and rotated, behind `ArcSwap`).
+    Primary,
+    /// A dual-shipping destination's own key.
+    Fixed(Arc<Secret>),
+}
+
+/// Where a signal goes: the primary intake, or an additional (dual-shipping) one.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// Base URL (`https://api.datadoghq.eu`), or the full URL for logs.
+    pub base: String,
+    pub key: Key,
+    /// A label for logs and the per-destination retry cap; never the key.
+    pub label: String,
+}
+
+/// Which flush takes a queued payload back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Logs,
+    Metrics,
+    Traces,
+}
+
 /// A payload waiting to be delivered (again).
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub url: String,
     pub payload: Payload,
     pub items: u64,
+    pub key: Key,
+    pub destination: String,
+    pub signal: Signal,
 }
 
-/// Bytes of undelivered metrics payloads kept for the next flush.
+/// Bytes of undelivered payloads kept for the next flush, per destination: a failing
+/// destination can never crowd out the others.
 pub const RETRY_QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Outcome of delivering one payload.
@@ -110,6 +141,32 @@ pub struct Intake {
     pub apm_base: String,
     trace_env: String,
     retry: std::sync::Mutex<std::collections::VecDeque<Pending>>,
+    metrics_destinations: Vec<Destination>,
+    traces_destinations: Vec<Destination>,
+    /// Additional logs destinations (the primary logs path requeues entries instead).
+    pub logs_destinations: Vec<Destination>,
+    pub profiling_destinations: Vec<Destination>,
+}
+
+fn destinations(
+    primary: &str,
+    additional: &std::collections::BTreeMap<String, Vec<Secret>>,
+) -> Vec<Destination> {
+    let mut out = vec![Destination {
+        base: primary.to_string(),
+        key: Key::Primary,
+        label: primary.to_string(),
+    }];
+    for (url, keys) in additional {
+        for (i, k) in keys.iter().enumerate() {
+            out.push(Destination {
+                base: url.clone(),
+                key: Key::Fixed(Arc::new(k.clone())),
+                label: format!("{url} (key #{})", i + 1),
+            });
+        }
+    }
+    out
 }
 
 impl Intake {
@@ -157,6 +214,40 @@ impl Intake {
             );
             builder = builder.danger_accept_invalid_certs(true);
         }
+        let metrics_base = config
+            .metrics_url
+            .clone()
+            .unwrap_or_else(|| format!("https://api.{}", config.site));
+        let apm_base = config
+            .apm_url
+            .clone()
+            .unwrap_or_else(|| format!("https://trace.agent.{}", config.site));
+        let logs_destinations = if config.logs_use_http {
+            config
+                .logs_additional_endpoints
+                .iter()
+                .map(|e| {
+                    let host = if e.host.contains("://") {
+                        e.host.trim_end_matches('/').to_string()
+                    } else {
+                        format!("https://{}", e.host)
+                    };
+                    let base = match e.port {
+                        Some(p) => format!("{host}:{p}/api/v2/logs"),
+                        None => format!("{host}/api/v2/logs"),
+                    };
+                    Destination {
+                        label: base.clone(),
+                        base,
+                        key: Key::Fixed(Arc::new(Secret::new(e.api_key.clone()))),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut profiling_destinations = destinations("", &config.profiling_additional_endpoints);
+        profiling_destinations.remove(0);
         Ok(Self {
             http: builder.build()?,
             api_key: Arc::new(ArcSwapOption::from(config.api_key.clone().map(Arc::new))),
@@ -164,14 +255,12 @@ impl Intake {
             logs_compression: config
                 .logs_use_compression
                 .then_some(config.logs_compression_level),
-            metrics_base: config
-                .metrics_url
-                .clone()
-                .unwrap_or_else(|| format!("https://api.{}", config.site)),
-            apm_base: config
-                .apm_url
-                .clone()
-                .unwrap_or_else(|| format!("https://trace.agent.{}", config.site)),
+            metrics_destinations: destinations(&metrics_base, &config.additional_endpoints),
+            traces_destinations: destinations(&apm_base, &config.apm_additional_endpoints),
+            logs_destinations,
+            profiling_destinations,
+            metrics_base,
+            apm_base,
             trace_env: config.env.clone().unwrap_or_default(),
             retry: std::sync::Mutex::new(std::collections::VecDeque::new()),
         })
@@ -202,81 +291,95 @@ impl Intake {
         }
     }
 
-    /// The metrics payloads of a batch, after those left over from earlier flushes.
-    pub fn metrics_jobs(&self, batch: crate::metrics::pipeline::MetricsBatch) -> Vec<Pending> {
-        let mut jobs: Vec<Pending> = self
-            .retry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-            .collect();
-        let proto = |url: String, e: metrics::Encoded| Pending {
-            url,
-            payload: Payload {
-                body: e.body,
-                content_type: Cow::Borrowed("application/x-protobuf"),
-                encoding: Some(Cow::Borrowed("zstd")),
-            },
-            items: e.items as u64,
-        };
-        let base = &self.metrics_base;
-        jobs.extend(
-            metrics::series_payloads(batch.flushed.series)
-                .into_iter()
-                .map(|e| proto(format!("{base}/api/v2/series"), e)),
-        );
-        jobs.extend(
-            metrics::sketch_payloads(batch.flushed.sketches)
-                .into_iter()
-                .map(|e| proto(format!("{base}/api/beta/sketches"), e)),
-        );
-        let json = |url: String, v: &serde_json::Value, items: u64| Pending {
-            url,
-            payload: Payload {
-                body: v.to_string().into_bytes(),
-                content_type: Cow::Borrowed("application/json"),
-                encoding: None,
-            },
-            items,
-        };
-        // The v1 events API takes one event per request.
-        jobs.extend(
-            batch
-                .events
-                .iter()
-                .map(|e| json(format!("{base}/api/v1/events"), e, 1)),
-        );
-        if !batch.checks.is_empty() {
-            let n = batch.checks.len() as u64;
-            jobs.push(json(
-                format!("{base}/api/v1/check_run"),
-                &serde_json::Value::Array(batch.checks),
-                n,
-            ));
-        }
-        jobs
+    /// Payloads left over from earlier flushes of `signal`.
+    pub fn take_retries(&self, signal: Signal) -> Vec<Pending> {
+        let mut q = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+        let (mine, others): (Vec<Pending>, Vec<Pending>) =
+            q.drain(..).partition(|p| p.signal == signal);
+        q.extend(others);
+        mine
     }
 
-    /// Trace payloads (`AgentPayload`, zstd protobuf), each under the intake's size limit.
-    pub fn traces_jobs(&self, payloads: Vec<crate::traces::proto::TracerPayload>) -> Vec<Pending> {
-        crate::traces::encode::agent_payloads(payloads, &self.trace_env)
-            .into_iter()
-            .map(|(body, items)| Pending {
-                url: format!("{}/api/v0.2/traces", self.apm_base),
-                payload: Payload {
-                    body,
+    /// The metrics payloads of a batch, for every metrics destination.
+    pub fn metrics_jobs(&self, batch: crate::metrics::pipeline::MetricsBatch) -> Vec<Pending> {
+        let proto = |e: metrics::Encoded| {
+            (
+                Payload {
+                    body: e.body,
                     content_type: Cow::Borrowed("application/x-protobuf"),
                     encoding: Some(Cow::Borrowed("zstd")),
                 },
-                items,
+                e.items as u64,
+            )
+        };
+        let json = |v: &serde_json::Value| Payload {
+            body: v.to_string().into_bytes(),
+            content_type: Cow::Borrowed("application/json"),
+            encoding: None,
+        };
+        let mut encoded: Vec<(&str, Payload, u64)> = Vec::new();
+        encoded.extend(
+            metrics::series_payloads(batch.flushed.series)
+                .into_iter()
+                .map(|e| {
+                    let (p, n) = proto(e);
+                    ("/api/v2/series", p, n)
+                }),
+        );
+        encoded.extend(
+            metrics::sketch_payloads(batch.flushed.sketches)
+                .into_iter()
+                .map(|e| {
+                    let (p, n) = proto(e);
+                    ("/api/beta/sketches", p, n)
+                }),
+        );
+        // The v1 events API takes one event per request.
+        encoded.extend(batch.events.iter().map(|e| ("/api/v1/events", json(e), 1)));
+        if !batch.checks.is_empty() {
+            let n = batch.checks.len() as u64;
+            encoded.push((
+                "/api/v1/check_run",
+                json(&serde_json::Value::Array(batch.checks)),
+                n,
+            ));
+        }
+        fan_out(&self.metrics_destinations, encoded, Signal::Metrics)
+    }
+
+    /// Trace payloads (`AgentPayload`, zstd protobuf) for every trace destination.
+    pub fn traces_jobs(&self, payloads: Vec<crate::traces::proto::TracerPayload>) -> Vec<Pending> {
+        let encoded = crate::traces::encode::agent_payloads(payloads, &self.trace_env)
+            .into_iter()
+            .map(|(body, items)| {
+                let p = Payload {
+                    body,
+                    content_type: Cow::Borrowed("application/x-protobuf"),
+                    encoding: Some(Cow::Borrowed("zstd")),
+                };
+                ("/api/v0.2/traces", p, items)
             })
-            .collect()
+            .collect();
+        fan_out(&self.traces_destinations, encoded, Signal::Traces)
+    }
+
+    /// A logs batch for every additional logs destination.
+    pub fn extra_logs_jobs(&self, payload: &Payload, items: u64) -> Vec<Pending> {
+        fan_out(
+            &self.logs_destinations,
+            vec![("", payload.clone(), items)],
+            Signal::Logs,
+        )
     }
 
     /// Keeps an undelivered payload for the next flush; `false` when the queue is full.
     pub fn retry_later(&self, job: Pending) -> bool {
         let mut q = self.retry.lock().unwrap_or_else(|p| p.into_inner());
-        let bytes: usize = q.iter().map(|p| p.payload.body.len()).sum();
+        let bytes: usize = q
+            .iter()
+            .filter(|p| p.destination == job.destination)
+            .map(|p| p.payload.body.len())
+            .sum();
         if bytes + job.payload.body.len() > RETRY_QUEUE_BYTES {
             return false;
         }
@@ -287,6 +390,7 @@ impl Intake {
     /// Posts a payload, retrying retryable failures until `MAX_ATTEMPTS` or `deadline`.
     pub async fn deliver(
         &self,
+        key: &Key,
         url: &str,
         payload: &Payload,
         extra: &[(&str, &str)],
@@ -294,7 +398,11 @@ impl Intake {
     ) -> Delivery {
         let mut attempt = 0u32;
         loop {
-            let Some(key) = self.api_key.load_full() else {
+            let key = match key {
+                Key::Primary => self.api_key.load_full(),
+                Key::Fixed(k) => Some(k.clone()),
+            };
+            let Some(key) = key else {
                 return Delivery::GaveUp {
                     reason: "no API key is available yet".into(),
                     retries: attempt,
@@ -365,6 +473,28 @@ impl Intake {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// One job per destination and encoded payload (bodies are encoded once, then copied).
+fn fan_out(
+    destinations: &[Destination],
+    encoded: Vec<(&str, Payload, u64)>,
+    signal: Signal,
+) -> Vec<Pending> {
+    let mut jobs = Vec::with_capacity(destinations.len() * encoded.len());
+    for d in destinations {
+        for (path, payload, items) in &encoded {
+            jobs.push(Pending {
+                url: format!("{}{path}", d.base),
+                payload: payload.clone(),
+                items: *items,
+                key: d.key.clone(),
+                destination: d.label.clone(),
+                signal,
+            });
+        }
+    }
+    jobs
 }
 
 fn logs_url(config: &Config) -> String {

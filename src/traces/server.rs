@@ -6,7 +6,7 @@
 use super::msgpack;
 use super::pipeline::{TracerInfo, TracesPipeline};
 use crate::http::{self, ServerHandle};
-use crate::intake::{Delivery, Intake, Payload};
+use crate::intake::{Delivery, Intake, Key, Payload};
 use hyper::{Method, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -160,7 +160,13 @@ pub async fn start(
                     };
                     relay(
                         intake
-                            .deliver(url, &payload, &[], Instant::now() + PROXY_TIMEOUT)
+                            .deliver(
+                                &Key::Primary,
+                                url,
+                                &payload,
+                                &[],
+                                Instant::now() + PROXY_TIMEOUT,
+                            )
                             .await,
                     )
                 }
@@ -173,40 +179,49 @@ pub async fn start(
                             t if t.is_empty() => "application/octet-stream".to_string(),
                             t => t,
                         };
-                        forward(
-                            &intake,
-                            url,
-                            body.to_vec(),
-                            content_type,
-                            header("Content-Encoding"),
+                        let payload = Payload {
+                            body: body.to_vec(),
+                            content_type: content_type.into(),
+                            encoding: Some(header("Content-Encoding"))
+                                .filter(|e| !e.is_empty())
+                                .map(Into::into),
+                        };
+                        if p == "/profiling/v1/input" {
+                            // Dual shipping of profiles: each additional endpoint on its own.
+                            for d in &intake.profiling_destinations {
+                                let (intake, payload, d) =
+                                    (intake.clone(), payload.clone(), d.clone());
+                                tokio::spawn(async move {
+                                    // Profiling endpoints are configured as full URLs.
+                                    intake
+                                        .deliver(
+                                            &d.key,
+                                            &d.base,
+                                            &payload,
+                                            &[],
+                                            Instant::now() + PROXY_TIMEOUT,
+                                        )
+                                        .await;
+                                });
+                            }
+                        }
+                        relay(
+                            intake
+                                .deliver(
+                                    &Key::Primary,
+                                    url,
+                                    &payload,
+                                    &[],
+                                    Instant::now() + PROXY_TIMEOUT,
+                                )
+                                .await,
                         )
-                        .await
                     }
                     _ => http::respond(StatusCode::NOT_FOUND, "unknown endpoint"),
                 },
             }
         }
     })
-}
-
-/// Forwards a tracer request as received, with the API key, and relays the outcome.
-async fn forward(
-    intake: &Intake,
-    url: &str,
-    body: Vec<u8>,
-    content_type: String,
-    encoding: String,
-) -> http::HttpResponse {
-    let payload = Payload {
-        body,
-        content_type: content_type.into(),
-        encoding: (!encoding.is_empty()).then(|| encoding.into()),
-    };
-    relay(
-        intake
-            .deliver(url, &payload, &[], Instant::now() + PROXY_TIMEOUT)
-            .await,
-    )
 }
 
 /// The tracer's answer for a forwarded request.
