@@ -83,25 +83,23 @@ impl<'a> Reader<'a> {
     }
 
     pub fn array_len(&mut self) -> R<usize> {
-        let m = self.byte()?;
-        let len = match m {
-            0x90..=0x9f => usize::from(m & 0x0f),
-            0xdc => self.be(2)? as usize,
-            0xdd => self.be(4)? as usize,
-            0xc0 => 0,
-            _ => return Err(self.wrong("array", m)),
-        };
-        self.checked(len)
+        self.collection_len(0x90, 0xdc, "array")
     }
 
     pub fn map_len(&mut self) -> R<usize> {
+        self.collection_len(0x80, 0xde, "map")
+    }
+
+    /// Length of an array or map: a fix form (`fix..fix+15`), 16- and 32-bit forms (`wide`,
+    /// `wide+1`), or nil as empty.
+    fn collection_len(&mut self, fix: u8, wide: u8, expected: &'static str) -> R<usize> {
         let m = self.byte()?;
         let len = match m {
-            0x80..=0x8f => usize::from(m & 0x0f),
-            0xde => self.be(2)? as usize,
-            0xdf => self.be(4)? as usize,
+            _ if (fix..=fix + 0x0f).contains(&m) => usize::from(m & 0x0f),
+            _ if m == wide => self.be(2)? as usize,
+            _ if m == wide + 1 => self.be(4)? as usize,
             0xc0 => 0,
-            _ => return Err(self.wrong("map", m)),
+            _ => return Err(self.wrong(expected, m)),
         };
         self.checked(len)
     }

@@ -158,17 +158,7 @@ pub async fn start(
                         content_type: "application/msgpack".into(),
                         encoding: Some("gzip".into()),
                     };
-                    relay(
-                        intake
-                            .deliver(
-                                &Key::Primary,
-                                url,
-                                &payload,
-                                &[],
-                                Instant::now() + PROXY_TIMEOUT,
-                            )
-                            .await,
-                    )
+                    forward(&intake, url, &payload).await
                 }
                 p => match routes.target(p) {
                     Some(url) if parts.method == Method::POST || parts.method == Method::PUT => {
@@ -205,23 +195,28 @@ pub async fn start(
                                 });
                             }
                         }
-                        relay(
-                            intake
-                                .deliver(
-                                    &Key::Primary,
-                                    url,
-                                    &payload,
-                                    &[],
-                                    Instant::now() + PROXY_TIMEOUT,
-                                )
-                                .await,
-                        )
+                        forward(&intake, url, &payload).await
                     }
                     _ => http::respond(StatusCode::NOT_FOUND, "unknown endpoint"),
                 },
             }
         }
     })
+}
+
+/// Sends a tracer request on with the primary key and relays the outcome.
+async fn forward(intake: &Intake, url: &str, payload: &Payload) -> http::HttpResponse {
+    relay(
+        intake
+            .deliver(
+                &Key::Primary,
+                url,
+                payload,
+                &[],
+                Instant::now() + PROXY_TIMEOUT,
+            )
+            .await,
+    )
 }
 
 /// The tracer's answer for a forwarded request.
