@@ -145,7 +145,72 @@ impl Agent {
             ),
         }
         agent.start_lifecycle_api().await;
+        agent.start_key_resolution();
         Ok(agent)
+    }
+
+    /// Resolves the API key from Secrets Manager or KMS in the background (never on the init
+    /// path), retrying with backoff; re-resolves on `DD_API_KEY_SECRET_RELOAD_INTERVAL` and
+    /// when the intake rejects the key.
+    fn start_key_resolution(&self) {
+        use crate::secrets::resolve::{self, KeySource};
+        let source = KeySource::of(&self.inner.config);
+        let intake = self.inner.intake.clone();
+        match source {
+            KeySource::Plain => return,
+            KeySource::Missing => {
+                crate::log_error!(
+                    "no API key is configured (DD_API_KEY, DD_API_KEY_SECRET_ARN or DD_KMS_API_KEY); nothing can be shipped"
+                );
+                return;
+            }
+            _ => {}
+        }
+        intake.set_key_pending(true);
+        intake.set_key_rotates(true);
+        let config = self.inner.config.clone();
+        let function_name = self.inner.function.function_name.clone();
+        tokio::spawn(async move {
+            let mut failures = 0u32;
+            loop {
+                let outcome = tokio::time::timeout(
+                    resolve::CALL_TIMEOUT * 3,
+                    resolve::api_key(&config, &source, &function_name),
+                )
+                .await;
+                let wait = match outcome {
+                    Ok(Ok(Some(key))) => {
+                        let known = intake.api_key().load_full().is_some_and(|k| *k == key);
+                        if !known {
+                            intake.set_api_key(key);
+                            crate::log_info!("API key resolved from {}", source.describe());
+                        }
+                        failures = 0;
+                        config.api_key_secret_reload_interval
+                    }
+                    Ok(Ok(None)) => return,
+                    Ok(Err(e)) => {
+                        failures += 1;
+                        report_failure(&source, &e.to_string(), failures);
+                        Some(retry_wait(failures))
+                    }
+                    Err(_) => {
+                        failures += 1;
+                        report_failure(&source, "timed out", failures);
+                        Some(retry_wait(failures))
+                    }
+                };
+                match wait {
+                    Some(d) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(d) => {}
+                            _ = intake.key_rejected() => {}
+                        }
+                    }
+                    None => intake.key_rejected().await,
+                }
+            }
+        });
     }
 
     async fn start_lifecycle_api(&self) {
@@ -736,6 +801,23 @@ impl Agent {
         }
         report
     }
+}
+
+/// The first failure is an error; repeats are debug lines (the error stands until fixed).
+fn report_failure(source: &crate::secrets::resolve::KeySource, why: &str, failures: u32) {
+    if failures == 1 {
+        crate::log_error!(
+            "cannot resolve the API key from {}: {why}; data stays buffered and resolution is retried",
+            source.describe()
+        );
+    } else {
+        crate::log_debug!("API key resolution attempt {failures} failed: {why}");
+    }
+}
+
+/// 1 s, 2 s, 4 s … capped at 30 s.
+fn retry_wait(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.saturating_sub(1).min(5)).min(Duration::from_secs(30))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

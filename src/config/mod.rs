@@ -91,10 +91,27 @@ pub struct LambdaEnv {
     pub runtime: Option<String>,
 }
 
+/// AWS credentials, region and endpoints from the Lambda environment (no instance-metadata
+/// probing). Used only when a secret has to be fetched.
+#[derive(Debug, Clone, Default)]
+pub struct AwsEnv {
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    pub session_token: Option<Secret>,
+    /// `AWS_ENDPOINT_URL`, and the service-specific overrides.
+    pub endpoint_url: Option<String>,
+    pub endpoint_url_secrets_manager: Option<String>,
+    pub endpoint_url_kms: Option<String>,
+}
+
 /// Every setting, validated. Cheap to share behind an `Arc`; never mutated after load.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub lambda: LambdaEnv,
+    pub aws: AwsEnv,
+    /// `DD_API_KEY_SECRET_RELOAD_INTERVAL` (seconds): re-resolve the key this often.
+    pub api_key_secret_reload_interval: Option<Duration>,
     // Keys and endpoints.
     pub api_key: Option<Secret>,
     pub api_key_secret_arn: Option<String>,
@@ -274,7 +291,31 @@ impl Config {
             }),
         };
 
+        let aws = AwsEnv {
+            region: lambda.region.clone(),
+            access_key_id: source.raw("AWS_ACCESS_KEY_ID").map(str::to_string),
+            secret_access_key: source.raw("AWS_SECRET_ACCESS_KEY").map(Secret::new),
+            session_token: source.raw("AWS_SESSION_TOKEN").map(Secret::new),
+            endpoint_url: source.raw("AWS_ENDPOINT_URL").map(str::to_string),
+            endpoint_url_secrets_manager: source
+                .raw("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+                .map(str::to_string),
+            endpoint_url_kms: source.raw("AWS_ENDPOINT_URL_KMS").map(str::to_string),
+        };
+        let api_key_secret_reload_interval = r
+            .source
+            .get("DD_API_KEY_SECRET_RELOAD_INTERVAL")
+            .map(|_| {
+                r.seconds_in(
+                    "DD_API_KEY_SECRET_RELOAD_INTERVAL",
+                    1.0..=86_400.0,
+                    Duration::from_secs(0),
+                )
+            })
+            .filter(|d| !d.is_zero());
         let config = Config {
+            aws,
+            api_key_secret_reload_interval,
             api_key: r.string("DD_API_KEY").map(Secret::new),
             api_key_secret_arn: arn(&mut r, "DD_API_KEY_SECRET_ARN"),
             kms_api_key: r.string("DD_KMS_API_KEY").map(Secret::new),

@@ -146,6 +146,10 @@ pub struct Intake {
     /// Additional logs destinations (the primary logs path requeues entries instead).
     pub logs_destinations: Vec<Destination>,
     pub profiling_destinations: Vec<Destination>,
+    key_changed: tokio::sync::Notify,
+    key_pending: std::sync::atomic::AtomicBool,
+    key_rotates: std::sync::atomic::AtomicBool,
+    key_rejected: tokio::sync::Notify,
 }
 
 fn destinations(
@@ -259,11 +263,66 @@ impl Intake {
             traces_destinations: destinations(&apm_base, &config.apm_additional_endpoints),
             logs_destinations,
             profiling_destinations,
+            key_changed: tokio::sync::Notify::new(),
+            key_pending: std::sync::atomic::AtomicBool::new(false),
+            key_rotates: std::sync::atomic::AtomicBool::new(false),
+            key_rejected: tokio::sync::Notify::new(),
             metrics_base,
             apm_base,
             trace_env: config.env.clone().unwrap_or_default(),
             retry: std::sync::Mutex::new(std::collections::VecDeque::new()),
         })
+    }
+
+    /// The primary key; while one is being resolved, waits for it until `deadline`.
+    async fn primary_key(&self, deadline: Instant) -> Option<Arc<Secret>> {
+        loop {
+            let changed = self.key_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if let Some(k) = self.api_key.load_full() {
+                return Some(k);
+            }
+            if !self.key_pending.load(std::sync::atomic::Ordering::Relaxed) {
+                return None;
+            }
+            if tokio::time::timeout_at(deadline.into(), changed)
+                .await
+                .is_err()
+            {
+                return self.api_key.load_full();
+            }
+        }
+    }
+
+    /// Installs a (new) primary key; every signal's next request carries it.
+    pub fn set_api_key(&self, key: Secret) {
+        self.api_key.store(Some(Arc::new(key)));
+        self.key_pending
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.key_changed.notify_waiters();
+    }
+
+    /// Marks the primary key as being resolved (flushes wait for it within their deadline).
+    pub fn set_key_pending(&self, pending: bool) {
+        self.key_pending
+            .store(pending, std::sync::atomic::Ordering::Relaxed);
+        self.key_changed.notify_waiters();
+    }
+
+    /// Whether the key comes from a source that can rotate (Secrets Manager, KMS).
+    fn key_rotates(&self) -> bool {
+        self.key_rotates.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_key_rotates(&self, rotates: bool) {
+        self.key_rotates
+            .store(rotates, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Woken when the intake rejects the primary key.
+    pub async fn key_rejected(&self) {
+        self.key_rejected.notified().await;
     }
 
     /// The live key, shared with whoever resolves and rotates it.
@@ -390,7 +449,7 @@ impl Intake {
     /// Posts a payload, retrying retryable failures until `MAX_ATTEMPTS` or `deadline`.
     pub async fn deliver(
         &self,
-        key: &Key,
+        key_kind: &Key,
         url: &str,
         payload: &Payload,
         extra: &[(&str, &str)],
@@ -398,8 +457,8 @@ impl Intake {
     ) -> Delivery {
         let mut attempt = 0u32;
         loop {
-            let key = match key {
-                Key::Primary => self.api_key.load_full(),
+            let key = match key_kind {
+                Key::Primary => self.primary_key(deadline).await,
                 Key::Fixed(k) => Some(k.clone()),
             };
             let Some(key) = key else {
@@ -408,6 +467,7 @@ impl Intake {
                     retries: attempt,
                 };
             };
+            let primary = matches!(key_kind, Key::Primary);
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Delivery::GaveUp {
@@ -435,6 +495,15 @@ impl Intake {
                     let _ = resp.bytes().await;
                     match retry::classify(status) {
                         Verdict::Delivered => return Delivery::Delivered { retries: attempt },
+                        Verdict::Final if status == 403 && primary && self.key_rotates() => {
+                            // The key may have been rotated: fetch it again, and keep the data.
+                            self.key_rejected.notify_one();
+                            return Delivery::GaveUp {
+                                reason: "the intake rejected the API key (403); re-resolving it"
+                                    .into(),
+                                retries: attempt,
+                            };
+                        }
                         Verdict::Final => {
                             return Delivery::Refused {
                                 status,

@@ -1,5 +1,8 @@
 //! Secret values (API keys). Owns the only type allowed to hold one, whose `Debug` and
-//! `Display` never reveal it, and the redaction used on every diagnostic line. Must not log.
+//! `Display` never reveal it, the redaction used on every diagnostic line, and (in `resolve`)
+//! fetching keys from AWS Secrets Manager and KMS. Never logs a secret.
+
+pub mod resolve;
 
 use std::fmt;
 

@@ -1,0 +1,257 @@
+//! Fetching secret values from AWS: Secrets Manager (`GetSecretValue`; a plain string, or JSON
+//! holding `dd_api_key` / `apiKey`; the region comes from the ARN) and KMS (`Decrypt`, first
+//! without an encryption context, then with `{"LambdaFunctionName": <name>}`), through the
+//! official SDK crates with explicit credentials from the Lambda environment, `AWS_ENDPOINT_URL*`
+//! honoured, a per-call timeout and rustls on ring. Clients are built only when needed.
+//! Errors name the source, never the value.
+
+use super::Secret;
+use crate::config::{AwsEnv, Config};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Per AWS call.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the API key comes from, in Datadog's order of precedence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Kms(String),
+    SecretArn(String),
+    Plain,
+    Missing,
+}
+
+impl KeySource {
+    pub fn of(config: &Config) -> KeySource {
+        if let Some(k) = &config.kms_api_key {
+            KeySource::Kms(k.expose().to_string())
+        } else if let Some(arn) = &config.api_key_secret_arn {
+            KeySource::SecretArn(arn.clone())
+        } else if config.api_key.is_some() {
+            KeySource::Plain
+        } else {
+            KeySource::Missing
+        }
+    }
+
+    /// Names the source for messages (an ARN is not a secret; a ciphertext is not shown).
+    pub fn describe(&self) -> String {
+        match self {
+            KeySource::Kms(_) => "DD_KMS_API_KEY (AWS KMS)".into(),
+            KeySource::SecretArn(arn) => {
+                format!("DD_API_KEY_SECRET_ARN={arn} (AWS Secrets Manager)")
+            }
+            KeySource::Plain => "DD_API_KEY".into(),
+            KeySource::Missing => "no API key setting".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("AWS credentials are missing (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")]
+    NoCredentials,
+    #[error("no AWS region (the ARN has none and AWS_REGION is unset)")]
+    NoRegion,
+    #[error("{0} is not a valid ARN")]
+    BadArn(String),
+    #[error("the KMS ciphertext is not valid base64")]
+    BadCiphertext,
+    #[error("the secret is empty or has no dd_api_key/apiKey field")]
+    Empty,
+    #[error("the decrypted value is not UTF-8")]
+    NotText,
+    #[error("AWS call failed: {0}")]
+    Aws(String),
+}
+
+fn http_client() -> aws_sdk_kms::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+fn credentials(aws: &AwsEnv) -> Result<aws_credential_types::Credentials, ResolveError> {
+    match (&aws.access_key_id, &aws.secret_access_key) {
+        (Some(id), Some(secret)) => Ok(aws_credential_types::Credentials::new(
+            id.clone(),
+            secret.expose().to_string(),
+            aws.session_token.as_ref().map(|t| t.expose().to_string()),
+            None,
+            "lambda-environment",
+        )),
+        _ => Err(ResolveError::NoCredentials),
+    }
+}
+
+/// The full chain of an SDK error (the top-level message alone says little), redacted.
+fn aws_error(e: &dyn std::error::Error) -> ResolveError {
+    ResolveError::Aws(super::redact(&crate::intake::error_chain(e)).into_owned())
+}
+
+/// `GetSecretValue`; the key is the secret string, or its `dd_api_key`/`apiKey` field.
+pub async fn from_secrets_manager(aws: &AwsEnv, arn: &str) -> Result<Secret, ResolveError> {
+    use aws_sdk_secretsmanager as sm;
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() < 7 || parts[0] != "arn" {
+        return Err(ResolveError::BadArn(arn.to_string()));
+    }
+    let region = Some(parts[3])
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .or_else(|| aws.region.clone())
+        .ok_or(ResolveError::NoRegion)?;
+    let mut conf = sm::Config::builder()
+        .behavior_version(sm::config::BehaviorVersion::latest())
+        .region(sm::config::Region::new(region))
+        .credentials_provider(credentials(aws)?)
+        .http_client(http_client())
+        .timeout_config(
+            sm::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(CALL_TIMEOUT)
+                .build(),
+        );
+    if let Some(url) = aws
+        .endpoint_url_secrets_manager
+        .as_ref()
+        .or(aws.endpoint_url.as_ref())
+    {
+        conf = conf.endpoint_url(url);
+    }
+    let client = sm::Client::from_conf(conf.build());
+    let out = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| aws_error(&e))?;
+    let text = out
+        .secret_string()
+        .map(str::to_string)
+        .or_else(|| {
+            out.secret_binary()
+                .and_then(|b| String::from_utf8(b.as_ref().to_vec()).ok())
+        })
+        .ok_or(ResolveError::Empty)?;
+    key_from_secret_text(&text)
+}
+
+/// A secret string is the key itself, or JSON holding it.
+pub fn key_from_secret_text(text: &str) -> Result<Secret, ResolveError> {
+    let t = text.trim();
+    if t.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(t).map_err(|_| ResolveError::Empty)?;
+        return ["dd_api_key", "apiKey", "DD_API_KEY"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(|x| x.as_str()))
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| Secret::new(k.trim()))
+            .ok_or(ResolveError::Empty);
+    }
+    if t.is_empty() {
+        Err(ResolveError::Empty)
+    } else {
+        Ok(Secret::new(t))
+    }
+}
+
+/// `Decrypt`: without an encryption context first, then with the function name.
+pub async fn from_kms(
+    aws: &AwsEnv,
+    ciphertext_b64: &str,
+    function_name: &str,
+) -> Result<Secret, ResolveError> {
+    use aws_sdk_kms as kms;
+    let blob = crate::traces::inferred::base64_decode(ciphertext_b64.trim())
+        .filter(|b| !b.is_empty())
+        .ok_or(ResolveError::BadCiphertext)?;
+    let region = aws.region.clone().ok_or(ResolveError::NoRegion)?;
+    let mut conf = kms::Config::builder()
+        .behavior_version(kms::config::BehaviorVersion::latest())
+        .region(kms::config::Region::new(region))
+        .credentials_provider(credentials(aws)?)
+        .http_client(http_client())
+        .timeout_config(
+            kms::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(CALL_TIMEOUT)
+                .build(),
+        );
+    if let Some(url) = aws.endpoint_url_kms.as_ref().or(aws.endpoint_url.as_ref()) {
+        conf = conf.endpoint_url(url);
+    }
+    let client = kms::Client::from_conf(conf.build());
+    let plain = match client
+        .decrypt()
+        .ciphertext_blob(kms::primitives::Blob::new(blob.clone()))
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(first) => {
+            let context =
+                HashMap::from([("LambdaFunctionName".to_string(), function_name.to_string())]);
+            match client
+                .decrypt()
+                .ciphertext_blob(kms::primitives::Blob::new(blob))
+                .set_encryption_context(Some(context))
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(_) => return Err(aws_error(&first)),
+            }
+        }
+    };
+    let bytes = plain
+        .plaintext()
+        .map(|b| b.as_ref().to_vec())
+        .ok_or(ResolveError::Empty)?;
+    let text = String::from_utf8(bytes).map_err(|_| ResolveError::NotText)?;
+    if text.trim().is_empty() {
+        Err(ResolveError::Empty)
+    } else {
+        Ok(Secret::new(text.trim()))
+    }
+}
+
+/// Resolves the API key from `source`.
+pub async fn api_key(
+    config: &Config,
+    source: &KeySource,
+    function_name: &str,
+) -> Result<Option<Secret>, ResolveError> {
+    match source {
+        KeySource::Kms(c) => from_kms(&config.aws, c, function_name).await.map(Some),
+        KeySource::SecretArn(arn) => from_secrets_manager(&config.aws, arn).await.map(Some),
+        KeySource::Plain => Ok(config.api_key.clone()),
+        KeySource::Missing => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_text_forms() {
+        assert_eq!(key_from_secret_text(" abc \n").unwrap().expose(), "abc");
+        assert_eq!(
+            key_from_secret_text(r#"{"dd_api_key":"k1"}"#)
+                .unwrap()
+                .expose(),
+            "k1"
+        );
+        assert_eq!(
+            key_from_secret_text(r#"{"apiKey":"k2","other":1}"#)
+                .unwrap()
+                .expose(),
+            "k2"
+        );
+        assert!(key_from_secret_text(r#"{"nope":"x"}"#).is_err());
+        assert!(key_from_secret_text("").is_err());
+    }
+}
