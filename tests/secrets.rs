@@ -1,0 +1,367 @@
+//! API keys from AWS Secrets Manager and KMS, against a real AWS emulator (moto server, from
+//! PyPI; `.ci/run` installs it): plain and JSON secrets, KMS with and without an encryption
+//! context, rotation after a 403, and an emulator that is down at start.
+
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tandem::testkit::events as ev;
+use tandem::testkit::intake::{CaptureIntake, Fault};
+use tandem::testkit::platform::{Platform, SimMode, TelemetryAnswer};
+use tandem::testkit::process::{AgentProcess, lambda_env};
+use tandem::testkit::request_id;
+
+const T: Duration = Duration::from_secs(15);
+const KEY_1: &str = "11111111111111111111111111111111";
+const KEY_2: &str = "22222222222222222222222222222222";
+
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Moto {
+    fn start(port: u16) -> Moto {
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server is installed (.ci/run: pip install 'moto[server]')");
+        let ready = (0..1000).any(|_| {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            false
+        });
+        assert!(ready, "moto did not start");
+        Moto { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// One AWS JSON-protocol call (moto does not check signatures).
+    async fn call(&self, service: &str, target: &str, body: Value) -> Value {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let r = reqwest::Client::new()
+            .post(self.url())
+            .header("X-Amz-Target", target)
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header("Authorization", auth)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert!(status.is_success(), "{target}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    async fn create_secret(&self, name: &str, value: &str) -> String {
+        let v = self
+            .call(
+                "secretsmanager",
+                "secretsmanager.CreateSecret",
+                json!({"Name": name, "SecretString": value}),
+            )
+            .await;
+        v["ARN"].as_str().unwrap().to_string()
+    }
+
+    async fn kms_encrypt(&self, plaintext: &str, context: Option<Value>) -> String {
+        let key = self.call("kms", "TrentService.CreateKey", json!({})).await;
+        let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+        let mut body = json!({"KeyId": key_id, "Plaintext": b64(plaintext.as_bytes())});
+        if let Some(c) = context {
+            body["EncryptionContext"] = c;
+        }
+        self.call("kms", "TrentService.Encrypt", body).await["CiphertextBlob"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// An agent whose key comes from AWS (no DD_API_KEY), pointed at moto.
+async fn agent(
+    platform: &Platform,
+    intake: &CaptureIntake,
+    moto_url: &str,
+    key_env: (&str, &str),
+    extra: &[(&str, &str)],
+) -> AgentProcess {
+    let mut env = lambda_env(&platform.runtime_api(), &intake.url(), false);
+    env.retain(|(k, _)| k != "DD_API_KEY");
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_ENDPOINT_URL", moto_url),
+        key_env,
+    ]
+    .iter()
+    .chain(extra)
+    {
+        env.push((k.to_string(), v.to_string()));
+    }
+    let agent = AgentProcess::spawn(Path::new(env!("CARGO_BIN_EXE_tandem")), &env).unwrap();
+    assert!(platform.wait_next_calls(1, T).await, "{:?}", agent.stderr());
+    agent
+}
+
+async fn keys_seen(key_env: (&str, &str), moto: &Moto) -> Vec<String> {
+    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
+        .await
+        .unwrap();
+    let intake = CaptureIntake::start().await.unwrap();
+    let mut a = agent(&platform, &intake, &moto.url(), key_env, &[]).await;
+    platform
+        .invoke(&request_id(1), vec![ev::function_text("keyed")], T)
+        .await
+        .unwrap();
+    platform.send_shutdown(Duration::from_secs(2));
+    a.wait_exit(T).await.unwrap();
+    let log = a.stderr().join("\n");
+    assert!(
+        !log.contains(KEY_1) && !log.contains(KEY_2),
+        "a key leaked into the log"
+    );
+    intake
+        .accepted("/api/v2/logs")
+        .iter()
+        .filter_map(|r| r.header("dd-api-key").map(str::to_string))
+        .collect()
+}
+
+fn assert_only(keys: Vec<String>, expected: &str) {
+    assert!(!keys.is_empty(), "nothing was shipped");
+    assert!(keys.iter().all(|k| k == expected), "{keys:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_manager_and_kms_keys_reach_the_intake() {
+    let moto = Moto::start(free_port());
+    let plain = moto.create_secret("dd-plain", KEY_1).await;
+    let json = moto
+        .create_secret("dd-json", &json!({"dd_api_key": KEY_2}).to_string())
+        .await;
+    assert_only(
+        keys_seen(("DD_API_KEY_SECRET_ARN", &plain), &moto).await,
+        KEY_1,
+    );
+    assert_only(
+        keys_seen(("DD_API_KEY_SECRET_ARN", &json), &moto).await,
+        KEY_2,
+    );
+    let bare = moto.kms_encrypt(KEY_1, None).await;
+    assert_only(keys_seen(("DD_KMS_API_KEY", &bare), &moto).await, KEY_1);
+    let with_context = moto
+        .kms_encrypt(KEY_2, Some(json!({"LambdaFunctionName": "tandem-test"})))
+        .await;
+    assert_only(
+        keys_seen(("DD_KMS_API_KEY", &with_context), &moto).await,
+        KEY_2,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_is_picked_up_after_a_403_without_losing_data() {
+    let moto = Moto::start(free_port());
+    let arn = moto.create_secret("dd-rotating", KEY_1).await;
+    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
+        .await
+        .unwrap();
+    let intake = CaptureIntake::start().await.unwrap();
+    let mut a = agent(
+        &platform,
+        &intake,
+        &moto.url(),
+        ("DD_API_KEY_SECRET_ARN", &arn),
+        &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")],
+    )
+    .await;
+    platform
+        .invoke(
+            &request_id(1),
+            vec![ev::function_text("before rotation")],
+            T,
+        )
+        .await
+        .unwrap();
+    moto.call(
+        "secretsmanager",
+        "secretsmanager.PutSecretValue",
+        json!({"SecretId": arn, "SecretString": KEY_2}),
+    )
+    .await;
+    // The old key is now refused: every request of the next flush gets a 403.
+    intake.set_fault(Fault::Status(403));
+    platform
+        .invoke(
+            &request_id(2),
+            vec![ev::function_text("during rotation")],
+            T,
+        )
+        .await
+        .unwrap();
+    assert!(
+        intake
+            .wait_for(T, |r| r.iter().any(|r| r.answered == Some(403)))
+            .await
+    );
+    intake.set_fault(Fault::None);
+    assert!(a.wait_for_line("API key resolved", T).await);
+    platform
+        .invoke(&request_id(3), vec![ev::function_text("after rotation")], T)
+        .await
+        .unwrap();
+    platform.send_shutdown(Duration::from_secs(2));
+    a.wait_exit(T).await.unwrap();
+    let accepted = intake.accepted("/api/v2/logs");
+    let first_new = accepted
+        .iter()
+        .position(|r| r.header("dd-api-key") == Some(KEY_2))
+        .expect("the new key was used");
+    assert!(
+        accepted[first_new..]
+            .iter()
+            .all(|r| r.header("dd-api-key") == Some(KEY_2)),
+        "every request after rotation carries the new key"
+    );
+    for signal in ["/api/beta/sketches"] {
+        assert!(
+            intake
+                .accepted(signal)
+                .iter()
+                .any(|r| r.header("dd-api-key") == Some(KEY_2)),
+            "{signal}"
+        );
+    }
+    let lines: Vec<String> = intake
+        .log_entries()
+        .iter()
+        .map(|e| e["message"]["message"].as_str().unwrap_or("").to_string())
+        .collect();
+    for l in ["before rotation", "during rotation", "after rotation"] {
+        assert_eq!(lines.iter().filter(|x| *x == l).count(), 1, "{l}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emulator_that_is_down_delays_nothing_and_data_ships_once_the_key_arrives() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dd-late";
+    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
+        .await
+        .unwrap();
+    let intake = CaptureIntake::start().await.unwrap();
+    let mut a = agent(
+        &platform,
+        &intake,
+        &url,
+        ("DD_API_KEY_SECRET_ARN", arn),
+        &[
+            ("DD_FLUSH_TIMEOUT", "1"),
+            ("DD_SERVERLESS_FLUSH_STRATEGY", "end"),
+        ],
+    )
+    .await;
+    for n in 0..2 {
+        let t = platform
+            .invoke(
+                &request_id(10 + n),
+                vec![ev::function_text(&format!("buffered {n}"))],
+                T,
+            )
+            .await
+            .unwrap();
+        assert!(
+            t.next_called.duration_since(t.runtime_done_delivered) < Duration::from_millis(1_500),
+            "held past the flush deadline"
+        );
+    }
+    assert!(a.wait_for_line("cannot resolve the API key", T).await);
+    // The emulator comes up with the secret; the next retry finds it.
+    let moto = Moto::start(port);
+    moto.create_secret("dd-late", KEY_1).await;
+    assert!(
+        a.wait_for_line("API key resolved", Duration::from_secs(40))
+            .await,
+        "{:?}",
+        a.stderr()
+    );
+    platform
+        .invoke(&request_id(12), vec![ev::function_text("buffered 2")], T)
+        .await
+        .unwrap();
+    platform.send_shutdown(Duration::from_secs(2));
+    a.wait_exit(T).await.unwrap();
+    let lines: Vec<String> = intake
+        .log_entries()
+        .iter()
+        .map(|e| e["message"]["message"].as_str().unwrap_or("").to_string())
+        .collect();
+    for n in 0..3 {
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| **l == format!("buffered {n}"))
+                .count(),
+            1,
+            "buffered {n}"
+        );
+    }
+    assert!(
+        intake
+            .accepted("/api/v2/logs")
+            .iter()
+            .all(|r| r.header("dd-api-key") == Some(KEY_1))
+    );
+    let errors = a
+        .stderr()
+        .iter()
+        .filter(|l| l.contains("cannot resolve the API key"))
+        .count();
+    assert_eq!(errors, 1, "one clear error, not one per retry");
+}
