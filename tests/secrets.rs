@@ -268,15 +268,14 @@ async fn a_rotated_secret_is_picked_up_after_a_403_without_losing_data() {
             .all(|r| r.header("dd-api-key") == Some(KEY_2)),
         "every request after rotation carries the new key"
     );
-    for signal in ["/api/beta/sketches"] {
-        assert!(
-            intake
-                .accepted(signal)
-                .iter()
-                .any(|r| r.header("dd-api-key") == Some(KEY_2)),
-            "{signal}"
-        );
-    }
+    // Metrics took the new key too (every signal reads the same live key).
+    assert!(
+        intake
+            .accepted("/api/beta/sketches")
+            .iter()
+            .any(|r| r.header("dd-api-key") == Some(KEY_2)),
+        "sketches with the new key"
+    );
     let lines: Vec<String> = intake
         .log_entries()
         .iter()
