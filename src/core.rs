@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
+/// How long after init the API key resolution starts (see `start_key_resolution`).
+const KEY_RESOLUTION_DELAY: Duration = Duration::from_millis(20);
 /// Time kept back from a SHUTDOWN deadline for the process to exit.
 const EXIT_MARGIN: Duration = Duration::from_millis(150);
 /// Longest wait at SHUTDOWN for the platform's last telemetry (the final REPORT).
@@ -145,14 +147,16 @@ impl Agent {
             ),
         }
         agent.start_lifecycle_api().await;
-        agent.start_key_resolution();
         Ok(agent)
     }
 
     /// Resolves the API key from Secrets Manager or KMS in the background (never on the init
     /// path), retrying with backoff; re-resolves on `DD_API_KEY_SECRET_RELOAD_INTERVAL` and
     /// when the intake rejects the key.
-    fn start_key_resolution(&self) {
+    ///
+    /// The mode calls this once init is done (right before its first `/next`), so that the
+    /// SDK's work never competes with the start-up path.
+    pub fn start_key_resolution(&self) {
         use crate::secrets::resolve::{self, KeySource};
         let source = KeySource::of(&self.inner.config);
         let intake = self.inner.intake.clone();
@@ -171,6 +175,9 @@ impl Agent {
         let config = self.inner.config.clone();
         let function_name = self.inner.function.function_name.clone();
         tokio::spawn(async move {
+            // Let the first `/next` go out before the SDK (TLS roots, clients) takes the CPU:
+            // on a small function the resolver would otherwise delay the end of init.
+            tokio::time::sleep(KEY_RESOLUTION_DELAY).await;
             let mut failures = 0u32;
             loop {
                 let outcome = tokio::time::timeout(
