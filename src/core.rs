@@ -16,11 +16,12 @@ use crate::logs::{Attribution, LogsPipeline};
 use crate::metrics::enhanced::Enhanced;
 use crate::metrics::pipeline::MetricsPipeline;
 use crate::metrics::usage::Snapshot;
+use crate::sync::lock;
 use crate::tags::FunctionContext;
 use crate::traces::invocation::Invocations;
 use crate::traces::pipeline::TracesPipeline;
 use crate::traces::server::ProxyRoutes;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
@@ -825,8 +826,4 @@ fn report_failure(source: &crate::secrets::resolve::KeySource, why: &str, failur
 /// 1 s, 2 s, 4 s … capped at 30 s.
 fn retry_wait(failures: u32) -> Duration {
     Duration::from_secs(1u64 << failures.saturating_sub(1).min(5)).min(Duration::from_secs(30))
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

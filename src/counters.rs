@@ -34,8 +34,7 @@ fn name(key: &Key) -> String {
 }
 
 fn slot(map: &Mutex<BTreeMap<String, Arc<AtomicU64>>>, key: &Key) -> Arc<AtomicU64> {
-    map.lock()
-        .unwrap_or_else(|p| p.into_inner())
+    crate::sync::lock(map)
         .entry(name(key))
         .or_default()
         .clone()
@@ -75,10 +74,10 @@ pub fn snapshot() -> Vec<(String, f64)> {
         return Vec::new();
     };
     let mut out: Vec<(String, f64)> = Vec::new();
-    for (k, v) in r.counters.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+    for (k, v) in crate::sync::lock(&r.counters).iter() {
         out.push((k.clone(), v.load(Ordering::Relaxed) as f64));
     }
-    for (k, v) in r.gauges.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+    for (k, v) in crate::sync::lock(&r.gauges).iter() {
         out.push((k.clone(), f64::from_bits(v.load(Ordering::Relaxed))));
     }
     out.retain(|(_, v)| *v != 0.0);

@@ -18,6 +18,7 @@ pub mod local;
 pub mod logs;
 pub mod metrics;
 pub mod secrets;
+pub mod sync;
 pub mod tags;
 pub mod time;
 pub mod traces;

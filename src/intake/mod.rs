@@ -352,7 +352,7 @@ impl Intake {
 
     /// Payloads left over from earlier flushes of `signal`.
     pub fn take_retries(&self, signal: Signal) -> Vec<Pending> {
-        let mut q = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+        let mut q = crate::sync::lock(&self.retry);
         let (mine, others): (Vec<Pending>, Vec<Pending>) =
             q.drain(..).partition(|p| p.signal == signal);
         q.extend(others);
@@ -433,7 +433,7 @@ impl Intake {
 
     /// Keeps an undelivered payload for the next flush; `false` when the queue is full.
     pub fn retry_later(&self, job: Pending) -> bool {
-        let mut q = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+        let mut q = crate::sync::lock(&self.retry);
         let bytes: usize = q
             .iter()
             .filter(|p| p.destination == job.destination)

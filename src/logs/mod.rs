@@ -201,7 +201,7 @@ impl LogsPipeline {
         let Ok(encoded) = serde_json::to_vec(&entry) else {
             return;
         };
-        let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = crate::sync::lock(&self.buffer);
         if buf.bytes + encoded.len() > self.cap_bytes {
             drop(buf);
             self.counters
@@ -218,7 +218,7 @@ impl LogsPipeline {
 
     /// Takes everything buffered, oldest first.
     pub fn drain(&self) -> Vec<Vec<u8>> {
-        let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = crate::sync::lock(&self.buffer);
         buf.bytes = 0;
         std::mem::take(&mut buf.entries).into()
     }
@@ -227,7 +227,7 @@ impl LogsPipeline {
     /// When they do not all fit, the oldest are given up. Returns how many (the caller counts
     /// them as dropped).
     pub fn requeue(&self, entries: Vec<Vec<u8>>) -> usize {
-        let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = crate::sync::lock(&self.buffer);
         let mut dropped = 0;
         for e in entries.into_iter().rev() {
             if buf.bytes + e.len() > self.cap_bytes {
@@ -246,7 +246,7 @@ impl LogsPipeline {
     }
 
     pub fn buffered(&self) -> (usize, usize) {
-        let buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let buf = crate::sync::lock(&self.buffer);
         (buf.entries.len(), buf.bytes)
     }
 }

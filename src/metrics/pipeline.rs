@@ -60,7 +60,7 @@ impl MetricsPipeline {
             self.counters.parse_errors.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
+        let mut agg = crate::sync::lock(&self.aggregator);
         let before = agg.overflow;
         let mut lines = 0;
         let mut errors = 0;
@@ -117,7 +117,7 @@ impl MetricsPipeline {
 
     fn value(&self, name: &str, tags: &[String], kind: Kind, value: f64, ts: i64) {
         let mut refs: Vec<&str> = tags.iter().map(String::as_str).collect();
-        let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
+        let mut agg = crate::sync::lock(&self.aggregator);
         if !agg.insert_value(name, &mut refs, kind, value, ts) {
             self.counters
                 .context_overflow
@@ -126,21 +126,13 @@ impl MetricsPipeline {
     }
 
     pub fn live_contexts(&self) -> usize {
-        self.aggregator
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .live_contexts()
+        crate::sync::lock(&self.aggregator).live_contexts()
     }
 
     /// Takes everything aggregated so far.
     pub fn take(&self) -> MetricsBatch {
-        let flushed = self
-            .aggregator
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .flush();
-        let (events, checks) =
-            std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()));
+        let flushed = crate::sync::lock(&self.aggregator).flush();
+        let (events, checks) = std::mem::take(&mut *crate::sync::lock(&self.events));
         MetricsBatch {
             flushed,
             events,
@@ -149,7 +141,7 @@ impl MetricsPipeline {
     }
 
     fn push_event(&self, event: Option<Value>, check: Option<Value>) {
-        let mut q = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let mut q = crate::sync::lock(&self.events);
         if q.0.len() + q.1.len() >= MAX_EVENTS {
             self.counters.events_dropped.fetch_add(1, Ordering::Relaxed);
             return;

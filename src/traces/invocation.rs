@@ -130,7 +130,7 @@ impl Invocations {
             .capture_depth
             .map(|d| flatten("function.request", event, d))
             .unwrap_or_default();
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = crate::sync::lock(&self.state);
         let cold_start = std::mem::replace(&mut st.2, false);
         if st.0.len() >= MAX_LIVE
             && let Some(old) = st.1.pop_front()
@@ -154,11 +154,7 @@ impl Invocations {
 
     /// Whether `request_id` is being tracked (start seen, end not yet).
     pub fn is_live(&self, request_id: &str) -> bool {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .contains_key(request_id)
+        crate::sync::lock(&self.state).0.contains_key(request_id)
     }
 
     /// Ends `request_id`: the trace of its invocation, if it was started.
@@ -190,7 +186,7 @@ impl Invocations {
     }
 
     fn take(&self, request_id: &str) -> Option<Live> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = crate::sync::lock(&self.state);
         let live = st.0.remove(request_id)?;
         st.1.retain(|r| r != request_id);
         Some(live)

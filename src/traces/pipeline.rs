@@ -89,7 +89,7 @@ impl TracesPipeline {
     /// Buffers an already-built payload (the invocation span, inferred spans).
     pub fn push(&self, payload: TracerPayload) {
         let size = payload.encoded_len();
-        let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = crate::sync::lock(&self.buffer);
         if buf.1 + size > self.cap_bytes {
             drop(buf);
             let spans: usize = payload.chunks.iter().map(|c| c.spans.len()).sum();
@@ -103,7 +103,7 @@ impl TracesPipeline {
     }
 
     pub fn take(&self) -> Vec<TracerPayload> {
-        let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = crate::sync::lock(&self.buffer);
         buf.1 = 0;
         std::mem::take(&mut buf.0)
     }

@@ -192,7 +192,7 @@ impl CaptureIntake {
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
-    shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    crate::sync::lock(&shared.state)
 }
 
 async fn capture(

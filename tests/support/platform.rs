@@ -297,7 +297,7 @@ impl Platform {
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
-    shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    crate::sync::lock(&shared.state)
 }
 
 async fn route(

@@ -80,7 +80,7 @@ impl AgentProcess {
                     if std::env::var_os("TANDEM_TEST_ECHO").is_some() {
                         eprintln!("[agent] {line}");
                     }
-                    lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                    crate::sync::lock(&lines).push(line);
                     changed.notify_waiters();
                 }
             }));
@@ -102,10 +102,7 @@ impl AgentProcess {
 
     /// Everything the agent wrote to stderr so far.
     pub fn stderr(&self) -> Vec<String> {
-        self.stderr
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        crate::sync::lock(&self.stderr).clone()
     }
 
     /// Waits for a stderr line containing `needle`.
