@@ -34,10 +34,7 @@ fn name(key: &Key) -> String {
 }
 
 fn slot(map: &Mutex<BTreeMap<String, Arc<AtomicU64>>>, key: &Key) -> Arc<AtomicU64> {
-    crate::sync::lock(map)
-        .entry(name(key))
-        .or_default()
-        .clone()
+    crate::sync::lock(map).entry(name(key)).or_default().clone()
 }
 
 impl Recorder for Handle {

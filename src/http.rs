@@ -122,6 +122,11 @@ pub async fn read_body(body: Incoming, limit: usize) -> Option<Bytes> {
         .map(|c| c.to_bytes())
 }
 
+/// A request header as text, if present and valid.
+pub fn header<'a>(headers: &'a hyper::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
 pub fn respond(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;

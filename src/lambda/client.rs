@@ -82,9 +82,7 @@ impl ExtensionsClient {
                 .body(body),
         )
         .await?;
-        let id = headers
-            .get("Lambda-Extension-Identifier")
-            .and_then(|v| v.to_str().ok())
+        let id = crate::http::header(&headers, "Lambda-Extension-Identifier")
             .map(str::to_string)
             .ok_or_else(|| LambdaApiError::Decode {
                 api: "Extensions",

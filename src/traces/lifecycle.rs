@@ -34,13 +34,7 @@ pub async fn start(port: u16, hooks: Hooks) -> std::io::Result<ServerHandle> {
         let hooks = hooks.clone();
         async move {
             let (parts, body) = req.into_parts();
-            let header = |n: &str| {
-                parts
-                    .headers
-                    .get(n)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            };
+            let header = |n: &str| http::header(&parts.headers, n).map(str::to_string);
             let path = parts.uri.path();
             match (&parts.method, path) {
                 (&Method::GET, "/lambda/hello") => http::json(StatusCode::OK, "{}"),

@@ -85,10 +85,8 @@ pub async fn start(
             if parts.method == Method::GET && path == "/info" {
                 return http::json(StatusCode::OK, info(&routes));
             }
-            if parts
-                .headers
-                .get(hyper::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+            if http::header(&parts.headers, "content-length")
+                .and_then(|v| v.parse::<usize>().ok())
                 .is_some_and(|n| n > MAX_BODY)
             {
                 return http::respond(StatusCode::PAYLOAD_TOO_LARGE, "body over 50 MiB");
@@ -96,14 +94,7 @@ pub async fn start(
             let Some(body) = http::read_body(body, MAX_BODY).await else {
                 return http::respond(StatusCode::PAYLOAD_TOO_LARGE, "body over 50 MiB");
             };
-            let header = |n: &str| {
-                parts
-                    .headers
-                    .get(n)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string()
-            };
+            let header = |n: &str| http::header(&parts.headers, n).unwrap_or("").to_string();
             match path.as_str() {
                 "/v0.4/traces" | "/v0.5/traces"
                     if matches!(parts.method, Method::PUT | Method::POST) =>

@@ -305,13 +305,7 @@ async fn route(
     req: hyper::Request<hyper::body::Incoming>,
 ) -> http::HttpResponse {
     let (parts, body) = req.into_parts();
-    let header = |n: &str| {
-        parts
-            .headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let header = |n: &str| http::header(&parts.headers, n).map(str::to_string);
     let body = http::read_body(body, 1 << 20).await.unwrap_or_default();
     let path = parts.uri.path();
     let response = match (&parts.method, path) {
