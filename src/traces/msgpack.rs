@@ -221,13 +221,21 @@ impl<'a> Reader<'a> {
 /// Decodes a `/v0.4/traces` body.
 pub fn decode_v04(body: &[u8]) -> Result<Vec<Vec<Span>>, DecodeError> {
     let mut r = Reader::new(body);
+    traces(&mut r, span_v04)
+}
+
+/// The `[[span, …], …]` layout both versions share; `span` decodes one span.
+fn traces<'a>(
+    r: &mut Reader<'a>,
+    mut span: impl FnMut(&mut Reader<'a>) -> Result<Span, DecodeError>,
+) -> Result<Vec<Vec<Span>>, DecodeError> {
     let traces = r.array_len()?;
     let mut out = Vec::with_capacity(traces);
     for _ in 0..traces {
         let n = r.array_len()?;
         let mut trace = Vec::with_capacity(n);
         for _ in 0..n {
-            trace.push(span_v04(&mut r)?);
+            trace.push(span(r)?);
         }
         out.push(trace);
     }
@@ -294,44 +302,36 @@ pub fn decode_v05(body: &[u8]) -> Result<Vec<Vec<Span>>, DecodeError> {
             .map(|s| s.to_string())
             .ok_or(DecodeError::Index(i))
     };
-    let traces = r.array_len()?;
-    let mut out = Vec::with_capacity(traces);
-    for _ in 0..traces {
-        let n = r.array_len()?;
-        let mut trace = Vec::with_capacity(n);
-        for _ in 0..n {
-            let fields = r.array_len()?;
-            if fields != 12 {
-                return Err(DecodeError::Fields(fields));
-            }
-            let mut span = Span {
-                service: s(&mut r)?,
-                name: s(&mut r)?,
-                resource: s(&mut r)?,
-                ..Default::default()
-            };
-            span.trace_id = r.u64()?;
-            span.span_id = r.u64()?;
-            span.parent_id = r.u64()?;
-            span.start = r.i64()?;
-            span.duration = r.i64()?;
-            span.error = r.i64()? as i32;
-            let m = r.map_len()?;
-            let mut meta = HashMap::with_capacity(m);
-            for _ in 0..m {
-                meta.insert(s(&mut r)?, s(&mut r)?);
-            }
-            span.meta = meta;
-            for _ in 0..r.map_len()? {
-                let k = s(&mut r)?;
-                span.metrics.insert(k, r.f64()?);
-            }
-            span.r#type = s(&mut r)?;
-            trace.push(span);
+    traces(&mut r, |r| {
+        let fields = r.array_len()?;
+        if fields != 12 {
+            return Err(DecodeError::Fields(fields));
         }
-        out.push(trace);
-    }
-    Ok(out)
+        let mut span = Span {
+            service: s(r)?,
+            name: s(r)?,
+            resource: s(r)?,
+            ..Default::default()
+        };
+        span.trace_id = r.u64()?;
+        span.span_id = r.u64()?;
+        span.parent_id = r.u64()?;
+        span.start = r.i64()?;
+        span.duration = r.i64()?;
+        span.error = r.i64()? as i32;
+        let m = r.map_len()?;
+        let mut meta = HashMap::with_capacity(m);
+        for _ in 0..m {
+            meta.insert(s(r)?, s(r)?);
+        }
+        span.meta = meta;
+        for _ in 0..r.map_len()? {
+            let k = s(r)?;
+            span.metrics.insert(k, r.f64()?);
+        }
+        span.r#type = s(r)?;
+        Ok(span)
+    })
 }
 
 #[cfg(test)]
