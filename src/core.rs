@@ -375,14 +375,6 @@ impl Agent {
         }
     }
 
-    /// The addresses DogStatsD listens on (empty when it could not start).
-    pub fn dogstatsd_addrs(&self) -> Vec<std::net::SocketAddr> {
-        lock(&self.inner.dogstatsd)
-            .as_ref()
-            .map(|d| d.addrs.clone())
-            .unwrap_or_default()
-    }
-
     /// Records an INVOKE event (on-demand).
     pub fn on_invoke(&self, ev: InvokeEvent) {
         *lock(&self.inner.current_invoke) = Some(ev.request_id.clone());
@@ -391,11 +383,6 @@ impl Agent {
         }
         lock(&self.inner.tracker).on_invoke(ev);
         self.inner.changed.notify_waiters();
-    }
-
-    /// Reads the invocation tracker.
-    pub fn with_tracker<R>(&self, f: impl FnOnce(&Tracker) -> R) -> R {
-        f(&lock(&self.inner.tracker))
     }
 
     /// Waits until `condition` holds on the tracker, or `until`. Returns whether it held.
@@ -436,11 +423,6 @@ impl Agent {
             drop(guard);
             report
         }))
-    }
-
-    /// Whether a flush is running now.
-    pub fn flush_in_flight(&self) -> bool {
-        self.inner.flush_lock.try_lock().is_err()
     }
 
     /// SHUTDOWN: waits briefly for the platform's last telemetry, stops the listener, and makes

@@ -135,8 +135,6 @@ pub struct Intake {
     api_key: Arc<ArcSwapOption<Secret>>,
     pub logs_url: String,
     logs_compression: Option<i32>,
-    /// Base of the metrics API (`https://api.<site>` or `DD_DD_URL`/`DD_URL`).
-    pub metrics_base: String,
     /// Base of the trace intake (`https://trace.agent.<site>` or `DD_APM_DD_URL`).
     pub apm_base: String,
     trace_env: String,
@@ -267,7 +265,6 @@ impl Intake {
             key_pending: std::sync::atomic::AtomicBool::new(false),
             key_rotates: std::sync::atomic::AtomicBool::new(false),
             key_rejected: tokio::sync::Notify::new(),
-            metrics_base,
             apm_base,
             trace_env: config.env.clone().unwrap_or_default(),
             retry: std::sync::Mutex::new(std::collections::VecDeque::new()),

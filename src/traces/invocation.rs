@@ -152,11 +152,6 @@ impl Invocations {
         headers
     }
 
-    /// Whether `request_id` is being tracked (start seen, end not yet).
-    pub fn is_live(&self, request_id: &str) -> bool {
-        crate::sync::lock(&self.state).0.contains_key(request_id)
-    }
-
     /// Ends `request_id`: the trace of its invocation, if it was started.
     pub fn end(
         &self,
