@@ -337,6 +337,15 @@ impl Agent {
     /// Telemetry that matters to invocation spans: init duration, timeouts, reports.
     fn trace_lifecycle(&self, ev: &Timed) {
         let inv = &self.inner.invocations;
+        // A timeout ends the invocation's span (marked as such) if the library never did.
+        let timed_out = |request_id: &str| {
+            let now_ns = ev.time_ms.saturating_mul(1_000_000);
+            if let (Some(payload), Some(traces)) =
+                (inv.timeout(request_id, now_ns), &self.inner.traces)
+            {
+                traces.push(payload);
+            }
+        };
         match &ev.event {
             TelemetryEvent::InitReport(r) => {
                 if let Some(ms) = r.metrics.duration_ms {
@@ -344,21 +353,11 @@ impl Agent {
                 }
             }
             TelemetryEvent::RuntimeDone(r) if r.status.as_deref() == Some("timeout") => {
-                let now_ns = ev.time_ms.saturating_mul(1_000_000);
-                if let (Some(payload), Some(traces)) =
-                    (inv.timeout(&r.request_id, now_ns), &self.inner.traces)
-                {
-                    traces.push(payload);
-                }
+                timed_out(&r.request_id)
             }
             TelemetryEvent::Report(r) => {
                 if r.status.as_deref() == Some("timeout") {
-                    let now_ns = ev.time_ms.saturating_mul(1_000_000);
-                    if let (Some(payload), Some(traces)) =
-                        (inv.timeout(&r.request_id, now_ns), &self.inner.traces)
-                    {
-                        traces.push(payload);
-                    }
+                    timed_out(&r.request_id);
                 }
                 inv.forget(&r.request_id);
             }
