@@ -5,6 +5,7 @@
 //! simulator and capture intake, compiled in as [`testkit`] so that `tandem local` can run
 //! the real agent against them. See README "Architecture".
 
+pub mod base64;
 pub mod config;
 pub mod core;
 pub mod counters;

@@ -166,7 +166,7 @@ pub async fn from_kms(
     function_name: &str,
 ) -> Result<Secret, ResolveError> {
     use aws_sdk_kms as kms;
-    let blob = crate::traces::inferred::base64_decode(ciphertext_b64.trim())
+    let blob = crate::base64::decode(ciphertext_b64.trim())
         .filter(|b| !b.is_empty())
         .ok_or(ResolveError::BadCiphertext)?;
     let region = aws.region.clone().ok_or(ResolveError::NoRegion)?;

@@ -385,7 +385,7 @@ fn attribute_context(attrs: Option<&Value>) -> Option<TraceContext> {
         return context::from_carrier(v);
     }
     let b64 = s(dd, &["binaryValue"]).or_else(|| s(dd, &["Value"]))?;
-    let bytes = base64_decode(b64)?;
+    let bytes = crate::base64::decode(b64)?;
     context::from_carrier(&Value::String(String::from_utf8(bytes).ok()?))
 }
 
@@ -500,7 +500,7 @@ fn kinesis(record: &Value, opts: &Options<'_>) -> Trigger {
         ("event_source_arn", arn.clone()),
     ];
     let ctx = s(record, &["kinesis", "data"])
-        .and_then(base64_decode)
+        .and_then(crate::base64::decode)
         .and_then(|d| serde_json::from_slice::<Map<String, Value>>(&d).ok())
         .and_then(|m| m.get("_datadog").and_then(context::from_carrier));
     let sp = span(
@@ -517,28 +517,4 @@ fn kinesis(record: &Value, opts: &Options<'_>) -> Trigger {
         context: ctx,
         ..Default::default()
     }
-}
-
-/// Standard base64 (with or without padding); `None` if malformed.
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }

@@ -76,7 +76,7 @@ pub async fn start(port: u16, hooks: Hooks) -> std::io::Result<ServerHandle> {
                             message: header("x-datadog-invocation-error-msg").unwrap_or_default(),
                             kind: header("x-datadog-invocation-error-type").unwrap_or_default(),
                             stack: header("x-datadog-invocation-error-stack")
-                                .and_then(|s| super::inferred::base64_decode(&s))
+                                .and_then(|s| crate::base64::decode(&s))
                                 .and_then(|b| String::from_utf8(b).ok())
                                 .unwrap_or_default(),
                         });
