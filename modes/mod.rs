@@ -103,7 +103,7 @@ pub async fn run(config: Arc<Config>) -> Result<(), LambdaApiError> {
         }
     };
     // Init is done: fetch the API key in the background while we wait for events.
-    agent.start_key_resolution();
+    agent.start_secret_resolution();
     match mode {
         Mode::OnDemand => on_demand::run(agent, client, telemetry_active).await,
         Mode::ManagedInstance => managed_instance::run(agent, client).await,

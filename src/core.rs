@@ -26,8 +26,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
-/// How long after init the API key resolution starts (see `start_key_resolution`).
-const KEY_RESOLUTION_DELAY: Duration = Duration::from_millis(20);
 /// Time kept back from a SHUTDOWN deadline for the process to exit.
 const EXIT_MARGIN: Duration = Duration::from_millis(150);
 /// Longest wait at SHUTDOWN for the platform's last telemetry (the final REPORT).
@@ -151,74 +149,15 @@ impl Agent {
         Ok(agent)
     }
 
-    /// Resolves the API key from Secrets Manager or KMS in the background (never on the init
-    /// path), retrying with backoff; re-resolves on `DD_API_KEY_SECRET_RELOAD_INTERVAL` and
-    /// when the intake rejects the key.
-    ///
-    /// The mode calls this once init is done (right before its first `/next`), so that the
-    /// SDK's work never competes with the start-up path.
-    pub fn start_key_resolution(&self) {
-        use crate::secrets::resolve::{self, KeySource};
-        let source = KeySource::of(&self.inner.config);
-        let intake = self.inner.intake.clone();
-        match source {
-            KeySource::Plain => return,
-            KeySource::Missing => {
-                crate::log_error!(
-                    "no API key is configured (DD_API_KEY, DD_API_KEY_SECRET_ARN or DD_KMS_API_KEY); nothing can be shipped"
-                );
-                return;
-            }
-            _ => {}
-        }
-        intake.set_key_pending(true);
-        intake.set_key_rotates(true);
-        let config = self.inner.config.clone();
-        let function_name = self.inner.function.function_name.clone();
-        tokio::spawn(async move {
-            // Let the first `/next` go out before the SDK (TLS roots, clients) takes the CPU:
-            // on a small function the resolver would otherwise delay the end of init.
-            tokio::time::sleep(KEY_RESOLUTION_DELAY).await;
-            let mut failures = 0u32;
-            loop {
-                let outcome = tokio::time::timeout(
-                    resolve::CALL_TIMEOUT * 3,
-                    resolve::api_key(&config, &source, &function_name),
-                )
-                .await;
-                let wait = match outcome {
-                    Ok(Ok(Some(key))) => {
-                        let known = intake.api_key().load_full().is_some_and(|k| *k == key);
-                        if !known {
-                            intake.set_api_key(key);
-                            crate::log_info!("API key resolved from {}", source.describe());
-                        }
-                        failures = 0;
-                        config.api_key_secret_reload_interval
-                    }
-                    Ok(Ok(None)) => return,
-                    Ok(Err(e)) => {
-                        failures += 1;
-                        report_failure(&source, &e.to_string(), failures);
-                        Some(retry_wait(failures))
-                    }
-                    Err(_) => {
-                        failures += 1;
-                        report_failure(&source, "timed out", failures);
-                        Some(retry_wait(failures))
-                    }
-                };
-                match wait {
-                    Some(d) => {
-                        tokio::select! {
-                            _ = tokio::time::sleep(d) => {}
-                            _ = intake.key_rejected() => {}
-                        }
-                    }
-                    None => intake.key_rejected().await,
-                }
-            }
-        });
+    /// Starts resolving what the intake needs from AWS (API key, endpoint secrets) in the
+    /// background. The mode calls this once init is done (right before its first `/next`), so
+    /// that the SDK's work never competes with the start-up path.
+    pub fn start_secret_resolution(&self) {
+        crate::secrets::refresh::start(
+            self.inner.config.clone(),
+            self.inner.intake.clone(),
+            self.inner.function.function_name.clone(),
+        );
     }
 
     async fn start_lifecycle_api(&self) {
@@ -543,6 +482,7 @@ impl Agent {
     async fn flush_locked(&self, deadline: Instant, last: bool) -> FlushReport {
         self.publish_counters();
         let started = Instant::now();
+        self.inner.intake.endpoints_settled(deadline).await;
         let (logs, metrics, traces) = tokio::join!(
             self.flush_logs(deadline, last),
             self.flush_metrics(deadline, last),
@@ -743,8 +683,8 @@ impl Agent {
         let mut report = SignalReport::default();
         let overflow = self.inner.logs.take_overflow();
         if overflow > 0 {
-            report.dropped += overflow;
-            report.last_error = Some("the log buffer was full".into());
+            // Counted apart (`tandem.logs.dropped{reason:buffer_full}`): the report's `dropped`
+            // is about entries that were accepted and then could not be delivered.
             crate::log_warn!(
                 "logs: {overflow} entries were dropped because the buffer was full ({} bytes; TANDEM_LOGS_BUFFER_BYTES)",
                 self.inner.config.logs_buffer_bytes
@@ -790,21 +730,4 @@ impl Agent {
         }
         report
     }
-}
-
-/// The first failure is an error; repeats are debug lines (the error stands until fixed).
-fn report_failure(source: &crate::secrets::resolve::KeySource, why: &str, failures: u32) {
-    if failures == 1 {
-        crate::log_error!(
-            "cannot resolve the API key from {}: {why}; data stays buffered and resolution is retried",
-            source.describe()
-        );
-    } else {
-        crate::log_debug!("API key resolution attempt {failures} failed: {why}");
-    }
-}
-
-/// 1 s, 2 s, 4 s … capped at 30 s.
-fn retry_wait(failures: u32) -> Duration {
-    Duration::from_secs(1u64 << failures.saturating_sub(1).min(5)).min(Duration::from_secs(30))
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tandem::config::Config;
+use tandem::secrets::indirect;
 use tandem::{diag, log_error, log_warn};
 
 fn main() -> ExitCode {
@@ -26,11 +27,8 @@ fn main() -> ExitCode {
     }
 
     tandem::counters::install();
-    let (config, warnings) = Config::from_process();
+    let (config, mut warnings, source) = Config::from_process();
     diag::set_level(config.log_level);
-    for w in warnings {
-        log_warn!("{w}");
-    }
     let runtime = match tandem::runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -38,6 +36,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Settings held in secrets that shape the pipelines are read before anything starts.
+    let (config, more, errors) = runtime.block_on(indirect::at_init(config, &source));
+    diag::set_level(config.log_level);
+    for w in more {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
+    for w in warnings {
+        log_warn!("{w}");
+    }
+    for e in errors {
+        log_error!("{e}");
+    }
     let result = runtime.block_on(tandem::modes::run(Arc::new(config)));
     runtime.shutdown_timeout(Duration::from_millis(50));
     match result {

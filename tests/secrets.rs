@@ -38,8 +38,14 @@ fn free_port() -> u16 {
 
 impl Moto {
     fn start(port: u16) -> Moto {
+        Moto::start_with(port, &[])
+    }
+
+    /// `INITIAL_NO_AUTH_ACTION_COUNT=n` makes moto enforce IAM after `n` calls.
+    fn start_with(port: u16, env: &[(&str, &str)]) -> Moto {
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -77,6 +83,35 @@ impl Moto {
         let text = r.text().await.unwrap();
         assert!(status.is_success(), "{target}: {status} {text}");
         serde_json::from_str(&text).unwrap()
+    }
+
+    /// An IAM user with no policy at all, and its access key (id, secret).
+    async fn user_without_permissions(&self) -> (String, String) {
+        let call = |body: &'static str| async move {
+            reqwest::Client::new()
+                .post(self.url())
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header(
+                    "Authorization",
+                    "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+                )
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        };
+        call("Action=CreateUser&UserName=nobody&Version=2010-05-08").await;
+        let xml = call("Action=CreateAccessKey&UserName=nobody&Version=2010-05-08").await;
+        let field = |tag: &str| {
+            let open = format!("<{tag}>");
+            let start = xml.find(&open).expect(tag) + open.len();
+            let end = xml[start..].find('<').unwrap() + start;
+            xml[start..end].to_string()
+        };
+        (field("AccessKeyId"), field("SecretAccessKey"))
     }
 
     async fn create_secret(&self, name: &str, value: &str) -> String {
@@ -363,4 +398,209 @@ async fn an_emulator_that_is_down_delays_nothing_and_data_ships_once_the_key_arr
         .filter(|l| l.contains("cannot resolve the API key"))
         .count();
     assert_eq!(errors, 1, "one clear error, not one per retry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_held_in_secrets_configure_dual_shipping_and_tags() {
+    let moto = Moto::start(free_port());
+    let second = CaptureIntake::start().await.unwrap();
+    let port = second.url().rsplit(':').next().unwrap().to_string();
+    let primary_key = moto
+        .create_secret("dd-key", &json!({"apiKey": KEY_1}).to_string())
+        .await;
+    let metrics = moto
+        .create_secret(
+            "dd-metrics-endpoints",
+            &json!({ second.url(): [KEY_2] }).to_string(),
+        )
+        .await;
+    let logs = moto
+        .create_secret(
+            "dd-logs-endpoints",
+            &json!([{"api_key": KEY_2, "Host": "http://127.0.0.1", "Port": port.parse::<u16>().unwrap()}])
+                .to_string(),
+        )
+        .await;
+    let traces = moto
+        .kms_encrypt(&json!({ second.url(): [KEY_2] }).to_string(), None)
+        .await;
+    let tags = moto.create_secret("dd-tags", "team:vault").await;
+    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
+        .await
+        .unwrap();
+    let intake = CaptureIntake::start().await.unwrap();
+    let mut a = agent(
+        &platform,
+        &intake,
+        &moto.url(),
+        ("DD_API_KEY_SECRET_ARN", &primary_key),
+        &[
+            ("DD_SERVERLESS_FLUSH_STRATEGY", "end"),
+            ("DD_ADDITIONAL_ENDPOINTS_SECRET_ARN", &metrics),
+            ("DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS_SECRET_ARN", &logs),
+            ("DD_APM_ADDITIONAL_ENDPOINTS_KMS_ENCRYPTED", &traces),
+            ("DD_TAGS_SECRET_ARN", &tags),
+        ],
+    )
+    .await;
+    let trace_agent = a.trace_agent_addr(T).await.expect("trace agent address");
+    let r = reqwest::Client::new()
+        .put(format!("http://{trace_agent}/v0.4/traces"))
+        .header("Content-Type", "application/msgpack")
+        .body(include_bytes!("fixtures/traces/v04.msgpack").to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    platform
+        .invoke(&request_id(1), vec![ev::function_text("twice")], T)
+        .await
+        .unwrap();
+    platform.send_shutdown(Duration::from_secs(2));
+    a.wait_exit(T).await.unwrap();
+
+    // Each destination got every signal, with its own key, the first flush included.
+    for (capture, key) in [(&intake, KEY_1), (&second, KEY_2)] {
+        for path in ["/api/v2/logs", "/api/beta/sketches", "/api/v0.2/traces"] {
+            let got = capture.accepted(path);
+            assert!(!got.is_empty(), "{path} at {}", capture.url());
+            assert!(
+                got.iter().all(|r| r.header("dd-api-key") == Some(key)),
+                "{path} at {} carries its own key",
+                capture.url()
+            );
+        }
+        let entries = capture.log_entries();
+        let line = entries
+            .iter()
+            .find(|e| e["message"]["message"] == "twice")
+            .unwrap_or_else(|| panic!("the line at {}", capture.url()));
+        assert!(
+            line["ddtags"]
+                .as_str()
+                .is_some_and(|t| t.split(',').any(|t| t == "team:vault")),
+            "DD_TAGS came from its secret: {line}"
+        );
+    }
+    let log = a.stderr().join("\n");
+    assert!(!log.contains(KEY_1) && !log.contains(KEY_2), "a key leaked");
+    assert!(!log.contains("cannot resolve"), "{log}");
+}
+
+/// Runs one invocation that logs `lines` lines of 500 bytes while the key cannot be resolved;
+/// returns the agent's log.
+async fn run_without_key(
+    moto_url: &str,
+    key_env: (&str, &str),
+    extra: &[(&str, &str)],
+) -> Vec<String> {
+    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
+        .await
+        .unwrap();
+    let intake = CaptureIntake::start().await.unwrap();
+    let mut env = vec![
+        ("DD_FLUSH_TIMEOUT", "1"),
+        ("DD_SERVERLESS_FLUSH_STRATEGY", "end"),
+        ("TANDEM_LOGS_BUFFER_BYTES", "65536"),
+    ];
+    env.extend_from_slice(extra);
+    let mut a = agent(&platform, &intake, moto_url, key_env, &env).await;
+    assert!(a.wait_for_line("cannot resolve the API key", T).await);
+    let padding = "x".repeat(480);
+    let lines: Vec<Value> = (0..LINES)
+        .map(|n| ev::function_text(&format!("{n:05} {padding}")))
+        .collect();
+    let t = platform.invoke(&request_id(1), lines, T).await.unwrap();
+    assert!(
+        t.next_called.duration_since(t.runtime_done_delivered) < Duration::from_millis(1_500),
+        "held past the flush deadline"
+    );
+    platform.send_shutdown(Duration::from_secs(2));
+    a.wait_exit(T).await.unwrap();
+    assert!(
+        intake.requests().is_empty(),
+        "nothing can be shipped without a key"
+    );
+    a.stderr()
+}
+
+const LINES: usize = 300;
+
+/// A counter's value in the last `counters:` summary line (0 when absent).
+fn counter(log: &[String], name: &str) -> u64 {
+    let prefix = format!(" {name}=");
+    log.iter()
+        .rev()
+        .find(|l| l.contains("counters: "))
+        .and_then(|l| {
+            let rest = &l[l.find(&prefix)? + prefix.len()..];
+            rest.split(' ').next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_and_a_wrong_arn_fail_clearly_delay_nothing_and_stay_within_caps() {
+    // Access denied: a real IAM user without any policy, with auth enforced after set-up.
+    let moto = Moto::start_with(free_port(), &[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let arn = moto.create_secret("dd-guarded", KEY_1).await;
+    let (id, secret) = moto.user_without_permissions().await;
+    let log = run_without_key(
+        &moto.url(),
+        ("DD_API_KEY_SECRET_ARN", &arn),
+        &[
+            ("AWS_ACCESS_KEY_ID", &id),
+            ("AWS_SECRET_ACCESS_KEY", &secret),
+        ],
+    )
+    .await;
+    let errors: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("cannot resolve the API key"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one clear error: {log:?}");
+    assert!(errors[0].contains(&arn), "names the source: {}", errors[0]);
+    assert!(
+        errors[0].contains("HTTP 403") && errors[0].contains("secretsmanager:GetSecretValue"),
+        "says why: {}",
+        errors[0]
+    );
+    let joined = log.join("\n");
+    assert!(
+        !joined.contains(&secret) && !joined.contains(KEY_1),
+        "a secret leaked"
+    );
+    // Memory stays within the log buffer's cap: what did not fit was refused and counted, what
+    // was kept is reported as dropped at shutdown — nothing is lost silently.
+    let accepted = counter(&log, "tandem.logs.accepted");
+    let refused = counter(&log, "tandem.logs.dropped{reason:buffer_full}");
+    let undelivered = counter(&log, "tandem.logs.dropped{reason:delivery}");
+    assert!(
+        accepted > 0 && accepted * 500 <= 65_536,
+        "accepted {accepted} entries of 500+ bytes under a 64 KiB cap"
+    );
+    assert!(refused > 0, "{log:?}");
+    assert!(
+        accepted + refused >= LINES as u64,
+        "accepted {accepted} + refused {refused} < {LINES}: {log:?}"
+    );
+    assert_eq!(
+        undelivered, accepted,
+        "every accepted entry is accounted for"
+    );
+
+    // A wrong ARN: the secret does not exist.
+    let open = Moto::start(free_port());
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-such-secret";
+    let log = run_without_key(&open.url(), ("DD_API_KEY_SECRET_ARN", missing), &[]).await;
+    let errors: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("cannot resolve the API key"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one clear error: {log:?}");
+    assert!(
+        errors[0].contains(missing) && errors[0].contains("ResourceNotFound"),
+        "{}",
+        errors[0]
+    );
 }

@@ -177,13 +177,40 @@ pub struct Config {
 }
 
 impl Config {
-    /// Loads from the process environment and `datadog.yaml`. Returns the warnings to log.
-    pub fn from_process() -> (Config, Vec<String>) {
+    /// Loads from the process environment and `datadog.yaml`. Returns the warnings to log and
+    /// the source (to load again once settings held in secrets are resolved).
+    pub fn from_process() -> (Config, Vec<String>, Source) {
         let mut warnings = Vec::new();
         let source = Source::from_process(&mut warnings);
         let (config, more) = Self::load(&source);
         warnings.extend(more);
-        (config, warnings)
+        (config, warnings, source)
+    }
+
+    /// This config with the dual-shipping endpoint settings in `values` (resolved from secrets
+    /// after init) parsed and put in place. Returns the warnings to log.
+    pub fn with_endpoints(&self, values: &[(String, String)]) -> (Config, Vec<String>) {
+        let (parsed, warnings) = Self::load(&Source::default().overlaid(values));
+        let mut out = self.clone();
+        for (name, _) in values {
+            match name.as_str() {
+                "DD_ADDITIONAL_ENDPOINTS" => {
+                    out.additional_endpoints = parsed.additional_endpoints.clone()
+                }
+                "DD_APM_ADDITIONAL_ENDPOINTS" => {
+                    out.apm_additional_endpoints = parsed.apm_additional_endpoints.clone()
+                }
+                "DD_APM_PROFILING_ADDITIONAL_ENDPOINTS" => {
+                    out.profiling_additional_endpoints =
+                        parsed.profiling_additional_endpoints.clone()
+                }
+                "DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS" => {
+                    out.logs_additional_endpoints = parsed.logs_additional_endpoints.clone()
+                }
+                _ => {}
+            }
+        }
+        (out, warnings)
     }
 
     /// Pure: builds the config from a source. Never fails.
@@ -421,11 +448,39 @@ impl Config {
         (config, r.warnings)
     }
 
+    /// The `<NAME>_SECRET_ARN` / `<NAME>_KMS_ENCRYPTED` references resolved after init, because
+    /// only the intake uses them and it can take them late: the dual-shipping endpoints. (The
+    /// API key's own forms are resolved by the key resolver.)
+    pub fn late_secret_refs(&self) -> Vec<(String, SecretRef)> {
+        self.secret_refs
+            .iter()
+            .filter(|(name, _)| LATE_SETTINGS.contains(&name.as_str()))
+            .map(|(n, r)| (n.clone(), r.clone()))
+            .collect()
+    }
+
+    /// Every other reference: settings that shape the pipelines, so resolved before they start.
+    pub fn init_secret_refs(&self) -> Vec<(String, SecretRef)> {
+        self.secret_refs
+            .iter()
+            .filter(|(name, _)| *name != "DD_API_KEY" && !LATE_SETTINGS.contains(&name.as_str()))
+            .map(|(n, r)| (n.clone(), r.clone()))
+            .collect()
+    }
+
     /// Managed Instance mode is selected by exactly this initialization type.
     pub fn is_managed_instance(&self) -> bool {
         self.lambda.initialization_type.as_deref() == Some("lambda-managed-instances")
     }
 }
+
+/// Settings the intake can take after init (see [`Config::late_secret_refs`]).
+const LATE_SETTINGS: &[&str] = &[
+    "DD_ADDITIONAL_ENDPOINTS",
+    "DD_APM_ADDITIONAL_ENDPOINTS",
+    "DD_APM_PROFILING_ADDITIONAL_ENDPOINTS",
+    "DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS",
+];
 
 fn valid_site(s: &str) -> bool {
     s.contains('.')

@@ -43,6 +43,16 @@ impl Source {
         Self { env, yaml }
     }
 
+    /// The same source with `values` set as environment variables (settings resolved from
+    /// secrets), which win over everything else.
+    pub fn overlaid(&self, values: &[(String, String)]) -> Self {
+        let mut out = self.clone();
+        for (name, value) in values {
+            out.env.insert(name.clone(), value.clone());
+        }
+        out
+    }
+
     /// Value of a `DD_*` setting: `DD_X`, then `DATADOG_X`, then the yaml key mapped to `DD_X`.
     /// Returns the name it was found under (for warnings) and the trimmed, non-empty value.
     pub fn get(&self, dd_name: &str) -> Option<(String, &str)> {

@@ -139,3 +139,41 @@ fn typed_values_parse() {
     assert!(c.is_managed_instance());
     assert_eq!(c.lambda.runtime.as_deref(), Some("python3.12"));
 }
+
+#[test]
+fn secret_references_split_into_init_and_late_and_endpoints_apply_late() {
+    let (c, _) = load(&[
+        ("DD_API_KEY_KMS_ENCRYPTED", "AQID"),
+        (
+            "DD_ADDITIONAL_ENDPOINTS_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:1:secret:e",
+        ),
+        (
+            "DD_TAGS_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:1:secret:t",
+        ),
+        ("DD_LOGS_CONFIG_USE_HTTP", "true"),
+    ]);
+    let names = |v: Vec<(String, SecretRef)>| v.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+    assert_eq!(names(c.init_secret_refs()), ["DD_TAGS"]);
+    assert_eq!(names(c.late_secret_refs()), ["DD_ADDITIONAL_ENDPOINTS"]);
+    let (updated, warnings) = c.with_endpoints(&[
+        (
+            "DD_ADDITIONAL_ENDPOINTS".into(),
+            r#"{"https://a.example/": ["k1", "k2"], "not a url": ["k3"]}"#.into(),
+        ),
+        (
+            "DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS".into(),
+            r#"[{"api_key":"k4","Host":"logs.example","Port":443}]"#.into(),
+        ),
+    ]);
+    assert_eq!(updated.additional_endpoints["https://a.example"].len(), 2);
+    assert_eq!(updated.additional_endpoints.len(), 1);
+    assert_eq!(updated.logs_additional_endpoints[0].host, "logs.example");
+    assert!(updated.logs_use_http, "everything else is kept");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        !warnings[0].contains("k3"),
+        "keys stay hidden: {warnings:?}"
+    );
+}

@@ -9,7 +9,7 @@ pub mod retry;
 
 use crate::config::Config;
 use crate::secrets::Secret;
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use retry::Verdict;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -137,29 +137,78 @@ pub struct Intake {
     logs_compression: Option<i32>,
     /// Base of the trace intake (`https://trace.agent.<site>` or `DD_APM_DD_URL`).
     pub apm_base: String,
+    metrics_base: String,
     trace_env: String,
     retry: std::sync::Mutex<std::collections::VecDeque<Pending>>,
-    metrics_destinations: Vec<Destination>,
-    traces_destinations: Vec<Destination>,
-    /// Additional logs destinations (the primary logs path requeues entries instead).
-    pub logs_destinations: Vec<Destination>,
-    pub profiling_destinations: Vec<Destination>,
+    /// Swapped whole when an endpoint setting arrives from a secret after init.
+    destinations: ArcSwap<Destinations>,
+    /// Endpoint settings still being fetched from a secret (flushes wait for them once).
+    endpoints_pending: std::sync::atomic::AtomicBool,
     key_changed: tokio::sync::Notify,
     key_pending: std::sync::atomic::AtomicBool,
     key_rotates: std::sync::atomic::AtomicBool,
     key_rejected: tokio::sync::Notify,
 }
 
-fn destinations(
-    primary: &str,
-    additional: &std::collections::BTreeMap<String, Vec<Secret>>,
-) -> Vec<Destination> {
-    let mut out = vec![Destination {
-        base: primary.to_string(),
-        key: Key::Primary,
-        label: primary.to_string(),
-    }];
-    for (url, keys) in additional {
+/// Every destination of every signal, built from the endpoint settings.
+#[derive(Debug, Clone, Default)]
+pub struct Destinations {
+    pub metrics: Vec<Destination>,
+    pub traces: Vec<Destination>,
+    /// Additional logs destinations (the primary logs path requeues entries instead).
+    pub logs: Vec<Destination>,
+    /// Additional profiling destinations (full URLs).
+    pub profiling: Vec<Destination>,
+}
+
+impl Destinations {
+    pub fn new(config: &Config, metrics_base: &str, apm_base: &str) -> Self {
+        let logs = if config.logs_use_http {
+            config
+                .logs_additional_endpoints
+                .iter()
+                .map(|e| {
+                    let host = if e.host.contains("://") {
+                        e.host.trim_end_matches('/').to_string()
+                    } else {
+                        format!("https://{}", e.host)
+                    };
+                    let base = match e.port {
+                        Some(p) => format!("{host}:{p}/api/v2/logs"),
+                        None => format!("{host}/api/v2/logs"),
+                    };
+                    Destination {
+                        label: base.clone(),
+                        base,
+                        key: Key::Fixed(Arc::new(Secret::new(e.api_key.clone()))),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let primary = |base: &str| Destination {
+            base: base.to_string(),
+            key: Key::Primary,
+            label: base.to_string(),
+        };
+        let mut metrics = vec![primary(metrics_base)];
+        metrics.extend(additional(&config.additional_endpoints));
+        let mut traces = vec![primary(apm_base)];
+        traces.extend(additional(&config.apm_additional_endpoints));
+        Self {
+            metrics,
+            traces,
+            logs,
+            profiling: additional(&config.profiling_additional_endpoints),
+        }
+    }
+}
+
+/// One destination per URL × key of a dual-shipping map.
+fn additional(map: &std::collections::BTreeMap<String, Vec<Secret>>) -> Vec<Destination> {
+    let mut out = Vec::new();
+    for (url, keys) in map {
         for (i, k) in keys.iter().enumerate() {
             out.push(Destination {
                 base: url.clone(),
@@ -224,32 +273,6 @@ impl Intake {
             .apm_url
             .clone()
             .unwrap_or_else(|| format!("https://trace.agent.{}", config.site));
-        let logs_destinations = if config.logs_use_http {
-            config
-                .logs_additional_endpoints
-                .iter()
-                .map(|e| {
-                    let host = if e.host.contains("://") {
-                        e.host.trim_end_matches('/').to_string()
-                    } else {
-                        format!("https://{}", e.host)
-                    };
-                    let base = match e.port {
-                        Some(p) => format!("{host}:{p}/api/v2/logs"),
-                        None => format!("{host}/api/v2/logs"),
-                    };
-                    Destination {
-                        label: base.clone(),
-                        base,
-                        key: Key::Fixed(Arc::new(Secret::new(e.api_key.clone()))),
-                    }
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let mut profiling_destinations = destinations("", &config.profiling_additional_endpoints);
-        profiling_destinations.remove(0);
         Ok(Self {
             http: builder.build()?,
             api_key: Arc::new(ArcSwapOption::from(config.api_key.clone().map(Arc::new))),
@@ -257,10 +280,13 @@ impl Intake {
             logs_compression: config
                 .logs_use_compression
                 .then_some(config.logs_compression_level),
-            metrics_destinations: destinations(&metrics_base, &config.additional_endpoints),
-            traces_destinations: destinations(&apm_base, &config.apm_additional_endpoints),
-            logs_destinations,
-            profiling_destinations,
+            destinations: ArcSwap::from_pointee(Destinations::new(
+                config,
+                &metrics_base,
+                &apm_base,
+            )),
+            endpoints_pending: std::sync::atomic::AtomicBool::new(false),
+            metrics_base,
             key_changed: tokio::sync::Notify::new(),
             key_pending: std::sync::atomic::AtomicBool::new(false),
             key_rotates: std::sync::atomic::AtomicBool::new(false),
@@ -315,6 +341,47 @@ impl Intake {
     pub fn set_key_rotates(&self, rotates: bool) {
         self.key_rotates
             .store(rotates, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The destinations in force now.
+    pub fn destinations(&self) -> Arc<Destinations> {
+        self.destinations.load_full()
+    }
+
+    /// Rebuilds every destination from `config` (endpoint settings that came from secrets);
+    /// the primary bases stay as they were at start.
+    pub fn set_endpoints(&self, config: &Config) {
+        let d = Destinations::new(config, &self.metrics_base, &self.apm_base);
+        self.destinations.store(Arc::new(d));
+    }
+
+    /// Marks endpoint settings as being fetched; `false` once the first attempt is over.
+    pub fn set_endpoints_pending(&self, pending: bool) {
+        self.endpoints_pending
+            .store(pending, std::sync::atomic::Ordering::Relaxed);
+        self.key_changed.notify_waiters();
+    }
+
+    /// Waits (until `deadline`) for endpoint settings still being fetched, so that the data of
+    /// the first flushes reaches every destination.
+    pub async fn endpoints_settled(&self, deadline: Instant) {
+        loop {
+            let changed = self.key_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if !self
+                .endpoints_pending
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                return;
+            }
+            if tokio::time::timeout_at(deadline.into(), changed)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
     }
 
     /// Woken when the intake rejects the primary key.
@@ -400,7 +467,7 @@ impl Intake {
                 n,
             ));
         }
-        fan_out(&self.metrics_destinations, encoded, Signal::Metrics)
+        fan_out(&self.destinations.load().metrics, encoded, Signal::Metrics)
     }
 
     /// Trace payloads (`AgentPayload`, zstd protobuf) for every trace destination.
@@ -416,13 +483,13 @@ impl Intake {
                 ("/api/v0.2/traces", p, items)
             })
             .collect();
-        fan_out(&self.traces_destinations, encoded, Signal::Traces)
+        fan_out(&self.destinations.load().traces, encoded, Signal::Traces)
     }
 
     /// A logs batch for every additional logs destination.
     pub fn extra_logs_jobs(&self, payload: &Payload, items: u64) -> Vec<Pending> {
         fan_out(
-            &self.logs_destinations,
+            &self.destinations.load().logs,
             vec![("", payload.clone(), items)],
             Signal::Logs,
         )

@@ -1,7 +1,10 @@
 //! Secret values (API keys). Owns the only type allowed to hold one, whose `Debug` and
 //! `Display` never reveal it, the redaction used on every diagnostic line, and (in `resolve`)
-//! fetching keys from AWS Secrets Manager and KMS. Never logs a secret.
+//! fetching keys from AWS Secrets Manager and KMS, and (in `indirect`) any setting held there.
+//! Never logs a secret.
 
+pub mod indirect;
+pub mod refresh;
 pub mod resolve;
 
 use std::fmt;

@@ -6,7 +6,9 @@
 //! Errors name the source, never the value.
 
 use super::Secret;
-use crate::config::{AwsEnv, Config};
+use crate::config::{AwsEnv, Config, SecretRef};
+use aws_sdk_kms::config::http::HttpResponse;
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -16,7 +18,9 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Where the API key comes from, in Datadog's order of precedence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
-    Kms(String),
+    /// The variable it came from (`DD_KMS_API_KEY` or `DD_API_KEY_KMS_ENCRYPTED`) and the
+    /// ciphertext.
+    Kms(&'static str, String),
     SecretArn(String),
     Plain,
     Missing,
@@ -25,7 +29,10 @@ pub enum KeySource {
 impl KeySource {
     pub fn of(config: &Config) -> KeySource {
         if let Some(k) = &config.kms_api_key {
-            KeySource::Kms(k.expose().to_string())
+            KeySource::Kms("DD_KMS_API_KEY", k.expose().to_string())
+        } else if let Some(SecretRef::KmsEncrypted(c)) = config.secret_refs.get("DD_API_KEY") {
+            // The generic form of DD_KMS_API_KEY.
+            KeySource::Kms("DD_API_KEY_KMS_ENCRYPTED", c.clone())
         } else if let Some(arn) = &config.api_key_secret_arn {
             KeySource::SecretArn(arn.clone())
         } else if config.api_key.is_some() {
@@ -38,7 +45,7 @@ impl KeySource {
     /// Names the source for messages (an ARN is not a secret; a ciphertext is not shown).
     pub fn describe(&self) -> String {
         match self {
-            KeySource::Kms(_) => "DD_KMS_API_KEY (AWS KMS)".into(),
+            KeySource::Kms(variable, _) => format!("{variable} (AWS KMS)"),
             KeySource::SecretArn(arn) => {
                 format!("DD_API_KEY_SECRET_ARN={arn} (AWS Secrets Manager)")
             }
@@ -88,13 +95,44 @@ fn credentials(aws: &AwsEnv) -> Result<aws_credential_types::Credentials, Resolv
     }
 }
 
-/// The full chain of an SDK error (the top-level message alone says little), redacted.
-fn aws_error(e: &dyn std::error::Error) -> ResolveError {
-    ResolveError::Aws(super::redact(&crate::intake::error_chain(e)).into_owned())
+/// What went wrong with an AWS call, for the one error line: the HTTP status, AWS's error
+/// code and message when there was an answer (a 403 also says which permission is missing),
+/// else the full chain of the transport error. Redacted.
+fn aws_error<E>(e: &SdkError<E, HttpResponse>, permission: &str) -> ResolveError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let text = match e.raw_response().map(|r| r.status().as_u16()) {
+        Some(status) => {
+            let service = e.as_service_error();
+            let code = service.and_then(|s| s.code());
+            let message = service.and_then(|s| s.message());
+            let mut t = format!("AWS answered HTTP {status}");
+            if let Some(c) = code {
+                t.push_str(&format!(" {c}"));
+            }
+            if let Some(m) = message {
+                t.push_str(&format!(": {m}"));
+            }
+            if status == 403 || code.is_some_and(|c| c.contains("AccessDenied")) {
+                t.push_str(&format!(
+                    " (access denied: the function's role needs {permission})"
+                ));
+            }
+            t
+        }
+        None => crate::intake::error_chain(e),
+    };
+    ResolveError::Aws(super::redact(&text).into_owned())
 }
 
 /// `GetSecretValue`; the key is the secret string, or its `dd_api_key`/`apiKey` field.
 pub async fn from_secrets_manager(aws: &AwsEnv, arn: &str) -> Result<Secret, ResolveError> {
+    key_from_secret_text(secret_string(aws, arn).await?.expose())
+}
+
+/// `GetSecretValue`: the secret's string (or UTF-8 binary) as stored.
+pub async fn secret_string(aws: &AwsEnv, arn: &str) -> Result<Secret, ResolveError> {
     use aws_sdk_secretsmanager as sm;
     let parts: Vec<&str> = arn.split(':').collect();
     if parts.len() < 7 || parts[0] != "arn" {
@@ -128,16 +166,16 @@ pub async fn from_secrets_manager(aws: &AwsEnv, arn: &str) -> Result<Secret, Res
         .secret_id(arn)
         .send()
         .await
-        .map_err(|e| aws_error(&e))?;
-    let text = out
-        .secret_string()
+        .map_err(|e| aws_error(&e, "secretsmanager:GetSecretValue on the secret"))?;
+    out.secret_string()
         .map(str::to_string)
         .or_else(|| {
             out.secret_binary()
                 .and_then(|b| String::from_utf8(b.as_ref().to_vec()).ok())
         })
-        .ok_or(ResolveError::Empty)?;
-    key_from_secret_text(&text)
+        .filter(|t| !t.trim().is_empty())
+        .map(Secret::new)
+        .ok_or(ResolveError::Empty)
 }
 
 /// A secret string is the key itself, or JSON holding it.
@@ -202,7 +240,7 @@ pub async fn from_kms(
                 .await
             {
                 Ok(out) => out,
-                Err(_) => return Err(aws_error(&first)),
+                Err(_) => return Err(aws_error(&first, "kms:Decrypt on the key")),
             }
         }
     };
@@ -218,6 +256,18 @@ pub async fn from_kms(
     }
 }
 
+/// Resolves one `<NAME>_SECRET_ARN` / `<NAME>_KMS_ENCRYPTED` reference to the setting's value.
+pub async fn setting(
+    aws: &AwsEnv,
+    reference: &SecretRef,
+    function_name: &str,
+) -> Result<Secret, ResolveError> {
+    match reference {
+        SecretRef::SecretArn(arn) => secret_string(aws, arn).await,
+        SecretRef::KmsEncrypted(c) => from_kms(aws, c, function_name).await,
+    }
+}
+
 /// Resolves the API key from `source`.
 pub async fn api_key(
     config: &Config,
@@ -225,7 +275,7 @@ pub async fn api_key(
     function_name: &str,
 ) -> Result<Option<Secret>, ResolveError> {
     match source {
-        KeySource::Kms(c) => from_kms(&config.aws, c, function_name).await.map(Some),
+        KeySource::Kms(_, c) => from_kms(&config.aws, c, function_name).await.map(Some),
         KeySource::SecretArn(arn) => from_secrets_manager(&config.aws, arn).await.map(Some),
         KeySource::Plain => Ok(config.api_key.clone()),
         KeySource::Missing => Ok(None),

@@ -169,7 +169,7 @@ pub async fn start(
                         };
                         if p == "/profiling/v1/input" {
                             // Dual shipping of profiles: each additional endpoint on its own.
-                            for d in &intake.profiling_destinations {
+                            for d in &intake.destinations().profiling {
                                 let (intake, payload, d) =
                                     (intake.clone(), payload.clone(), d.clone());
                                 tokio::spawn(async move {
