@@ -9,6 +9,7 @@ use tandem::testkit::events as ev;
 use tandem::testkit::intake::CaptureIntake;
 use tandem::testkit::platform::{Platform, SimMode, TelemetryAnswer};
 use tandem::testkit::process::{AgentProcess, lambda_env};
+use tandem::testkit::proxy::Tinyproxy;
 use tandem::testkit::request_id;
 
 const T: Duration = Duration::from_secs(10);
@@ -159,65 +160,13 @@ async fn tls_intake_with_a_private_ca_needs_dd_tls_cert_file() {
     );
 }
 
-struct Tinyproxy {
-    child: std::process::Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Tinyproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Tinyproxy {
-    fn start(dir: &Path) -> Tinyproxy {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = dir.join("tinyproxy.log");
-        let conf = dir.join("tinyproxy.conf");
-        // No ConnectPort lines: CONNECT to any port (the intake's is random).
-        std::fs::write(&conf, format!("Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nLogFile \"{}\"\nLogLevel Connect\nAllow 127.0.0.1\n", log.display())).unwrap();
-        let child = Command::new("tinyproxy")
-            .args(["-d", "-c"])
-            .arg(&conf)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("tinyproxy is installed (.ci/run installs it)");
-        // Ready when it accepts connections.
-        let ready = (0..200).any(|_| {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-            false
-        });
-        assert!(ready, "tinyproxy did not start");
-        Tinyproxy { child, port, log }
-    }
-
-    fn connects(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("CONNECT"))
-            .count()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datadog_traffic_goes_through_the_proxy_unless_no_proxy_says_otherwise() {
     let dir = temp_dir("proxy");
     let (ca, leaf, key) = make_certs(&dir);
     let intake = CaptureIntake::start_tls(&leaf, &key).await.unwrap();
     let proxy = Tinyproxy::start(&dir);
-    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let proxy_url = proxy.url();
     let tls = ("DD_TLS_CERT_FILE", ca.display().to_string());
 
     let log = run_agent(

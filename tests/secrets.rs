@@ -604,3 +604,53 @@ async fn access_denied_and_a_wrong_arn_fail_clearly_delay_nothing_and_stay_withi
         errors[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_calls_take_the_standard_proxy_never_the_datadog_one() {
+    let moto = Moto::start(free_port());
+    let arn = moto.create_secret("dd-proxied", KEY_1).await;
+    let dir = std::env::temp_dir().join(format!("tandem-aws-proxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let proxy = tandem::testkit::proxy::Tinyproxy::start(&dir);
+    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
+        .await
+        .unwrap();
+    let intake = CaptureIntake::start().await.unwrap();
+    // The Datadog proxy is a dead port: were AWS calls sent there, no key would ever arrive.
+    let mut a = agent(
+        &platform,
+        &intake,
+        &moto.url(),
+        ("DD_API_KEY_SECRET_ARN", &arn),
+        &[
+            ("HTTP_PROXY", &proxy.url()),
+            ("DD_PROXY_HTTPS", "http://127.0.0.1:9"),
+        ],
+    )
+    .await;
+    assert!(
+        a.wait_for_line("API key resolved", T).await,
+        "{:?}",
+        a.stderr()
+    );
+    platform
+        .invoke(&request_id(1), vec![ev::function_text("proxied")], T)
+        .await
+        .unwrap();
+    platform.send_shutdown(Duration::from_secs(2));
+    a.wait_exit(T).await.unwrap();
+    assert_only(
+        intake
+            .accepted("/api/v2/logs")
+            .iter()
+            .filter_map(|r| r.header("dd-api-key").map(str::to_string))
+            .collect(),
+        KEY_1,
+    );
+    let moto_host = moto.url().trim_start_matches("http://").to_string();
+    assert!(
+        proxy.count(&moto_host) > 0,
+        "Secrets Manager was reached through HTTP_PROXY: {:?}",
+        std::fs::read_to_string(dir.join("tinyproxy.log"))
+    );
+}

@@ -103,6 +103,9 @@ pub struct AwsEnv {
     pub endpoint_url: Option<String>,
     pub endpoint_url_secrets_manager: Option<String>,
     pub endpoint_url_kms: Option<String>,
+    /// `HTTPS_PROXY` / `HTTP_PROXY` (either case) is set: AWS calls honour the standard proxy
+    /// variables, with `NO_PROXY`. `DD_PROXY_HTTPS` is for Datadog-bound traffic only.
+    pub proxy_from_env: bool,
 }
 
 /// Every setting, validated. Cheap to share behind an `Arc`; never mutated after load.
@@ -328,6 +331,9 @@ impl Config {
                 .raw("AWS_ENDPOINT_URL_SECRETS_MANAGER")
                 .map(str::to_string),
             endpoint_url_kms: source.raw("AWS_ENDPOINT_URL_KMS").map(str::to_string),
+            proxy_from_env: ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+                .iter()
+                .any(|v| source.raw(v).is_some()),
         };
         let api_key_secret_reload_interval = r
             .source

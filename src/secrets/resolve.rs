@@ -73,13 +73,27 @@ pub enum ResolveError {
     Aws(String),
 }
 
-fn http_client() -> aws_sdk_kms::config::SharedHttpClient {
-    use aws_smithy_http_client::tls;
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+/// The SDK's HTTP client: rustls on ring, and the standard proxy variables when set (never
+/// `DD_PROXY_HTTPS`, which is for Datadog-bound traffic).
+fn http_client(aws: &AwsEnv) -> aws_sdk_kms::config::SharedHttpClient {
+    use aws_smithy_http_client::{Connector, proxy::ProxyConfig, tls};
+    let proxy = if aws.proxy_from_env {
+        ProxyConfig::from_env()
+    } else {
+        ProxyConfig::disabled()
+    };
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut builder = Connector::builder()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .proxy_config(proxy.clone());
+        builder.set_connector_settings(settings.cloned());
+        if let Some(c) = components {
+            builder.set_sleep_impl(c.sleep_impl());
+        }
+        builder.build()
+    })
 }
 
 fn credentials(aws: &AwsEnv) -> Result<aws_credential_types::Credentials, ResolveError> {
@@ -147,7 +161,7 @@ pub async fn secret_string(aws: &AwsEnv, arn: &str) -> Result<Secret, ResolveErr
         .behavior_version(sm::config::BehaviorVersion::latest())
         .region(sm::config::Region::new(region))
         .credentials_provider(credentials(aws)?)
-        .http_client(http_client())
+        .http_client(http_client(aws))
         .timeout_config(
             sm::config::timeout::TimeoutConfig::builder()
                 .operation_timeout(CALL_TIMEOUT)
@@ -212,7 +226,7 @@ pub async fn from_kms(
         .behavior_version(kms::config::BehaviorVersion::latest())
         .region(kms::config::Region::new(region))
         .credentials_provider(credentials(aws)?)
-        .http_client(http_client())
+        .http_client(http_client(aws))
         .timeout_config(
             kms::config::timeout::TimeoutConfig::builder()
                 .operation_timeout(CALL_TIMEOUT)

@@ -8,6 +8,7 @@ pub mod events;
 pub mod intake;
 pub mod platform;
 pub mod process;
+pub mod proxy;
 
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
