@@ -1,21 +1,44 @@
 #!/usr/bin/env bash
-# Builds the release binary and packages it as a Lambda layer: layer/dist/tandem-<arch>.zip
-# holding extensions/datadog-agent (the path Datadog's libraries look for), plus a SHA-256.
+# Builds the release binary against an old glibc baseline (2.17, so it runs on every Lambda
+# runtime including Amazon Linux 2's glibc 2.26) with cargo-zigbuild, and packages it as a
+# Lambda layer: layer/dist/tandem-<arch>.zip holding extensions/datadog-agent (the path
+# Datadog's libraries look for, with the run bit), plus a SHA-256 file.
+#
+#   bash layer/build.sh            # this machine's architecture
+#   bash layer/build.sh arm64      # needs `rustup target add aarch64-unknown-linux-gnu`
 set -euo pipefail
 cd "$(dirname "$0")/.."
-arch="$(uname -m)"; [ "$arch" = "aarch64" ] && arch=arm64
-cargo build --release --locked
+
+arch="${1:-$(uname -m)}"
+case "$arch" in
+  x86_64|amd64) arch=x86_64; triple=x86_64-unknown-linux-gnu ;;
+  arm64|aarch64) arch=arm64; triple=aarch64-unknown-linux-gnu ;;
+  *) echo "unknown architecture '$arch': expected x86_64 or arm64" >&2; exit 2 ;;
+esac
+
+# cargo-zigbuild and the zig toolchain both come from PyPI.
+if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -c 'import ziglang' 2>/dev/null; then
+  python3 -m pip install -q ziglang cargo-zigbuild
+fi
+if ! rustup target list --installed 2>/dev/null | grep -qx "$triple"; then
+  echo "the Rust target $triple is not installed: rustup target add $triple" >&2
+  exit 2
+fi
+
+cargo zigbuild --release --locked --target "$triple.2.17"
+bin="target/$triple/release/tandem"
+
 mkdir -p layer/dist
-python3 - "$arch" <<'PY'
-import os, stat, sys, zipfile
-arch = sys.argv[1]
-out = f"layer/dist/tandem-{arch}.zip"
-info = zipfile.ZipInfo("extensions/datadog-agent")
+out="layer/dist/tandem-$arch.zip"
+python3 - "$bin" "$out" <<'PY'
+import stat, sys, zipfile
+src, out = sys.argv[1], sys.argv[2]
+info = zipfile.ZipInfo("extensions/datadog-agent", date_time=(2020, 1, 1, 0, 0, 0))
 info.external_attr = (stat.S_IFREG | 0o755) << 16
 info.compress_type = zipfile.ZIP_DEFLATED
-with open("target/release/tandem", "rb") as f, zipfile.ZipFile(out, "w") as z:
+with open(src, "rb") as f, zipfile.ZipFile(out, "w") as z:
     z.writestr(info, f.read())
-print(out)
 PY
-sha256sum "layer/dist/tandem-$arch.zip" > "layer/dist/tandem-$arch.zip.sha256"
+(cd layer/dist && sha256sum "tandem-$arch.zip" > "tandem-$arch.zip.sha256")
+echo "$out"
 cat "layer/dist/tandem-$arch.zip.sha256"

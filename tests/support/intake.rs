@@ -5,6 +5,7 @@
 
 use crate::http::{self, Abort, ServerHandle};
 use hyper::StatusCode;
+use prost::Message;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -170,6 +171,48 @@ impl CaptureIntake {
             .flat_map(|v| match v {
                 Value::Array(a) => a,
                 _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// Every series of accepted `/api/v2/series` requests, decoded from protobuf.
+    pub fn series(&self) -> Vec<crate::metrics::proto::MetricSeries> {
+        self.decoded("/api/v2/series", |b| {
+            crate::metrics::proto::MetricPayload::decode(b).map(|p| p.series)
+        })
+    }
+
+    /// Every sketch of accepted `/api/beta/sketches` requests, decoded from protobuf.
+    pub fn sketches(&self) -> Vec<crate::metrics::proto::SketchMsg> {
+        self.decoded("/api/beta/sketches", |b| {
+            crate::metrics::proto::SketchPayload::decode(b).map(|p| p.sketches)
+        })
+    }
+
+    /// Every span of accepted `/api/v0.2/traces` requests, decoded from protobuf.
+    pub fn spans(&self) -> Vec<crate::traces::proto::Span> {
+        self.decoded("/api/v0.2/traces", |b| {
+            crate::traces::proto::AgentPayload::decode(b).map(|p| {
+                p.tracer_payloads
+                    .into_iter()
+                    .flat_map(|t| t.chunks)
+                    .flat_map(|c| c.spans)
+                    .collect()
+            })
+        })
+    }
+
+    /// A body that does not decode is a test failure, not something to skip.
+    fn decoded<T>(
+        &self,
+        path: &str,
+        decode: impl Fn(&[u8]) -> Result<Vec<T>, prost::DecodeError>,
+    ) -> Vec<T> {
+        self.accepted(path)
+            .iter()
+            .flat_map(|r| match decode(&r.body) {
+                Ok(items) => items,
+                Err(e) => panic!("{path}: body does not decode: {e}"),
             })
             .collect()
     }

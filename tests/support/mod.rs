@@ -9,6 +9,7 @@ pub mod intake;
 pub mod platform;
 pub mod process;
 pub mod proxy;
+pub mod runtime_api;
 
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;

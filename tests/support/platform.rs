@@ -1,5 +1,5 @@
 //! A Lambda platform simulator on loopback: the Extensions API (register, next, init/exit
-//! error) and the Telemetry API (subscription, and delivery of batches to the subscriber with
+//! error), the Runtime API (for a real runtime client; see `runtime_api`) and the Telemetry API (subscription, and delivery of batches to the subscriber with
 //! Lambda's buffering: maxItems / maxBytes / timeoutMs, one batch in flight at a time). Scripts
 //! invocations for both modes: on-demand (INVOKE events, one at a time) and Managed Instances
 //! (SHUTDOWN only, overlapping start/report, no runtimeDone, INVOKE registration refused).
@@ -62,6 +62,8 @@ struct State {
     pending: VecDeque<Value>,
     pending_since: Option<Instant>,
     destination: Option<(String, u64, usize, Duration)>,
+    /// What the runtime posted, by request id: (`response` or `error`, body).
+    runtime_results: std::collections::HashMap<String, (String, String)>,
 }
 
 struct Shared {
@@ -71,12 +73,14 @@ struct Shared {
     changed: Notify,
     telemetry_queued: Notify,
     next_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Value>>,
+    runtime_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<super::runtime_api::Invocation>>,
 }
 
 /// The simulator. Dropping it stops its server.
 pub struct Platform {
     shared: Arc<Shared>,
     next_tx: mpsc::UnboundedSender<Value>,
+    runtime_tx: mpsc::UnboundedSender<super::runtime_api::Invocation>,
     server: ServerHandle,
 }
 
@@ -122,7 +126,9 @@ pub struct InvocationTiming {
 impl Platform {
     pub async fn start(mode: SimMode, telemetry: TelemetryAnswer) -> std::io::Result<Platform> {
         let (next_tx, next_rx) = mpsc::unbounded_channel();
+        let (runtime_tx, runtime_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
+            runtime_rx: tokio::sync::Mutex::new(runtime_rx),
             mode,
             telemetry,
             state: Mutex::new(State::default()),
@@ -140,6 +146,7 @@ impl Platform {
         Ok(Platform {
             shared,
             next_tx,
+            runtime_tx,
             server,
         })
     }
@@ -237,14 +244,72 @@ impl Platform {
         outcome: Outcome,
         timeout: Duration,
     ) -> Result<InvocationTiming, String> {
+        let before = self.begin_invoke(request_id, timeout).await?;
+        self.emit(logs);
+        self.finish_invoke(request_id, before, outcome, timeout)
+            .await
+    }
+
+    /// Runs one invocation through a real runtime client polling the Runtime API: INVOKE to
+    /// the extension and `platform.start`, `payload` to the runtime, its response; then
+    /// `output()` gives the function's log lines (as telemetry events) and runtimeDone and the
+    /// report follow as in [`Platform::invoke`]. Returns the timing and the runtime's result
+    /// (`response` or `error`, body).
+    pub async fn invoke_runtime(
+        &self,
+        request_id: &str,
+        payload: Value,
+        timeout: Duration,
+        output: impl AsyncFnOnce() -> Vec<Value>,
+    ) -> Result<(InvocationTiming, (String, String)), String> {
+        let before = self.begin_invoke(request_id, timeout).await?;
+        let _ = self.runtime_tx.send(super::runtime_api::Invocation {
+            request_id: request_id.to_string(),
+            payload,
+            deadline_ms: crate::time::now_ms() + 30_000,
+        });
+        let got = super::wait_until(&self.shared.changed, timeout, || {
+            self.state().runtime_results.contains_key(request_id)
+        })
+        .await;
+        let result = self
+            .state()
+            .runtime_results
+            .get(request_id)
+            .cloned()
+            .filter(|_| got)
+            .ok_or_else(|| format!("the runtime never answered invocation {request_id}"))?;
+        self.emit(output().await);
+        let outcome = Outcome {
+            status: if result.0 == "response" { "success" } else { "error" },
+            ..Outcome::default()
+        };
+        let timing = self
+            .finish_invoke(request_id, before, outcome, timeout)
+            .await?;
+        Ok((timing, result))
+    }
+
+    /// INVOKE to the extension's pending `/next` and `platform.start`; returns how many
+    /// `/next` calls had been made.
+    async fn begin_invoke(&self, request_id: &str, timeout: Duration) -> Result<usize, String> {
         let before = self.state().next_calls.len();
         if before == 0 || !self.wait_next_calls(before, timeout).await {
             return Err("the extension is not waiting on /next".into());
         }
         self.send_invoke(request_id, Duration::from_secs(30));
-        let mut events = vec![super::events::start(request_id)];
-        events.extend(logs);
-        self.emit(events);
+        self.emit([super::events::start(request_id)]);
+        Ok(before)
+    }
+
+    /// `platform.runtimeDone`, the extension's next `/next`, then `platform.report`.
+    async fn finish_invoke(
+        &self,
+        request_id: &str,
+        before: usize,
+        outcome: Outcome,
+        timeout: Duration,
+    ) -> Result<InvocationTiming, String> {
         let mut runtime_done = super::events::runtime_done(request_id, outcome.status, 12.5);
         if let Some(e) = outcome.error_type {
             runtime_done["record"]["errorType"] = json!(e);
@@ -333,6 +398,29 @@ async fn route(
             http::json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
         }
         (&Method::PUT, "/2022-07-01/telemetry") => subscribe(&shared, &body),
+        (&Method::GET, "/2018-06-01/runtime/invocation/next") => {
+            let invocation = shared.runtime_rx.lock().await.recv().await;
+            match invocation {
+                Some(i) => super::runtime_api::next_response(&i),
+                None => http::respond(StatusCode::INTERNAL_SERVER_ERROR, "platform stopped"),
+            }
+        }
+        (&Method::POST, p) if p.starts_with("/2018-06-01/runtime/") => {
+            match super::runtime_api::result_of(p) {
+                Some((request_id, kind)) => {
+                    let text = String::from_utf8_lossy(&body).into_owned();
+                    lock(&shared)
+                        .runtime_results
+                        .insert(request_id, (kind.to_string(), text));
+                    http::json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+                }
+                None => {
+                    let kind = header("Lambda-Runtime-Function-Error-Type").unwrap_or_default();
+                    lock(&shared).errors.push((p.to_string(), kind));
+                    http::json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+                }
+            }
+        }
         _ => http::respond(StatusCode::NOT_FOUND, "unknown route"),
     };
     shared.changed.notify_waiters();
