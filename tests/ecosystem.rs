@@ -124,8 +124,16 @@ async fn python_datadog_client_every_metric_type_tags_and_timestamps() {
     assert_eq!(last(&series, "eco.py.hist.avg"), 20.0);
     assert_eq!(last(&series, "eco.py.timing.max"), 300.0);
     assert_eq!(total(&series, "eco.py.set"), 2.0, "ann and bob");
-    for name in ["eco.py.gauge", "eco.py.count", "eco.py.set", "eco.py.hist.max"] {
-        assert!(has_tags(&series, name, &["client:python", "team:eco"]), "{name}");
+    for name in [
+        "eco.py.gauge",
+        "eco.py.count",
+        "eco.py.set",
+        "eco.py.hist.max",
+    ] {
+        assert!(
+            has_tags(&series, name, &["client:python", "team:eco"]),
+            "{name}"
+        );
     }
     // Client-side timestamps are kept, not replaced by the flush time.
     for (name, value) in [("eco.py.gauge_ts", 7.0), ("eco.py.count_ts", 5.0)] {
@@ -175,7 +183,10 @@ async fn node_hot_shots_every_metric_type_and_tags() {
     assert_eq!(last(&series, "eco.js.timing.avg"), 15.0);
     assert_eq!(total(&series, "eco.js.set"), 3.0, "ann, bob and cid");
     for name in ["eco.js.gauge", "eco.js.count", "eco.js.set"] {
-        assert!(has_tags(&series, name, &["client:node", "team:eco"]), "{name}");
+        assert!(
+            has_tags(&series, name, &["client:node", "team:eco"]),
+            "{name}"
+        );
     }
     let cnt: i64 = h
         .intake
@@ -187,7 +198,10 @@ async fn node_hot_shots_every_metric_type_and_tags() {
         .sum();
     assert_eq!(cnt, 3);
     let (events, checks) = events_and_checks(&h);
-    assert!(events.iter().any(|e| e["title"] == "eco js event"), "{events:?}");
+    assert!(
+        events.iter().any(|e| e["title"] == "eco js event"),
+        "{events:?}"
+    );
     assert!(
         checks
             .iter()
@@ -200,7 +214,11 @@ async fn node_hot_shots_every_metric_type_and_tags() {
 /// and the script's stdout.
 async fn traced(program: &str, script: &str) -> (Vec<tandem::traces::proto::Span>, String) {
     let mut h = agent(&[("DD_ENV", "eco")]).await;
-    let addr = h.agent.trace_agent_addr(T).await.expect("trace agent address");
+    let addr = h
+        .agent
+        .trace_agent_addr(T)
+        .await
+        .expect("trace agent address");
     let url = format!("http://{addr}");
     let env = [
         ("DD_TRACE_AGENT_URL", url),
@@ -209,10 +227,7 @@ async fn traced(program: &str, script: &str) -> (Vec<tandem::traces::proto::Span
         ("DD_TRACE_STARTUP_LOGS", "false".into()),
     ];
     let out = run(program, &[script.to_string()], &env).await;
-    h.platform
-        .invoke(&request_id(1), vec![], T)
-        .await
-        .unwrap();
+    h.platform.invoke(&request_id(1), vec![], T).await.unwrap();
     h.shutdown(Duration::from_secs(2)).await.unwrap();
     (h.intake.spans(), out)
 }
@@ -244,7 +259,11 @@ fn check_trace(spans: &[tandem::traces::proto::Span], prefix: &str, child: &str,
         .filter_map(|w| w.parse::<u128>().ok().map(|v| v as u64))
         .collect();
     assert!(printed.contains(&root.span_id), "{out} vs {}", root.span_id);
-    assert!(printed.contains(&root.trace_id), "{out} vs {}", root.trace_id);
+    assert!(
+        printed.contains(&root.trace_id),
+        "{out} vs {}",
+        root.trace_id
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,10 +299,7 @@ async fn the_lifecycle_api_answers_hello_and_flush() {
     assert_eq!(hello.status().as_u16(), 200);
     // With the `end` strategy nothing else flushes between invocations: a line buffered after
     // one is shipped by `/lambda/flush`, before it answers.
-    h.platform
-        .invoke(&request_id(1), vec![], T)
-        .await
-        .unwrap();
+    h.platform.invoke(&request_id(1), vec![], T).await.unwrap();
     h.platform.emit([ev::function_text("between invocations")]);
     assert!(h.platform.wait_telemetry_drained(T).await);
     let flushed = client
@@ -408,8 +424,15 @@ async fn python_datadog_lambda_under_awslambdaric_correlates_by_request_id() {
         .into_iter()
         .filter(|s| s.metric == "eco.lambda.orders")
         .collect();
-    assert!(!orders.is_empty(), "custom metric missing; runtime said {seen:?}");
-    assert!(orders.iter().all(|s| s.tags.iter().any(|t| t == "source:eco")));
+    assert!(
+        !orders.is_empty(),
+        "custom metric missing; runtime said {seen:?}"
+    );
+    assert!(
+        orders
+            .iter()
+            .all(|s| s.tags.iter().any(|t| t == "source:eco"))
+    );
     assert_eq!(
         orders
             .iter()

@@ -281,7 +281,11 @@ impl Platform {
             .ok_or_else(|| format!("the runtime never answered invocation {request_id}"))?;
         self.emit(output().await);
         let outcome = Outcome {
-            status: if result.0 == "response" { "success" } else { "error" },
+            status: if result.0 == "response" {
+                "success"
+            } else {
+                "error"
+            },
             ..Outcome::default()
         };
         let timing = self

@@ -23,7 +23,10 @@ pub fn next_response(i: &Invocation) -> HttpResponse {
     for (name, value) in [
         ("Lambda-Runtime-Aws-Request-Id", i.request_id.clone()),
         ("Lambda-Runtime-Deadline-Ms", i.deadline_ms.to_string()),
-        ("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN.to_string()),
+        (
+            "Lambda-Runtime-Invoked-Function-Arn",
+            FUNCTION_ARN.to_string(),
+        ),
         (
             "Lambda-Runtime-Trace-Id",
             "Root=1-00000000-000000000000000000000000;Parent=0000000000000001;Sampled=1"
