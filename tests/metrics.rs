@@ -1,12 +1,11 @@
 //! End-to-end metrics: DogStatsD over UDP and enhanced Lambda metrics from telemetry, decoded
 //! from the protobuf payloads the capture intake received.
 
-use prost::Message;
 use serde_json::{Value, json};
 use std::net::UdpSocket;
 use std::path::Path;
 use std::time::Duration;
-use tandem::metrics::proto::{MetricPayload, MetricSeries, MetricType, SketchMsg, SketchPayload};
+use tandem::metrics::proto::{MetricSeries, MetricType, SketchMsg};
 use tandem::testkit::events as ev;
 use tandem::testkit::platform::{Outcome, SimMode, TelemetryAnswer};
 use tandem::testkit::{Harness, request_id};
@@ -18,27 +17,11 @@ fn bin() -> &'static Path {
 }
 
 fn series(h: &Harness) -> Vec<MetricSeries> {
-    h.intake
-        .accepted("/api/v2/series")
-        .iter()
-        .flat_map(|r| {
-            MetricPayload::decode(&r.body[..])
-                .expect("series protobuf")
-                .series
-        })
-        .collect()
+    h.intake.series()
 }
 
 fn sketches(h: &Harness) -> Vec<SketchMsg> {
-    h.intake
-        .accepted("/api/beta/sketches")
-        .iter()
-        .flat_map(|r| {
-            SketchPayload::decode(&r.body[..])
-                .expect("sketch protobuf")
-                .sketches
-        })
-        .collect()
+    h.intake.sketches()
 }
 
 fn one<'a>(all: &'a [MetricSeries], name: &str) -> &'a MetricSeries {

@@ -10,7 +10,7 @@ use tandem::testkit::events as ev;
 use tandem::testkit::intake::{CaptureIntake, Fault};
 use tandem::testkit::platform::{Platform, SimMode, TelemetryAnswer};
 use tandem::testkit::process::{AgentProcess, lambda_env};
-use tandem::testkit::request_id;
+use tandem::testkit::{free_port, request_id, wait_listening};
 
 const T: Duration = Duration::from_secs(15);
 const KEY_1: &str = "11111111111111111111111111111111";
@@ -28,14 +28,6 @@ impl Drop for Moto {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Moto {
     fn start(port: u16) -> Moto {
         Moto::start_with(port, &[])
@@ -50,14 +42,10 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server is installed (.ci/run: pip install 'moto[server]')");
-        let ready = (0..1000).any(|_| {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-            false
-        });
-        assert!(ready, "moto did not start");
+        assert!(
+            wait_listening(port, Duration::from_secs(10)),
+            "moto did not start"
+        );
         Moto { child, port }
     }
 
@@ -158,6 +146,20 @@ fn b64(bytes: &[u8]) -> String {
     out
 }
 
+/// A simulator, a capture intake and an agent whose key comes from AWS, pointed at moto.
+async fn start(
+    moto_url: &str,
+    key_env: (&str, &str),
+    extra: &[(&str, &str)],
+) -> (Platform, CaptureIntake, AgentProcess) {
+    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
+        .await
+        .unwrap();
+    let intake = CaptureIntake::start().await.unwrap();
+    let a = agent(&platform, &intake, moto_url, key_env, extra).await;
+    (platform, intake, a)
+}
+
 /// An agent whose key comes from AWS (no DD_API_KEY), pointed at moto.
 async fn agent(
     platform: &Platform,
@@ -185,11 +187,7 @@ async fn agent(
 }
 
 async fn keys_seen(key_env: (&str, &str), moto: &Moto) -> Vec<String> {
-    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
-        .await
-        .unwrap();
-    let intake = CaptureIntake::start().await.unwrap();
-    let mut a = agent(&platform, &intake, &moto.url(), key_env, &[]).await;
+    let (platform, intake, mut a) = start(&moto.url(), key_env, &[]).await;
     platform
         .invoke(&request_id(1), vec![ev::function_text("keyed")], T)
         .await
@@ -243,13 +241,7 @@ async fn secrets_manager_and_kms_keys_reach_the_intake() {
 async fn a_rotated_secret_is_picked_up_after_a_403_without_losing_data() {
     let moto = Moto::start(free_port());
     let arn = moto.create_secret("dd-rotating", KEY_1).await;
-    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
-        .await
-        .unwrap();
-    let intake = CaptureIntake::start().await.unwrap();
-    let mut a = agent(
-        &platform,
-        &intake,
+    let (platform, intake, mut a) = start(
         &moto.url(),
         ("DD_API_KEY_SECRET_ARN", &arn),
         &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")],
@@ -326,13 +318,7 @@ async fn an_emulator_that_is_down_delays_nothing_and_data_ships_once_the_key_arr
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dd-late";
-    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
-        .await
-        .unwrap();
-    let intake = CaptureIntake::start().await.unwrap();
-    let mut a = agent(
-        &platform,
-        &intake,
+    let (platform, intake, mut a) = start(
         &url,
         ("DD_API_KEY_SECRET_ARN", arn),
         &[
@@ -425,13 +411,7 @@ async fn settings_held_in_secrets_configure_dual_shipping_and_tags() {
         .kms_encrypt(&json!({ second.url(): [KEY_2] }).to_string(), None)
         .await;
     let tags = moto.create_secret("dd-tags", "team:vault").await;
-    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
-        .await
-        .unwrap();
-    let intake = CaptureIntake::start().await.unwrap();
-    let mut a = agent(
-        &platform,
-        &intake,
+    let (platform, intake, mut a) = start(
         &moto.url(),
         ("DD_API_KEY_SECRET_ARN", &primary_key),
         &[
@@ -612,14 +592,8 @@ async fn aws_calls_take_the_standard_proxy_never_the_datadog_one() {
     let dir = std::env::temp_dir().join(format!("tandem-aws-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let proxy = tandem::testkit::proxy::Tinyproxy::start(&dir);
-    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
-        .await
-        .unwrap();
-    let intake = CaptureIntake::start().await.unwrap();
     // The Datadog proxy is a dead port: were AWS calls sent there, no key would ever arrive.
-    let mut a = agent(
-        &platform,
-        &intake,
+    let (platform, intake, mut a) = start(
         &moto.url(),
         ("DD_API_KEY_SECRET_ARN", &arn),
         &[

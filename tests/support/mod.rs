@@ -14,6 +14,27 @@ pub mod runtime_api;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
+/// A loopback port that was free a moment ago (for servers that take a port number).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Waits (polling, up to `timeout`) until a child server accepts connections on `port`: an
+/// external process offers nothing else to wait on.
+pub fn wait_listening(port: u16, timeout: Duration) -> bool {
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
 /// Waits until `condition` holds, re-checking whenever `changed` is notified; `false` on timeout.
 pub async fn wait_until(
     changed: &Notify,

@@ -22,11 +22,7 @@ impl Drop for Tinyproxy {
 impl Tinyproxy {
     /// Starts tinyproxy on a free loopback port, logging connections under `dir`.
     pub fn start(dir: &Path) -> Tinyproxy {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::free_port();
         let log = dir.join("tinyproxy.log");
         let conf = dir.join("tinyproxy.conf");
         // No ConnectPort lines: CONNECT to any port (the intake's is random).
@@ -38,15 +34,10 @@ impl Tinyproxy {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("tinyproxy is installed (.ci/run installs it)");
-        // Ready when it accepts connections.
-        let ready = (0..200).any(|_| {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-            false
-        });
-        assert!(ready, "tinyproxy did not start");
+        assert!(
+            super::wait_listening(port, Duration::from_secs(2)),
+            "tinyproxy did not start"
+        );
         Tinyproxy { child, port, log }
     }
 
