@@ -58,14 +58,26 @@ impl Mode {
 /// Runs the extension to completion (SHUTDOWN). Only an unreachable Extensions API is an
 /// error: every other failure degrades to an extension that keeps answering the platform.
 pub async fn run(config: Arc<Config>) -> Result<(), LambdaApiError> {
-    let mode = Mode::select(config.lambda.initialization_type.as_deref());
+    let mut mode = Mode::select(config.lambda.initialization_type.as_deref());
     let runtime_api = config
         .lambda
         .runtime_api
         .clone()
         .ok_or(LambdaApiError::NoRuntimeApi)?;
     let t0 = std::time::Instant::now();
-    let (client, info) = ExtensionsClient::register(&runtime_api, mode.events()).await?;
+    let (client, info) = match ExtensionsClient::register(&runtime_api, mode.events()).await {
+        // Only Managed Instances refuse INVOKE: an environment that says so without the
+        // initialization type (an emulator's Managed Instance mode) still gets a working
+        // extension instead of a failed init.
+        Err(e) if mode == Mode::OnDemand && refuses_invoke(&e) => {
+            crate::log_warn!(
+                "INVOKE registration refused ({e}); running in Managed Instance mode although AWS_LAMBDA_INITIALIZATION_TYPE is not lambda-managed-instances"
+            );
+            mode = Mode::ManagedInstance;
+            ExtensionsClient::register(&runtime_api, mode.events()).await?
+        }
+        other => other?,
+    };
     let registered = t0.elapsed();
     let function = FunctionContext::new(
         &config,
@@ -108,6 +120,11 @@ pub async fn run(config: Arc<Config>) -> Result<(), LambdaApiError> {
         Mode::OnDemand => on_demand::run(agent, client, telemetry_active).await,
         Mode::ManagedInstance => managed_instance::run(agent, client).await,
     }
+}
+
+/// The Extensions API's answer to an INVOKE registration in a Managed Instance environment.
+fn refuses_invoke(e: &LambdaApiError) -> bool {
+    matches!(e, LambdaApiError::Refused { status: 403, body, .. } if body.contains("Extension.InvalidEventType"))
 }
 
 /// SHUTDOWN budget when the event carries no deadline (Lambda gives 2 s with extensions).

@@ -239,3 +239,46 @@ async fn other_strategies_warn_once_and_invoke_registration_is_refused() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_refusing_invoke_without_the_init_type_still_gets_managed_mode() {
+    // As an emulator's Managed Instance mode may look: INVOKE refused, no initialization type.
+    let mut h = Harness::start(
+        bin(),
+        SimMode::ManagedInstance,
+        TelemetryAnswer::Accept,
+        &[("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")],
+    )
+    .await
+    .unwrap();
+    let regs = h.platform.registrations();
+    assert_eq!(regs.len(), 2, "{regs:?}");
+    assert_eq!((regs[0].events.len(), regs[0].status), (2, 403));
+    assert_eq!(regs[1].events, ["SHUTDOWN"]);
+    assert_eq!(regs[1].status, 200);
+    let subscription = &h.platform.subscriptions()[0];
+    assert_eq!(subscription.body["schemaVersion"], "2025-01-29");
+    assert_eq!(subscription.status, 200);
+    let id = request_id(1);
+    h.platform.emit([
+        ev::start(&id),
+        ev::function_text(&format!("2025-01-01T00:00:00.000Z\t{id}\tINFO\tserved")),
+        ev::report(&id, 5.0, true),
+    ]);
+    assert!(h.platform.wait_telemetry_drained(T).await);
+    h.shutdown(Duration::from_secs(2)).await.unwrap();
+    let served: Vec<Value> = h
+        .intake
+        .log_entries()
+        .into_iter()
+        .filter(|e| message(e).ends_with("served"))
+        .collect();
+    assert_eq!(served.len(), 1);
+    assert_eq!(served[0]["message"]["lambda"]["request_id"], id.as_str());
+    assert!(
+        h.agent
+            .stderr()
+            .iter()
+            .any(|l| l.contains("running in Managed Instance mode"))
+    );
+}
