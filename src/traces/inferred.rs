@@ -205,47 +205,29 @@ fn detect_inner(event: &Value, opts: &Options<'_>) -> Trigger {
             let route_path = route
                 .split_once(' ')
                 .map_or(path.clone(), |(_, p)| p.to_string());
-            let service = opts.service(&api, "lambda_api_gateway", &domain);
             let start = ms_to_ns(n(rc, &["timeEpoch"]).unwrap_or(0.0));
-            let meta = [
-                ("http.method", method.to_string()),
-                ("http.url", format!("https://{domain}{path}")),
-                ("http.route", route_path.clone()),
-                ("endpoint", path.clone()),
-                ("apiid", api.clone()),
-                ("stage", s(rc, &["stage"]).unwrap_or("").into()),
-                ("request_id", s(rc, &["requestId"]).unwrap_or("").into()),
-            ];
-            let sp = sync(span(
-                "aws.httpapi",
-                service,
-                format!("{method} {route_path}"),
-                start,
-                &meta,
-            ));
+            let request = ApiRequest {
+                api: &api,
+                domain: &domain,
+                method,
+                path: &path,
+                route: &route_path,
+            };
+            let sp = request.span("aws.httpapi", rc, start, opts);
             return http_trigger("api-gateway", None, sp, header_ctx, method, &domain, &path);
         }
         if let Some(method) = s(event, &["httpMethod"]) {
             let path = s(event, &["path"]).unwrap_or("/").to_string();
             let resource_path = s(event, &["resource"]).unwrap_or(&path).to_string();
-            let service = opts.service(&api, "lambda_api_gateway", &domain);
             let start = ms_to_ns(n(rc, &["requestTimeEpoch"]).unwrap_or(0.0));
-            let meta = [
-                ("http.method", method.to_string()),
-                ("http.url", format!("https://{domain}{path}")),
-                ("http.route", resource_path.clone()),
-                ("endpoint", path.clone()),
-                ("apiid", api.clone()),
-                ("stage", s(rc, &["stage"]).unwrap_or("").into()),
-                ("request_id", s(rc, &["requestId"]).unwrap_or("").into()),
-            ];
-            let sp = sync(span(
-                "aws.apigateway.rest",
-                service,
-                format!("{method} {resource_path}"),
-                start,
-                &meta,
-            ));
+            let request = ApiRequest {
+                api: &api,
+                domain: &domain,
+                method,
+                path: &path,
+                route: &resource_path,
+            };
+            let sp = request.span("aws.apigateway.rest", rc, start, opts);
             return http_trigger("api-gateway", None, sp, header_ctx, method, &domain, &path);
         }
     }
@@ -351,6 +333,45 @@ fn detect_inner(event: &Value, opts: &Options<'_>) -> Trigger {
     Trigger {
         context: header_ctx,
         ..Default::default()
+    }
+}
+
+/// An API Gateway HTTP request (REST v1 or HTTP API v2: the same span, fields read from
+/// different places).
+struct ApiRequest<'a> {
+    api: &'a str,
+    domain: &'a str,
+    method: &'a str,
+    path: &'a str,
+    route: &'a str,
+}
+
+impl ApiRequest<'_> {
+    fn span(&self, name: &str, rc: &Value, start: i64, opts: &Options) -> Inferred {
+        let Self {
+            api,
+            domain,
+            method,
+            path,
+            route,
+        } = *self;
+        let meta = [
+            ("http.method", method.to_string()),
+            ("http.url", format!("https://{domain}{path}")),
+            ("http.route", route.to_string()),
+            ("endpoint", path.to_string()),
+            ("apiid", api.to_string()),
+            ("stage", s(rc, &["stage"]).unwrap_or("").into()),
+            ("request_id", s(rc, &["requestId"]).unwrap_or("").into()),
+        ];
+        let service = opts.service(api, "lambda_api_gateway", domain);
+        sync(span(
+            name,
+            service,
+            format!("{method} {route}"),
+            start,
+            &meta,
+        ))
     }
 }
 
