@@ -325,20 +325,10 @@ impl Agent {
 
     /// Waits until `condition` holds on the tracker, or `until`. Returns whether it held.
     pub async fn wait_for(&self, until: Instant, condition: impl Fn(&Tracker) -> bool) -> bool {
-        loop {
-            let notified = self.inner.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if condition(&lock(&self.inner.tracker)) {
-                return true;
-            }
-            if tokio::time::timeout_at(until.into(), notified)
-                .await
-                .is_err()
-            {
-                return condition(&lock(&self.inner.tracker));
-            }
-        }
+        crate::sync::wait_until(&self.inner.changed, until, || {
+            condition(&lock(&self.inner.tracker))
+        })
+        .await
     }
 
     /// Ships everything buffered now, within `deadline`. Waits for a flush already in flight.

@@ -458,18 +458,18 @@ impl Config {
     /// only the intake uses them and it can take them late: the dual-shipping endpoints. (The
     /// API key's own forms are resolved by the key resolver.)
     pub fn late_secret_refs(&self) -> Vec<(String, SecretRef)> {
-        self.secret_refs
-            .iter()
-            .filter(|(name, _)| LATE_SETTINGS.contains(&name.as_str()))
-            .map(|(n, r)| (n.clone(), r.clone()))
-            .collect()
+        self.secret_refs_where(|name| LATE_SETTINGS.contains(&name))
     }
 
     /// Every other reference: settings that shape the pipelines, so resolved before they start.
     pub fn init_secret_refs(&self) -> Vec<(String, SecretRef)> {
+        self.secret_refs_where(|name| name != "DD_API_KEY" && !LATE_SETTINGS.contains(&name))
+    }
+
+    fn secret_refs_where(&self, keep: impl Fn(&str) -> bool) -> Vec<(String, SecretRef)> {
         self.secret_refs
             .iter()
-            .filter(|(name, _)| *name != "DD_API_KEY" && !LATE_SETTINGS.contains(&name.as_str()))
+            .filter(|(name, _)| keep(name))
             .map(|(n, r)| (n.clone(), r.clone()))
             .collect()
     }

@@ -299,23 +299,12 @@ impl Intake {
 
     /// The primary key; while one is being resolved, waits for it until `deadline`.
     async fn primary_key(&self, deadline: Instant) -> Option<Arc<Secret>> {
-        loop {
-            let changed = self.key_changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if let Some(k) = self.api_key.load_full() {
-                return Some(k);
-            }
-            if !self.key_pending.load(std::sync::atomic::Ordering::Relaxed) {
-                return None;
-            }
-            if tokio::time::timeout_at(deadline.into(), changed)
-                .await
-                .is_err()
-            {
-                return self.api_key.load_full();
-            }
-        }
+        crate::sync::wait_until(&self.key_changed, deadline, || {
+            self.api_key.load().is_some()
+                || !self.key_pending.load(std::sync::atomic::Ordering::Relaxed)
+        })
+        .await;
+        self.api_key.load_full()
     }
 
     /// Installs a (new) primary key; every signal's next request carries it.
@@ -365,23 +354,12 @@ impl Intake {
     /// Waits (until `deadline`) for endpoint settings still being fetched, so that the data of
     /// the first flushes reaches every destination.
     pub async fn endpoints_settled(&self, deadline: Instant) {
-        loop {
-            let changed = self.key_changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if !self
+        crate::sync::wait_until(&self.key_changed, deadline, || {
+            !self
                 .endpoints_pending
                 .load(std::sync::atomic::Ordering::Relaxed)
-            {
-                return;
-            }
-            if tokio::time::timeout_at(deadline.into(), changed)
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
+        })
+        .await;
     }
 
     /// Woken when the intake rejects the primary key.

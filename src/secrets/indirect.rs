@@ -4,7 +4,7 @@
 //! The API key and the dual-shipping endpoints are resolved after init by the core instead.
 //! Never logs a value: errors name the variable and the ARN only.
 
-use super::resolve::{self, ResolveError};
+use super::resolve;
 use crate::config::source::Source;
 use crate::config::{AwsEnv, Config, SecretRef};
 
@@ -34,12 +34,11 @@ pub async fn resolve_all(
     for (name, reference) in refs {
         let (aws, function_name) = (aws.clone(), function_name.to_string());
         set.spawn(async move {
-            let outcome = tokio::time::timeout(
+            let outcome = resolve::within(
                 resolve::CALL_TIMEOUT * 2,
                 resolve::setting(&aws, &reference, &function_name),
             )
-            .await
-            .unwrap_or_else(|_| Err(ResolveError::Aws("timed out".into())));
+            .await;
             (name, reference, outcome)
         });
     }

@@ -40,12 +40,11 @@ fn start_key(config: Arc<Config>, intake: Arc<Intake>, function_name: String) {
         tokio::time::sleep(START_DELAY).await;
         let mut failures = 0u32;
         loop {
-            let outcome = tokio::time::timeout(
+            let outcome = resolve::within(
                 resolve::CALL_TIMEOUT * 3,
                 resolve::api_key(&config, &source, &function_name),
             )
-            .await
-            .unwrap_or_else(|_| Err(resolve::ResolveError::Aws("timed out".into())));
+            .await;
             let wait = match outcome {
                 Ok(Some(key)) => {
                     let known = intake.api_key().load_full().is_some_and(|k| *k == key);

@@ -270,6 +270,16 @@ pub async fn from_kms(
     }
 }
 
+/// Runs one resolution within `limit`; running out of time is an error like any other.
+pub async fn within<T>(
+    limit: Duration,
+    resolution: impl Future<Output = Result<T, ResolveError>>,
+) -> Result<T, ResolveError> {
+    tokio::time::timeout(limit, resolution)
+        .await
+        .unwrap_or_else(|_| Err(ResolveError::Aws("timed out".into())))
+}
+
 /// Resolves one `<NAME>_SECRET_ARN` / `<NAME>_KMS_ENCRYPTED` reference to the setting's value.
 pub async fn setting(
     aws: &AwsEnv,

@@ -39,23 +39,9 @@ pub fn wait_listening(port: u16, timeout: Duration) -> bool {
 pub async fn wait_until(
     changed: &Notify,
     timeout: Duration,
-    mut condition: impl FnMut() -> bool,
+    condition: impl FnMut() -> bool,
 ) -> bool {
-    let until = Instant::now() + timeout;
-    loop {
-        let notified = changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if condition() {
-            return true;
-        }
-        if tokio::time::timeout_at(until.into(), notified)
-            .await
-            .is_err()
-        {
-            return condition();
-        }
-    }
+    crate::sync::wait_until(changed, Instant::now() + timeout, condition).await
 }
 
 /// A fresh 36-character request id, unique within the process.
