@@ -7,7 +7,9 @@ cd "$(dirname "$0")/dist"
 arch="${1:-x86_64}"
 zip="tandem-$arch.zip"
 sha256sum -c "$zip.sha256"
-unzip -l "$zip" | grep -q ' extensions/datadog-agent$' || { echo "$zip lacks extensions/datadog-agent" >&2; exit 1; }
+# The listing is read whole first: `unzip | grep -q` under pipefail fails when grep stops early.
+listing="$(unzip -l "$zip")"
+grep -q ' extensions/datadog-agent$' <<<"$listing" || { echo "$zip lacks extensions/datadog-agent" >&2; exit 1; }
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 unzip -q "$zip" -d "$tmp"
 [ -x "$tmp/extensions/datadog-agent" ] || { echo "extensions/datadog-agent is not executable" >&2; exit 1; }
