@@ -11,9 +11,9 @@
 
 use std::path::Path;
 use std::time::Duration;
-use tandem::testkit::events as ev;
-use tandem::testkit::platform::{SimMode, TelemetryAnswer};
-use tandem::testkit::{Harness, request_id};
+use tandem_testkit::events as ev;
+use tandem_testkit::platform::{SimMode, TelemetryAnswer};
+use tandem_testkit::{Harness, request_id};
 
 const RUNS: usize = 15;
 const INVOCATIONS: usize = 50;

@@ -16,16 +16,16 @@ case "$arch" in
   *) echo "unknown architecture '$arch': expected x86_64 or arm64" >&2; exit 2 ;;
 esac
 
-# cargo-zigbuild and the zig toolchain both come from PyPI.
+# cargo-zigbuild and the zig toolchain both come from PyPI, pinned in layer/requirements.txt.
 if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -c 'import ziglang' 2>/dev/null; then
-  python3 -m pip install -q ziglang cargo-zigbuild
+  python3 -m pip install -q --disable-pip-version-check -r layer/requirements.txt
 fi
 if ! rustup target list --installed 2>/dev/null | grep -qx "$triple"; then
   echo "the Rust target $triple is not installed: rustup target add $triple" >&2
   exit 2
 fi
 
-cargo zigbuild --release --locked --target "$triple.2.17"
+cargo zigbuild --release --locked -p tandem-extension --bin tandem --target "$triple.2.17"
 bin="target/$triple/release/tandem"
 
 mkdir -p layer/dist

@@ -2,9 +2,9 @@
 //! configured strategy and the history of invocation start times. Implements `end`, `end,N`,
 //! `periodically,N`, `continuously,N` and Datadog's adaptive default. Must not sleep or do I/O.
 
-use crate::config::FlushStrategy;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+use tandem::config::FlushStrategy;
 
 /// Invocations the adaptive strategy looks at.
 pub const WINDOW: usize = 20;
@@ -132,5 +132,4 @@ impl FlushPlanner {
 }
 
 #[cfg(test)]
-#[path = "flush_planner_tests.rs"]
 mod tests;

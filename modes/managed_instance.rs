@@ -2,12 +2,12 @@
 //! ticker (default 30 s; `continuously,N` sets N), never two flushes at once and never in an
 //! invocation's way — invocations are observed only through telemetry. Final flush at SHUTDOWN.
 
-use crate::config::FlushStrategy;
-use crate::core::Agent;
-use crate::lambda::client::{ExtensionsClient, LambdaApiError};
-use crate::lambda::events::NextEvent;
-use crate::time::deadline_or;
 use std::time::{Duration, Instant};
+use tandem::config::FlushStrategy;
+use tandem::core::Agent;
+use tandem::lambda::client::{ExtensionsClient, LambdaApiError};
+use tandem::lambda::events::NextEvent;
+use tandem::time::deadline_or;
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -30,7 +30,7 @@ pub async fn run(agent: Agent, client: ExtensionsClient) -> Result<(), LambdaApi
     let config = agent.config().clone();
     let (every, warning) = interval_for(config.flush_strategy);
     if let Some(w) = warning {
-        crate::log_warn!("{w}");
+        tandem::log_warn!("{w}");
     }
     let ticker_agent = agent.clone();
     // A slow flush only delays the next tick (never two at once), so it gets the whole
@@ -46,7 +46,7 @@ pub async fn run(agent: Agent, client: ExtensionsClient) -> Result<(), LambdaApi
                 .flush_in_background(Instant::now() + flush_timeout)
                 .is_none()
             {
-                crate::log_debug!("background flush skipped: the previous one is still running");
+                tandem::log_debug!("background flush skipped: the previous one is still running");
             }
         }
     });
@@ -57,12 +57,12 @@ pub async fn run(agent: Agent, client: ExtensionsClient) -> Result<(), LambdaApi
                 reason,
                 deadline_ms,
             } => {
-                crate::log_debug!("SHUTDOWN ({reason})");
+                tandem::log_debug!("SHUTDOWN ({reason})");
                 deadline = deadline_or(deadline_ms, super::SHUTDOWN_FALLBACK);
                 break;
             }
             NextEvent::Invoke(_) => {
-                crate::log_warn!("unexpected INVOKE event in Managed Instance mode; ignored")
+                tandem::log_warn!("unexpected INVOKE event in Managed Instance mode; ignored")
             }
         }
     }

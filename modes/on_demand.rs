@@ -4,11 +4,11 @@
 //! Never waits for a runtimeDone that cannot come (no telemetry, `DD_LOCAL_TEST`).
 
 use super::flush_planner::{AtStart, FlushPlanner, SAFETY_INTERVAL};
-use crate::core::Agent;
-use crate::lambda::client::{ExtensionsClient, LambdaApiError};
-use crate::lambda::events::NextEvent;
-use crate::time::deadline_or;
 use std::time::{Duration, Instant};
+use tandem::core::Agent;
+use tandem::lambda::client::{ExtensionsClient, LambdaApiError};
+use tandem::lambda::events::NextEvent;
+use tandem::time::deadline_or;
 
 /// Kept back from an invocation's deadline so our flush never makes it time out.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
@@ -74,7 +74,7 @@ pub async fn run(
                 reason,
                 deadline_ms,
             } => {
-                crate::log_debug!("SHUTDOWN ({reason})");
+                tandem::log_debug!("SHUTDOWN ({reason})");
                 agent
                     .shutdown(deadline_or(deadline_ms, super::SHUTDOWN_FALLBACK))
                     .await;
@@ -106,7 +106,7 @@ async fn wait_runtime_done(
             return;
         }
         if Instant::now() >= deadline {
-            crate::log_debug!("no runtimeDone for {request_id} before its deadline");
+            tandem::log_debug!("no runtimeDone for {request_id} before its deadline");
             return;
         }
         agent.flush_in_background(Instant::now() + flush_timeout);

@@ -1,9 +1,9 @@
 //! Tandem: a drop-in, wire-compatible replacement for the Datadog Lambda Extension.
 //!
-//! `src/` is the shared core (sources → pipelines → intake); `modes/` holds the two
-//! controllers that decide when to flush; `tests/support/` holds the Lambda platform
-//! simulator and capture intake, compiled in as [`testkit`] so that `tandem local` can run
-//! the real agent against them. See README "Architecture".
+//! This crate (`src/`) is the shared core: listeners → pipelines → encoders → intake. It knows
+//! nothing of the mode it runs in; the controllers in `modes/` (the `tandem` binary's crate)
+//! decide when to flush. The test kit (`tests/testkit/`) is a separate crate and is never
+//! linked into the extension. See README "Architecture".
 
 pub mod base64;
 pub mod config;
@@ -15,7 +15,6 @@ pub mod http;
 pub mod intake;
 pub mod invocations;
 pub mod lambda;
-pub mod local;
 pub mod logs;
 pub mod metrics;
 pub mod secrets;
@@ -23,12 +22,6 @@ pub mod sync;
 pub mod tags;
 pub mod time;
 pub mod traces;
-
-#[path = "../modes/mod.rs"]
-pub mod modes;
-
-#[path = "../tests/support/mod.rs"]
-pub mod testkit;
 
 /// The async runtime the binary and `tandem local` run on: two workers, so that a flush's
 /// compression never stalls the Telemetry listener.

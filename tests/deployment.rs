@@ -1,5 +1,5 @@
 //! The deployment templates in `layer/templates/`: valid for CloudFormation and SAM (checked by
-//! the real `cfn-lint`, from PyPI; `.ci/run` installs it) and wired the way Tandem needs.
+//! the real `cfn-lint`, from PyPI; the test kit provisions it) and wired the way Tandem needs.
 
 use serde_norway::Value;
 use std::path::{Path, PathBuf};
@@ -12,9 +12,10 @@ fn template(name: &str) -> PathBuf {
 
 fn cfn_lint(path: &Path) {
     let out = std::process::Command::new("cfn-lint")
+        .envs(tandem_testkit::tools::python_env())
         .arg(path)
         .output()
-        .expect("cfn-lint is installed (.ci/run: pip install cfn-lint)");
+        .expect("cfn-lint is provisioned by the test kit");
     assert!(
         out.status.success(),
         "cfn-lint {}:\n{}{}",
@@ -84,6 +85,7 @@ fn cfn_lint_rejects_a_broken_template() {
     let path = std::env::temp_dir().join(format!("tandem-broken-{}.yaml", std::process::id()));
     std::fs::write(&path, broken).unwrap();
     let out = std::process::Command::new("cfn-lint")
+        .envs(tandem_testkit::tools::python_env())
         .arg(&path)
         .output()
         .expect("cfn-lint");

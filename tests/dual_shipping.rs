@@ -4,11 +4,11 @@
 
 use std::path::Path;
 use std::time::Duration;
-use tandem::testkit::events as ev;
-use tandem::testkit::intake::{CaptureIntake, Fault};
-use tandem::testkit::platform::{SimMode, TelemetryAnswer};
-use tandem::testkit::process::TEST_API_KEY;
-use tandem::testkit::{Harness, request_id};
+use tandem_testkit::events as ev;
+use tandem_testkit::intake::{CaptureIntake, Fault};
+use tandem_testkit::platform::{SimMode, TelemetryAnswer};
+use tandem_testkit::process::TEST_API_KEY;
+use tandem_testkit::{Harness, request_id};
 
 const T: Duration = Duration::from_secs(10);
 const KEY_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

@@ -1,17 +1,17 @@
 //! Datadog's real client libraries against the real agent: Python `datadog` and Node
 //! `hot-shots` (DogStatsD), Python `ddtrace` and Node `dd-trace` (the trace agent API), and
 //! Python `datadog-lambda` wrapping a handler under AWS's real runtime client `awslambdaric`,
-//! polling the simulator's Runtime API. `.ci/run` installs them (PyPI, and npm into
-//! `tests/clients/node_modules`); each check here is on what reached the capture intake.
+//! polling the simulator's Runtime API. The test kit provisions them on first use, at the versions
+//! pinned in `tests/clients/`; each check here is on what reached the capture intake.
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tandem::metrics::proto::MetricSeries;
-use tandem::testkit::events as ev;
-use tandem::testkit::platform::{SimMode, TelemetryAnswer};
-use tandem::testkit::{Harness, request_id};
+use tandem_testkit::events as ev;
+use tandem_testkit::platform::{SimMode, TelemetryAnswer};
+use tandem_testkit::{Harness, request_id, tools};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -26,8 +26,13 @@ fn clients() -> PathBuf {
 /// Runs a client script to completion (bounded) and returns its stdout; fails on a non-zero
 /// exit, showing its stderr.
 async fn run(program: &str, args: &[String], env: &[(&str, String)]) -> String {
+    let tools = match program {
+        "node" => tools::node_env(),
+        _ => tools::python_env(),
+    };
     let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
+    cmd.envs(tools)
+        .args(args)
         .current_dir(clients())
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
@@ -35,7 +40,7 @@ async fn run(program: &str, args: &[String], env: &[(&str, String)]) -> String {
     let out = tokio::time::timeout(T, cmd.output())
         .await
         .unwrap_or_else(|_| panic!("{program} {args:?} did not finish"))
-        .unwrap_or_else(|e| panic!("{program} could not start ({e}); .ci/run installs it"));
+        .unwrap_or_else(|e| panic!("{program} could not start ({e})"));
     assert!(
         out.status.success(),
         "{program} {args:?}: {}\n{}",
@@ -347,6 +352,7 @@ async fn python_datadog_lambda_under_awslambdaric_correlates_by_request_id() {
         .args(["--mount", "--propagation", "private", "sh", "-c"])
         .arg(r#"mount --bind "$FAKE_OPT" /opt && exec python3 -m awslambdaric datadog_lambda.handler.handler"#)
         .current_dir(&task_root)
+        .envs(tools::python_env())
         .env("FAKE_OPT", &opt)
         .env("AWS_LAMBDA_RUNTIME_API", h.platform.runtime_api())
         .env("LAMBDA_TASK_ROOT", &task_root)
@@ -367,7 +373,7 @@ async fn python_datadog_lambda_under_awslambdaric_correlates_by_request_id() {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .expect("unshare and python3 with awslambdaric (.ci/run installs it)");
+        .expect("unshare (util-linux: apt-get install util-linux) is installed");
     // Everything the function prints is its log, as Lambda captures it.
     let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
     for pipe in [

@@ -5,9 +5,9 @@ use prost::Message;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
-use tandem::testkit::platform::{SimMode, TelemetryAnswer};
-use tandem::testkit::{Harness, request_id};
 use tandem::traces::proto::{AgentPayload, Span};
+use tandem_testkit::platform::{SimMode, TelemetryAnswer};
+use tandem_testkit::{Harness, request_id};
 
 const T: Duration = Duration::from_secs(10);
 const UPSTREAM: u64 = 1_111_111_111_111_111_111;

@@ -4,10 +4,10 @@
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
-use tandem::testkit::events as ev;
-use tandem::testkit::intake::Fault;
-use tandem::testkit::platform::{SimMode, TelemetryAnswer};
-use tandem::testkit::{Harness, request_id};
+use tandem_testkit::events as ev;
+use tandem_testkit::intake::Fault;
+use tandem_testkit::platform::{SimMode, TelemetryAnswer};
+use tandem_testkit::{Harness, request_id};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -168,7 +168,7 @@ async fn background_flushes_run_beside_invocations_and_never_overlap() {
     }
     // Telemetry kept flowing (invocations kept starting and finishing) during a slow flush.
     let deliveries = h.platform.deliveries();
-    let during = |f: &tandem::testkit::intake::Captured| {
+    let during = |f: &tandem_testkit::intake::Captured| {
         deliveries
             .iter()
             .filter(|d| d.sent_at > f.received_at && d.answered_at < f.answered_at.unwrap())

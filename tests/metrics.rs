@@ -6,9 +6,9 @@ use std::net::UdpSocket;
 use std::path::Path;
 use std::time::Duration;
 use tandem::metrics::proto::{MetricSeries, MetricType, SketchMsg};
-use tandem::testkit::events as ev;
-use tandem::testkit::platform::{Outcome, SimMode, TelemetryAnswer};
-use tandem::testkit::{Harness, request_id};
+use tandem_testkit::events as ev;
+use tandem_testkit::platform::{Outcome, SimMode, TelemetryAnswer};
+use tandem_testkit::{Harness, request_id};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -167,7 +167,7 @@ async fn dogstatsd_mix(mode: SimMode, ns: &str) {
         assert_eq!(r.header("content-encoding"), Some("zstd"));
         assert_eq!(
             r.header("dd-api-key"),
-            Some(tandem::testkit::process::TEST_API_KEY)
+            Some(tandem_testkit::process::TEST_API_KEY)
         );
     }
 }

@@ -1,16 +1,15 @@
 //! Network settings end to end: a TLS capture intake with a private CA (`DD_TLS_CERT_FILE`),
-//! and every Datadog-bound request through a real HTTP CONNECT proxy (Debian's tinyproxy, which
-//! `.ci/run` installs), bypassed per `NO_PROXY`.
+//! and every Datadog-bound request through a real HTTP CONNECT proxy on loopback (the test kit's),
+//! bypassed per `NO_PROXY`. Certificates are made in-process by the test kit.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
-use tandem::testkit::events as ev;
-use tandem::testkit::intake::CaptureIntake;
-use tandem::testkit::platform::{Platform, SimMode, TelemetryAnswer};
-use tandem::testkit::process::{AgentProcess, lambda_env};
-use tandem::testkit::proxy::Tinyproxy;
-use tandem::testkit::request_id;
+use tandem_testkit::events as ev;
+use tandem_testkit::intake::CaptureIntake;
+use tandem_testkit::platform::{Platform, SimMode, TelemetryAnswer};
+use tandem_testkit::process::{AgentProcess, lambda_env};
+use tandem_testkit::proxy::HttpProxy;
+use tandem_testkit::request_id;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -18,74 +17,10 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_tandem"))
 }
 
-/// A CA and a leaf for 127.0.0.1 signed by it, made with the openssl CLI.
+/// A CA and a leaf for 127.0.0.1 signed by it.
 fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl is installed (.ci/run installs it)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=tandem test CA",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "leaf.key",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "leaf.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-    ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("leaf.pem"),
-        dir.join("leaf.key"),
-    )
+    let certs = tandem_testkit::certs::make(dir).unwrap();
+    (certs.ca, certs.leaf, certs.key)
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -165,7 +100,7 @@ async fn datadog_traffic_goes_through_the_proxy_unless_no_proxy_says_otherwise()
     let dir = temp_dir("proxy");
     let (ca, leaf, key) = make_certs(&dir);
     let intake = CaptureIntake::start_tls(&leaf, &key).await.unwrap();
-    let proxy = Tinyproxy::start(&dir);
+    let proxy = HttpProxy::start().unwrap();
     let proxy_url = proxy.url();
     let tls = ("DD_TLS_CERT_FILE", ca.display().to_string());
 

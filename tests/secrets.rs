@@ -1,16 +1,16 @@
 //! API keys from AWS Secrets Manager and KMS, against a real AWS emulator (moto server, from
-//! PyPI; `.ci/run` installs it): plain and JSON secrets, KMS with and without an encryption
+//! PyPI; the test kit provisions it): plain and JSON secrets, KMS with and without an encryption
 //! context, rotation after a 403, and an emulator that is down at start.
 
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use tandem::testkit::events as ev;
-use tandem::testkit::intake::{CaptureIntake, Fault};
-use tandem::testkit::platform::{Platform, SimMode, TelemetryAnswer};
-use tandem::testkit::process::{AgentProcess, lambda_env};
-use tandem::testkit::{free_port, request_id, wait_listening};
+use tandem_testkit::events as ev;
+use tandem_testkit::intake::{CaptureIntake, Fault};
+use tandem_testkit::platform::{Platform, SimMode, TelemetryAnswer};
+use tandem_testkit::process::{AgentProcess, lambda_env};
+use tandem_testkit::{free_port, request_id, wait_listening};
 
 const T: Duration = Duration::from_secs(15);
 const KEY_1: &str = "11111111111111111111111111111111";
@@ -36,12 +36,13 @@ impl Moto {
     /// `INITIAL_NO_AUTH_ACTION_COUNT=n` makes moto enforce IAM after `n` calls.
     fn start_with(port: u16, env: &[(&str, &str)]) -> Moto {
         let child = Command::new("moto_server")
+            .envs(tandem_testkit::tools::python_env())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server is installed (.ci/run: pip install 'moto[server]')");
+            .expect("moto_server is provisioned by the test kit");
         assert!(
             wait_listening(port, Duration::from_secs(10)),
             "moto did not start"
@@ -589,9 +590,7 @@ async fn access_denied_and_a_wrong_arn_fail_clearly_delay_nothing_and_stay_withi
 async fn aws_calls_take_the_standard_proxy_never_the_datadog_one() {
     let moto = Moto::start(free_port());
     let arn = moto.create_secret("dd-proxied", KEY_1).await;
-    let dir = std::env::temp_dir().join(format!("tandem-aws-proxy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let proxy = tandem::testkit::proxy::Tinyproxy::start(&dir);
+    let proxy = tandem_testkit::proxy::HttpProxy::start().unwrap();
     // The Datadog proxy is a dead port: were AWS calls sent there, no key would ever arrive.
     let (platform, intake, mut a) = start(
         &moto.url(),
@@ -625,6 +624,6 @@ async fn aws_calls_take_the_standard_proxy_never_the_datadog_one() {
     assert!(
         proxy.count(&moto_host) > 0,
         "Secrets Manager was reached through HTTP_PROXY: {:?}",
-        std::fs::read_to_string(dir.join("tinyproxy.log"))
+        proxy.log()
     );
 }

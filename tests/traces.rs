@@ -5,10 +5,10 @@ use prost::Message;
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
-use tandem::testkit::platform::{SimMode, TelemetryAnswer};
-use tandem::testkit::process::TEST_API_KEY;
-use tandem::testkit::{Harness, request_id};
 use tandem::traces::proto::{AgentPayload, Span};
+use tandem_testkit::platform::{SimMode, TelemetryAnswer};
+use tandem_testkit::process::TEST_API_KEY;
+use tandem_testkit::{Harness, request_id};
 
 const T: Duration = Duration::from_secs(10);
 const V04: &[u8] = include_bytes!("fixtures/traces/v04.msgpack");

@@ -140,5 +140,4 @@ fn flatten_into(out: &mut HashMap<String, String>, path: &mut Vec<String>, v: &s
 }
 
 #[cfg(test)]
-#[path = "source_tests.rs"]
 mod tests;

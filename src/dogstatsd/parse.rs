@@ -283,5 +283,4 @@ fn parse_service_check(rest: &str) -> Result<ServiceCheck<'_>, ParseError> {
 }
 
 #[cfg(test)]
-#[path = "parse_tests.rs"]
 mod tests;

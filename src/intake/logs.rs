@@ -44,5 +44,4 @@ pub fn body(batch: &[Vec<u8>]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-#[path = "logs_tests.rs"]
 mod tests;

@@ -269,5 +269,4 @@ fn log_body(record: &str) -> Option<LogBody> {
 }
 
 #[cfg(test)]
-#[path = "events_tests.rs"]
 mod tests;

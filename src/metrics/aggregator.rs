@@ -394,5 +394,4 @@ fn percentile(sorted: &[(f64, f64)], p: f64) -> f64 {
 }
 
 #[cfg(test)]
-#[path = "aggregator_tests.rs"]
 mod tests;

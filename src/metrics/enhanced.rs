@@ -255,5 +255,4 @@ fn point(name: &'static str, value: f64, ts: i64, tags: Vec<String>) -> Point {
 }
 
 #[cfg(test)]
-#[path = "enhanced_tests.rs"]
 mod tests;

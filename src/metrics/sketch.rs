@@ -166,5 +166,4 @@ impl Sketch {
 }
 
 #[cfg(test)]
-#[path = "sketch_tests.rs"]
 mod tests;

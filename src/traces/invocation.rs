@@ -355,5 +355,4 @@ fn truncate(s: &str) -> String {
 }
 
 #[cfg(test)]
-#[path = "invocation_tests.rs"]
 mod tests;

@@ -335,5 +335,4 @@ pub fn decode_v05(body: &[u8]) -> Result<Vec<Vec<Span>>, DecodeError> {
 }
 
 #[cfg(test)]
-#[path = "msgpack_tests.rs"]
 mod tests;

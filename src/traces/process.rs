@@ -237,5 +237,4 @@ pub fn root_index(spans: &[Span]) -> usize {
 }
 
 #[cfg(test)]
-#[path = "process_tests.rs"]
 mod tests;

@@ -1,6 +1,7 @@
 //! The `tandem` binary: as a Lambda extension (no arguments) it parses the config, picks the
-//! mode and runs it; `tandem local` runs the agent against the embedded simulator. Short, and
-//! never panics on anything from outside.
+//! mode and runs it. Short, and never panics on anything from outside. The local run against
+//! the platform simulator is a separate binary (`tandem-local`, in the test kit), so that none
+//! of the simulator is ever shipped in the layer.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,14 +14,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None => {}
-        Some("local") => return tandem::local::main(&args[1..]),
         Some("--version" | "-V") => {
             println!("tandem {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         Some(_) => {
             println!(
-                "usage: tandem           run as a Lambda extension (inside Lambda)\n       tandem local     run the agent against the embedded Lambda simulator"
+                "usage: tandem    run as a Lambda extension (inside Lambda); README \"The two commands\" shows the local run"
             );
             return ExitCode::from(2);
         }
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
     for e in errors {
         log_error!("{e}");
     }
-    let result = runtime.block_on(tandem::modes::run(Arc::new(config)));
+    let result = runtime.block_on(tandem_modes::run(Arc::new(config)));
     runtime.shutdown_timeout(Duration::from_millis(50));
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,13 +3,13 @@
 //! delay, never, or by dropping the connection. Decoding of JSON is here; protobuf payloads are
 //! decoded by the tests with the crate's own message types.
 
-use crate::http::{self, Abort, ServerHandle};
 use hyper::StatusCode;
 use prost::Message;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tandem::http::{self, Abort, ServerHandle};
 use tokio::sync::Notify;
 
 /// How the intake answers a request.
@@ -176,23 +176,23 @@ impl CaptureIntake {
     }
 
     /// Every series of accepted `/api/v2/series` requests, decoded from protobuf.
-    pub fn series(&self) -> Vec<crate::metrics::proto::MetricSeries> {
+    pub fn series(&self) -> Vec<tandem::metrics::proto::MetricSeries> {
         self.decoded("/api/v2/series", |b| {
-            crate::metrics::proto::MetricPayload::decode(b).map(|p| p.series)
+            tandem::metrics::proto::MetricPayload::decode(b).map(|p| p.series)
         })
     }
 
     /// Every sketch of accepted `/api/beta/sketches` requests, decoded from protobuf.
-    pub fn sketches(&self) -> Vec<crate::metrics::proto::SketchMsg> {
+    pub fn sketches(&self) -> Vec<tandem::metrics::proto::SketchMsg> {
         self.decoded("/api/beta/sketches", |b| {
-            crate::metrics::proto::SketchPayload::decode(b).map(|p| p.sketches)
+            tandem::metrics::proto::SketchPayload::decode(b).map(|p| p.sketches)
         })
     }
 
     /// Every span of accepted `/api/v0.2/traces` requests, decoded from protobuf.
-    pub fn spans(&self) -> Vec<crate::traces::proto::Span> {
+    pub fn spans(&self) -> Vec<tandem::traces::proto::Span> {
         self.decoded("/api/v0.2/traces", |b| {
-            crate::traces::proto::AgentPayload::decode(b).map(|p| {
+            tandem::traces::proto::AgentPayload::decode(b).map(|p| {
                 p.tracer_payloads
                     .into_iter()
                     .flat_map(|t| t.chunks)
@@ -235,7 +235,7 @@ impl CaptureIntake {
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
-    crate::sync::lock(&shared.state)
+    tandem::sync::lock(&shared.state)
 }
 
 async fn capture(

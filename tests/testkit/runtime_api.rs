@@ -2,9 +2,9 @@
 //! `awslambdaric`): what `GET /runtime/invocation/next` answers, and which request a
 //! `POST /runtime/invocation/<id>/response|error` is about. Routing lives in `platform.rs`.
 
-use crate::http::{self, HttpResponse};
 use hyper::StatusCode;
 use serde_json::Value;
+use tandem::http::{self, HttpResponse};
 
 /// One invocation handed to the runtime.
 #[derive(Debug, Clone)]

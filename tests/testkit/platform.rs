@@ -4,12 +4,12 @@
 //! invocations for both modes: on-demand (INVOKE events, one at a time) and Managed Instances
 //! (SHUTDOWN only, overlapping start/report, no runtimeDone, INVOKE registration refused).
 
-use crate::http::{self, ServerHandle};
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tandem::http::{self, ServerHandle};
 use tokio::sync::{Notify, mpsc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,7 +209,7 @@ impl Platform {
 
     /// Sends an INVOKE to the extension's pending `/next`.
     pub fn send_invoke(&self, request_id: &str, timeout: Duration) {
-        let deadline = crate::time::now_ms() + timeout.as_millis() as i64;
+        let deadline = tandem::time::now_ms() + timeout.as_millis() as i64;
         let _ = self.next_tx.send(json!({
             "eventType": "INVOKE", "deadlineMs": deadline, "requestId": request_id,
             "invokedFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:tandem-test",
@@ -219,7 +219,7 @@ impl Platform {
 
     /// Sends SHUTDOWN with a deadline `within` from now.
     pub fn send_shutdown(&self, within: Duration) {
-        let deadline = crate::time::now_ms() + within.as_millis() as i64;
+        let deadline = tandem::time::now_ms() + within.as_millis() as i64;
         let _ = self.next_tx.send(json!({ "eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": deadline }));
     }
 
@@ -266,7 +266,7 @@ impl Platform {
         let _ = self.runtime_tx.send(super::runtime_api::Invocation {
             request_id: request_id.to_string(),
             payload,
-            deadline_ms: crate::time::now_ms() + 30_000,
+            deadline_ms: tandem::time::now_ms() + 30_000,
         });
         let got = super::wait_until(&self.shared.changed, timeout, || {
             self.state().runtime_results.contains_key(request_id)
@@ -366,7 +366,7 @@ impl Platform {
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
-    crate::sync::lock(&shared.state)
+    tandem::sync::lock(&shared.state)
 }
 
 async fn route(

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 fn envelope(kind: &str, record: Value) -> Value {
-    let now = crate::time::now_ms();
+    let now = tandem::time::now_ms();
     json!({ "time": rfc3339(now), "type": kind, "record": record })
 }
 
@@ -42,7 +42,7 @@ pub fn runtime_done(request_id: &str, status: &str, duration_ms: f64) -> Value {
         json!({
             "requestId": request_id, "status": status,
             "metrics": { "durationMs": duration_ms, "producedBytes": 42 },
-            "spans": [{ "name": "responseLatency", "start": rfc3339(crate::time::now_ms()), "durationMs": 1.0 }]
+            "spans": [{ "name": "responseLatency", "start": rfc3339(tandem::time::now_ms()), "durationMs": 1.0 }]
         }),
     )
 }

@@ -1,15 +1,17 @@
 //! The test kit: a Lambda platform simulator (Extensions + Telemetry APIs, both modes), a
 //! capture intake that decodes and records what the agent ships and can inject faults, and a
-//! handle on the real `tandem` process. Compiled into the crate (as `tandem::testkit`) so that
-//! `tandem local` and the integration tests share one implementation. Test support only: the
-//! extension itself never calls into it.
+//! handle on the real `tandem` process, and the external tools the tests drive (provisioned on
+//! first use). Its own crate, used by the integration tests, the benches and `tandem-local`;
+//! the extension binary never links it.
 
+pub mod certs;
 pub mod events;
 pub mod intake;
 pub mod platform;
 pub mod process;
 pub mod proxy;
 pub mod runtime_api;
+pub mod tools;
 
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -41,7 +43,7 @@ pub async fn wait_until(
     timeout: Duration,
     condition: impl FnMut() -> bool,
 ) -> bool {
-    crate::sync::wait_until(changed, Instant::now() + timeout, condition).await
+    tandem::sync::wait_until(changed, Instant::now() + timeout, condition).await
 }
 
 /// A fresh 36-character request id, unique within the process.

@@ -6,14 +6,14 @@ pub mod flush_planner;
 pub mod managed_instance;
 pub mod on_demand;
 
-use crate::config::Config;
-use crate::core::Agent;
-use crate::lambda::client::{EventType, ExtensionsClient, LambdaApiError, Subscription};
-use crate::lambda::events::NextEvent;
-use crate::logs::Attribution;
-use crate::tags::FunctionContext;
 use std::sync::Arc;
 use std::time::Duration;
+use tandem::config::Config;
+use tandem::core::Agent;
+use tandem::lambda::client::{EventType, ExtensionsClient, LambdaApiError, Subscription};
+use tandem::lambda::events::NextEvent;
+use tandem::logs::Attribution;
+use tandem::tags::FunctionContext;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -70,7 +70,7 @@ pub async fn run(config: Arc<Config>) -> Result<(), LambdaApiError> {
         // initialization type (an emulator's Managed Instance mode) still gets a working
         // extension instead of a failed init.
         Err(e) if mode == Mode::OnDemand && refuses_invoke(&e) => {
-            crate::log_warn!(
+            tandem::log_warn!(
                 "INVOKE registration refused ({e}); running in Managed Instance mode although AWS_LAMBDA_INITIALIZATION_TYPE is not lambda-managed-instances"
             );
             mode = Mode::ManagedInstance;
@@ -84,12 +84,12 @@ pub async fn run(config: Arc<Config>) -> Result<(), LambdaApiError> {
         info.function_name.as_deref(),
         info.account_id.as_deref(),
     );
-    crate::log_debug!("registered as {mode:?} for {}", function.arn);
+    tandem::log_debug!("registered as {mode:?} for {}", function.arn);
 
     let agent = match Agent::start(config.clone(), function, mode.attribution()).await {
         Ok(agent) => agent,
         Err(e) => {
-            crate::log_error!("{e}; the extension will stay idle and ship nothing until SHUTDOWN");
+            tandem::log_error!("{e}; the extension will stay idle and ship nothing until SHUTDOWN");
             return idle_until_shutdown(&client).await;
         }
     };
@@ -101,14 +101,14 @@ pub async fn run(config: Arc<Config>) -> Result<(), LambdaApiError> {
     let telemetry = client
         .subscribe_telemetry(mode.telemetry_schema(), types, agent.telemetry_port())
         .await;
-    crate::log_debug!(
+    tandem::log_debug!(
         "init: registered after {registered:?}, core started and telemetry subscribed after {:?}",
         t0.elapsed()
     );
     let telemetry_active = match telemetry {
         Subscription::Active => true,
         Subscription::Unavailable(why) => {
-            crate::log_warn!(
+            tandem::log_warn!(
                 "Telemetry API subscription unavailable ({why}): no function logs or platform events will arrive; flushing without waiting for them"
             );
             false
@@ -142,7 +142,7 @@ pub async fn next_event(client: &ExtensionsClient) -> Option<NextEvent> {
             Ok(ev) => return Some(ev),
             Err(e) => {
                 failures += 1;
-                crate::log_error!("/event/next failed ({failures}/{MAX_NEXT_FAILURES}): {e}");
+                tandem::log_error!("/event/next failed ({failures}/{MAX_NEXT_FAILURES}): {e}");
                 if failures >= MAX_NEXT_FAILURES {
                     return None;
                 }

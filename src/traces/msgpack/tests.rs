@@ -1,8 +1,8 @@
 use super::*;
 
-const V04: &[u8] = include_bytes!("../../tests/fixtures/traces/v04.msgpack");
-const V05: &[u8] = include_bytes!("../../tests/fixtures/traces/v05.msgpack");
-const EXPECTED: &str = include_str!("../../tests/fixtures/traces/expected.json");
+const V04: &[u8] = include_bytes!("../../../tests/fixtures/traces/v04.msgpack");
+const V05: &[u8] = include_bytes!("../../../tests/fixtures/traces/v05.msgpack");
+const EXPECTED: &str = include_str!("../../../tests/fixtures/traces/expected.json");
 
 fn check(decoded: &[Vec<Span>], expected: &serde_json::Value) {
     let expected = expected.as_array().unwrap();

@@ -80,7 +80,7 @@ impl AgentProcess {
                     if std::env::var_os("TANDEM_TEST_ECHO").is_some() {
                         eprintln!("[agent] {line}");
                     }
-                    crate::sync::lock(&lines).push(line);
+                    tandem::sync::lock(&lines).push(line);
                     changed.notify_waiters();
                 }
             }));
@@ -102,7 +102,7 @@ impl AgentProcess {
 
     /// Everything the agent wrote to stderr so far.
     pub fn stderr(&self) -> Vec<String> {
-        crate::sync::lock(&self.stderr).clone()
+        tandem::sync::lock(&self.stderr).clone()
     }
 
     /// Waits for a stderr line containing `needle`.

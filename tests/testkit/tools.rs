@@ -1,0 +1,175 @@
+//! The external programs the tests drive — Datadog's real Python and Node clients, AWS's runtime
+//! client, moto and cfn-lint — provisioned on first use, so that `cargo test` alone is all a
+//! fresh machine needs. Versions are pinned in `tests/clients/requirements.txt` and
+//! `tests/clients/package-lock.json`; each set is installed once into a cache under the target
+//! folder (`test-tools/`, keyed by a hash of its pin file), so later runs need no network.
+//!
+//! A tool that cannot be had is one panic line naming it and the command that installs it;
+//! never a silent skip. Provisioning is serialised across test processes with a file lock.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root (this crate is `tests/testkit/`).
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Where cargo builds: `CARGO_TARGET_DIR` if set, else `target/` at the workspace root.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
+fn clients() -> PathBuf {
+    workspace().join("tests/clients")
+}
+
+/// FNV-1a: a stable name for a pin file's content (std's hasher is not stable across builds).
+fn fingerprint(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Runs `cmd`; on failure, the reason and the last lines it printed.
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("cannot start: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out.stderr);
+    let tail: Vec<&str> = text.lines().rev().take(3).collect();
+    Err(format!(
+        "{}: {}",
+        out.status,
+        tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+    ))
+}
+
+/// Installs one pinned set into `test-tools/<kind>-<hash of pins>` unless a finished install
+/// is already there (marked by an `ok` file written last).
+fn provision(
+    kind: &str,
+    pins: &Path,
+    install: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<PathBuf, String> {
+    let content =
+        std::fs::read(pins).map_err(|e| format!("cannot read {}: {e}", pins.display()))?;
+    let root = target_dir().join("test-tools");
+    std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    let dir = root.join(format!("{kind}-{}", fingerprint(&content)));
+    let done = dir.join("ok");
+    if done.exists() {
+        return Ok(dir);
+    }
+    // Another test process may be installing the same set: wait for it, then look again.
+    let lock = std::fs::File::create(root.join(format!("{kind}.lock")))
+        .map_err(|e| format!("cannot create the lock file: {e}"))?;
+    lock.lock().map_err(|e| format!("cannot lock: {e}"))?;
+    if done.exists() {
+        return Ok(dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    eprintln!(
+        "testkit: installing the pinned {kind} test clients from {} into {} (once)",
+        pins.display(),
+        dir.display()
+    );
+    install(&dir)?;
+    std::fs::write(&done, "").map_err(|e| format!("cannot mark {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// A virtual environment with `tests/clients/requirements.txt`; its `bin/`.
+fn python_bin() -> Result<PathBuf, String> {
+    let pins = clients().join("requirements.txt");
+    let dir = provision("python", &pins, |dir| {
+        let venv = dir.join("venv");
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+            .map_err(|e| format!("python3 -m venv: {e}"))?;
+        run(Command::new(venv.join("bin/python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&pins))
+        .map_err(|e| format!("pip install -r {}: {e}", pins.display()))
+    })?;
+    Ok(dir.join("venv/bin"))
+}
+
+/// `node_modules` installed from `tests/clients/package-lock.json`.
+fn node_modules() -> Result<PathBuf, String> {
+    let lock = clients().join("package-lock.json");
+    let dir = provision("node", &lock, |dir| {
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(clients().join(file), dir.join(file))
+                .map_err(|e| format!("cannot copy {file}: {e}"))?;
+        }
+        run(Command::new("npm")
+            .args([
+                "ci",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ])
+            .current_dir(dir))
+        .map_err(|e| format!("npm ci: {e}"))
+    })?;
+    Ok(dir.join("node_modules"))
+}
+
+/// The Python clients (datadog, ddtrace, datadog-lambda, awslambdaric), moto and cfn-lint.
+/// Environment for a child process: `PATH` starts with the virtual environment's `bin/`, so
+/// `python3`, `moto_server` and `cfn-lint` are the pinned ones. Panics (one line) if they
+/// cannot be installed.
+pub fn python_env() -> Vec<(OsString, OsString)> {
+    static BIN: OsOnce = OnceLock::new();
+    let bin = BIN.get_or_init(python_bin).as_ref().unwrap_or_else(|e| {
+        panic!(
+            "the Python test clients are missing ({e}); install them with: python3 -m pip install -r tests/clients/requirements.txt"
+        )
+    });
+    vec![("PATH".into(), prepend_path(bin))]
+}
+
+/// The Node clients (hot-shots, dd-trace): environment for `node` with `NODE_PATH` set.
+/// Panics (one line) if they cannot be installed.
+pub fn node_env() -> Vec<(OsString, OsString)> {
+    static MODULES: OsOnce = OnceLock::new();
+    let modules = MODULES.get_or_init(node_modules).as_ref().unwrap_or_else(|e| {
+        panic!(
+            "the Node test clients are missing ({e}); install them with: (cd tests/clients && npm ci)"
+        )
+    });
+    vec![("NODE_PATH".into(), modules.clone().into_os_string())]
+}
+
+/// Both client sets, for tests that run either.
+pub fn clients_env() -> Vec<(OsString, OsString)> {
+    let mut env = python_env();
+    env.extend(node_env());
+    env
+}
+
+type OsOnce = OnceLock<Result<PathBuf, String>>;
+
+fn prepend_path(dir: &Path) -> OsString {
+    let mut paths = vec![dir.to_path_buf()];
+    if let Some(existing) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&existing));
+    }
+    std::env::join_paths(paths).unwrap_or_else(|_| dir.as_os_str().to_owned())
+}
