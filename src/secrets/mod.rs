@@ -3,6 +3,7 @@
 //! fetching keys from AWS Secrets Manager and KMS, and (in `indirect`) any setting held there.
 //! Never logs a secret.
 
+mod aws_http;
 pub mod indirect;
 pub mod refresh;
 pub mod resolve;

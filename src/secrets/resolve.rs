@@ -73,27 +73,10 @@ pub enum ResolveError {
     Aws(String),
 }
 
-/// The SDK's HTTP client: rustls on ring, and the standard proxy variables when set (never
-/// `DD_PROXY_HTTPS`, which is for Datadog-bound traffic).
+/// The SDK's HTTP client (see `aws_http`): the standard proxy variables when set, never
+/// `DD_PROXY_HTTPS`.
 fn http_client(aws: &AwsEnv) -> aws_sdk_kms::config::SharedHttpClient {
-    use aws_smithy_http_client::{Connector, proxy::ProxyConfig, tls};
-    let proxy = if aws.proxy_from_env {
-        ProxyConfig::from_env()
-    } else {
-        ProxyConfig::disabled()
-    };
-    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
-        let mut builder = Connector::builder()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .proxy_config(proxy.clone());
-        builder.set_connector_settings(settings.cloned());
-        if let Some(c) = components {
-            builder.set_sleep_impl(c.sleep_impl());
-        }
-        builder.build()
-    })
+    super::aws_http::client(aws.proxy_from_env)
 }
 
 fn credentials(aws: &AwsEnv) -> Result<aws_credential_types::Credentials, ResolveError> {
