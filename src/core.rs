@@ -7,7 +7,7 @@
 use crate::config::Config;
 use crate::dogstatsd::server::DogStatsD;
 use crate::http::ServerHandle;
-use crate::intake::{Delivery, FlushReport, Intake, IntakeError, Key, Signal, SignalReport};
+use crate::intake::{Delivery, FlushReport, Intake, IntakeError, Key, SignalReport};
 use crate::invocations::{Lifecycle, Tracker};
 use crate::lambda::events::TelemetryEvent;
 use crate::lambda::events::{InvokeEvent, Timed};
@@ -16,6 +16,7 @@ use crate::logs::{Attribution, LogsPipeline};
 use crate::metrics::enhanced::Enhanced;
 use crate::metrics::pipeline::MetricsPipeline;
 use crate::metrics::usage::Snapshot;
+use crate::payload::{Payload, Signal};
 use crate::sync::lock;
 use crate::tags::FunctionContext;
 use crate::traces::invocation::Invocations;
@@ -136,7 +137,10 @@ impl Agent {
         );
         let port = agent.inner.config.apm_receiver_port;
         let traces = agent.inner.traces.clone();
-        match crate::traces::server::start(port, traces, agent.inner.intake.clone(), routes).await {
+        let forwarder = Arc::new(crate::traces::forward::Forwarder::new(
+            agent.inner.intake.clone(),
+        ));
+        match crate::traces::server::start(port, traces, forwarder, routes).await {
             Ok(server) => {
                 crate::log_info!("trace agent listening on {}", server.addr);
                 *lock(&agent.inner.trace_agent) = Some(server);
@@ -535,7 +539,8 @@ impl Agent {
 
     async fn flush_metrics(&self, deadline: Instant, last: bool) -> SignalReport {
         let mut jobs = self.inner.intake.take_retries(Signal::Metrics);
-        jobs.extend(self.inner.intake.metrics_jobs(self.inner.metrics.take()));
+        let encoded = crate::metrics::encode::payloads(self.inner.metrics.take());
+        jobs.extend(self.inner.intake.jobs(encoded));
         self.deliver_jobs(jobs, deadline, last, "metrics").await
     }
 
@@ -544,7 +549,9 @@ impl Agent {
             return SignalReport::default();
         };
         let mut jobs = self.inner.intake.take_retries(Signal::Traces);
-        jobs.extend(self.inner.intake.traces_jobs(traces.take()));
+        let env = self.inner.config.env.as_deref().unwrap_or_default();
+        let encoded = crate::traces::encode::agent_payloads(traces.take(), env);
+        jobs.extend(self.inner.intake.jobs(encoded));
         self.deliver_jobs(jobs, deadline, last, "traces").await
     }
 
@@ -563,8 +570,8 @@ impl Agent {
         for job in jobs {
             let agent = self.clone();
             deliveries.spawn(async move {
-                let headers: &[(&str, &str)] = match job.signal {
-                    Signal::Logs => &crate::intake::logs::HEADERS,
+                let headers: &[(&str, &str)] = match job.payload.signal {
+                    Signal::Logs => &crate::logs::encode::HEADERS,
                     _ => &[],
                 };
                 let outcome = agent
@@ -622,7 +629,7 @@ impl Agent {
     /// later (the batch that gave up and everything after it).
     async fn deliver_primary_logs(
         &self,
-        batches: Vec<(Vec<Vec<u8>>, crate::intake::Payload)>,
+        batches: Vec<(Vec<Vec<u8>>, Payload)>,
         deadline: Instant,
         report: &mut SignalReport,
     ) -> Vec<Vec<u8>> {
@@ -638,7 +645,7 @@ impl Agent {
                     &Key::Primary,
                     &intake.logs_url,
                     &payload,
-                    &crate::intake::logs::HEADERS,
+                    &crate::logs::encode::HEADERS,
                     deadline,
                 )
                 .await;
@@ -685,18 +692,23 @@ impl Agent {
         if entries.is_empty() && extra_jobs.is_empty() {
             return report;
         }
-        let intake = &self.inner.intake;
-        let batches: Vec<(Vec<Vec<u8>>, crate::intake::Payload)> =
-            crate::intake::logs::batches(entries)
-                .into_iter()
-                .map(|b| {
-                    let p = intake.logs_payload(&b);
-                    (b, p)
-                })
-                .collect();
-        for (b, p) in &batches {
-            extra_jobs.extend(intake.extra_logs_jobs(p, b.len() as u64));
-        }
+        let config = &self.inner.config;
+        let compression = config
+            .logs_use_compression
+            .then_some(config.logs_compression_level);
+        let batches: Vec<(Vec<Vec<u8>>, Payload)> = crate::logs::encode::batches(entries)
+            .into_iter()
+            .map(|b| {
+                let p = crate::logs::encode::payload(&b, compression);
+                (b, p)
+            })
+            .collect();
+        let additional = batches.iter().map(|(b, p)| crate::payload::Encoded {
+            path: "",
+            payload: p.clone(),
+            items: b.len() as u64,
+        });
+        extra_jobs.extend(self.inner.intake.jobs(additional.collect()));
         // Additional destinations go side by side with the primary one, never after it.
         let (leftover, extra) = tokio::join!(
             self.deliver_primary_logs(batches, deadline, &mut report),

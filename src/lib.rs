@@ -17,6 +17,7 @@ pub mod invocations;
 pub mod lambda;
 pub mod logs;
 pub mod metrics;
+pub mod payload;
 pub mod secrets;
 pub mod sync;
 pub mod tags;

@@ -1,17 +1,15 @@
-//! The Datadog HTTP client side: endpoints, the pooled HTTP client, compression, delivery with
-//! retries inside a deadline, and what a flush reports. Owns the live API key (behind
-//! `ArcSwap`, so a rotated key reaches the next request of every signal). Must not buffer data
-//! of its own: what it cannot deliver goes back to the pipeline that owns it.
+//! Delivery only: endpoints, the pooled HTTP client, delivery of encoded `Payload`s with
+//! retries inside a deadline, the bounded per-destination retry queue, and what a flush
+//! reports. Owns the live API key (behind `ArcSwap`, so a rotated key reaches the next request
+//! of every signal). Imports no signal or pipeline type: each signal encodes its own payloads.
 
-pub mod logs;
-pub mod metrics;
 pub mod retry;
 
 use crate::config::Config;
+use crate::payload::{Encoded, Payload, Signal};
 use crate::secrets::Secret;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use retry::Verdict;
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,14 +73,6 @@ pub struct Destination {
     pub label: String,
 }
 
-/// Which flush takes a queued payload back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    Logs,
-    Metrics,
-    Traces,
-}
-
 /// A payload waiting to be delivered (again).
 #[derive(Debug, Clone)]
 pub struct Pending {
@@ -91,7 +81,6 @@ pub struct Pending {
     pub items: u64,
     pub key: Key,
     pub destination: String,
-    pub signal: Signal,
 }
 
 /// Bytes of undelivered payloads kept for the next flush, per destination: a failing
@@ -122,23 +111,13 @@ pub enum IntakeError {
     Client(#[from] reqwest::Error),
 }
 
-/// One compressed request body with its encoding.
-#[derive(Debug, Clone)]
-pub struct Payload {
-    pub body: Vec<u8>,
-    pub content_type: Cow<'static, str>,
-    pub encoding: Option<Cow<'static, str>>,
-}
-
 pub struct Intake {
     http: reqwest::Client,
     api_key: Arc<ArcSwapOption<Secret>>,
     pub logs_url: String,
-    logs_compression: Option<i32>,
     /// Base of the trace intake (`https://trace.agent.<site>` or `DD_APM_DD_URL`).
     pub apm_base: String,
     metrics_base: String,
-    trace_env: String,
     retry: std::sync::Mutex<std::collections::VecDeque<Pending>>,
     /// Swapped whole when an endpoint setting arrives from a secret after init.
     destinations: ArcSwap<Destinations>,
@@ -277,9 +256,6 @@ impl Intake {
             http: builder.build()?,
             api_key: Arc::new(ArcSwapOption::from(config.api_key.clone().map(Arc::new))),
             logs_url: logs_url(config),
-            logs_compression: config
-                .logs_use_compression
-                .then_some(config.logs_compression_level),
             destinations: ArcSwap::from_pointee(Destinations::new(
                 config,
                 &metrics_base,
@@ -292,7 +268,6 @@ impl Intake {
             key_rotates: std::sync::atomic::AtomicBool::new(false),
             key_rejected: tokio::sync::Notify::new(),
             apm_base,
-            trace_env: config.env.clone().unwrap_or_default(),
             retry: std::sync::Mutex::new(std::collections::VecDeque::new()),
         })
     }
@@ -372,105 +347,38 @@ impl Intake {
         self.api_key.clone()
     }
 
-    /// Builds the body of a logs batch.
-    pub fn logs_payload(&self, batch: &[Vec<u8>]) -> Payload {
-        let json = logs::body(batch);
-        match self
-            .logs_compression
-            .map(|level| zstd::bulk::compress(&json, level))
-        {
-            Some(Ok(z)) => Payload {
-                body: z,
-                content_type: Cow::Borrowed("application/json"),
-                encoding: Some(Cow::Borrowed("zstd")),
-            },
-            _ => Payload {
-                body: json,
-                content_type: Cow::Borrowed("application/json"),
-                encoding: None,
-            },
-        }
-    }
-
     /// Payloads left over from earlier flushes of `signal`.
     pub fn take_retries(&self, signal: Signal) -> Vec<Pending> {
         let mut q = crate::sync::lock(&self.retry);
         let (mine, others): (Vec<Pending>, Vec<Pending>) =
-            q.drain(..).partition(|p| p.signal == signal);
+            q.drain(..).partition(|p| p.payload.signal == signal);
         q.extend(others);
         mine
     }
 
-    /// The metrics payloads of a batch, for every metrics destination.
-    pub fn metrics_jobs(&self, batch: crate::metrics::pipeline::MetricsBatch) -> Vec<Pending> {
-        let proto = |e: metrics::Encoded| {
-            (
-                Payload {
-                    body: e.body,
-                    content_type: Cow::Borrowed("application/x-protobuf"),
-                    encoding: Some(Cow::Borrowed("zstd")),
-                },
-                e.items as u64,
-            )
-        };
-        let json = |v: &serde_json::Value| Payload {
-            body: v.to_string().into_bytes(),
-            content_type: Cow::Borrowed("application/json"),
-            encoding: None,
-        };
-        let mut encoded: Vec<(&str, Payload, u64)> = Vec::new();
-        encoded.extend(
-            metrics::series_payloads(batch.flushed.series)
-                .into_iter()
-                .map(|e| {
-                    let (p, n) = proto(e);
-                    ("/api/v2/series", p, n)
-                }),
-        );
-        encoded.extend(
-            metrics::sketch_payloads(batch.flushed.sketches)
-                .into_iter()
-                .map(|e| {
-                    let (p, n) = proto(e);
-                    ("/api/beta/sketches", p, n)
-                }),
-        );
-        // The v1 events API takes one event per request.
-        encoded.extend(batch.events.iter().map(|e| ("/api/v1/events", json(e), 1)));
-        if !batch.checks.is_empty() {
-            let n = batch.checks.len() as u64;
-            encoded.push((
-                "/api/v1/check_run",
-                json(&serde_json::Value::Array(batch.checks)),
-                n,
-            ));
+    /// One job per destination of each payload's signal (metrics and traces: every
+    /// destination; logs: the additional ones, the primary logs path being delivered in order
+    /// by the logs flush itself). Bodies are shared, never copied.
+    pub fn jobs(&self, encoded: Vec<Encoded>) -> Vec<Pending> {
+        let destinations = self.destinations.load();
+        let mut jobs = Vec::new();
+        for e in encoded {
+            let targets = match e.payload.signal {
+                Signal::Metrics => &destinations.metrics,
+                Signal::Traces => &destinations.traces,
+                Signal::Logs => &destinations.logs,
+            };
+            for d in targets {
+                jobs.push(Pending {
+                    url: format!("{}{}", d.base, e.path),
+                    payload: e.payload.clone(),
+                    items: e.items,
+                    key: d.key.clone(),
+                    destination: d.label.clone(),
+                });
+            }
         }
-        fan_out(&self.destinations.load().metrics, encoded, Signal::Metrics)
-    }
-
-    /// Trace payloads (`AgentPayload`, zstd protobuf) for every trace destination.
-    pub fn traces_jobs(&self, payloads: Vec<crate::traces::proto::TracerPayload>) -> Vec<Pending> {
-        let encoded = crate::traces::encode::agent_payloads(payloads, &self.trace_env)
-            .into_iter()
-            .map(|(body, items)| {
-                let p = Payload {
-                    body,
-                    content_type: Cow::Borrowed("application/x-protobuf"),
-                    encoding: Some(Cow::Borrowed("zstd")),
-                };
-                ("/api/v0.2/traces", p, items)
-            })
-            .collect();
-        fan_out(&self.destinations.load().traces, encoded, Signal::Traces)
-    }
-
-    /// A logs batch for every additional logs destination.
-    pub fn extra_logs_jobs(&self, payload: &Payload, items: u64) -> Vec<Pending> {
-        fan_out(
-            &self.destinations.load().logs,
-            vec![("", payload.clone(), items)],
-            Signal::Logs,
-        )
+        jobs
     }
 
     /// Keeps an undelivered payload for the next flush; `false` when the queue is full.
@@ -584,28 +492,6 @@ impl Intake {
             tokio::time::sleep(wait).await;
         }
     }
-}
-
-/// One job per destination and encoded payload (bodies are encoded once, then copied).
-fn fan_out(
-    destinations: &[Destination],
-    encoded: Vec<(&str, Payload, u64)>,
-    signal: Signal,
-) -> Vec<Pending> {
-    let mut jobs = Vec::with_capacity(destinations.len() * encoded.len());
-    for d in destinations {
-        for (path, payload, items) in &encoded {
-            jobs.push(Pending {
-                url: format!("{}{path}", d.base),
-                payload: payload.clone(),
-                items: *items,
-                key: d.key.clone(),
-                destination: d.label.clone(),
-                signal,
-            });
-        }
-    }
-    jobs
 }
 
 fn logs_url(config: &Config) -> String {

@@ -3,6 +3,7 @@
 //! and buffers the encoded entries under a byte cap. Owns the drop/exclude counters. Must not
 //! ship anything: the intake drains the buffer.
 
+pub mod encode;
 pub mod record;
 pub mod rules;
 

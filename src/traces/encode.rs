@@ -1,17 +1,18 @@
 //! Trace intake encoding: tracer payloads grouped into `AgentPayload`s of at most ~12 MB
-//! uncompressed (the intake takes about 15 MB), zstd-compressed. Pure.
+//! uncompressed (the intake takes about 15 MB), zstd-compressed. Pure; nothing here sends.
 
 use super::proto::{AgentPayload, TracerPayload};
+use crate::payload::{Encoded, Payload, Signal};
 use prost::Message;
 
 pub const MAX_PAYLOAD_BYTES: usize = 12 * 1024 * 1024;
 
-/// Returns (compressed body, number of spans) per request.
-pub fn agent_payloads(payloads: Vec<TracerPayload>, env: &str) -> Vec<(Vec<u8>, u64)> {
+/// One `/api/v0.2/traces` payload per group, with its number of spans.
+pub fn agent_payloads(payloads: Vec<TracerPayload>, env: &str) -> Vec<Encoded> {
     let mut out = Vec::new();
     let mut group: Vec<TracerPayload> = Vec::new();
     let mut size = 0;
-    let flush = |group: &mut Vec<TracerPayload>, out: &mut Vec<(Vec<u8>, u64)>| {
+    let flush = |group: &mut Vec<TracerPayload>, out: &mut Vec<Encoded>| {
         if group.is_empty() {
             return;
         }
@@ -26,8 +27,16 @@ pub fn agent_payloads(payloads: Vec<TracerPayload>, env: &str) -> Vec<(Vec<u8>, 
             agent_version: concat!("tandem-", env!("CARGO_PKG_VERSION")).to_string(),
             ..Default::default()
         };
-        let raw = payload.encode_to_vec();
-        out.push((zstd::bulk::compress(&raw, 3).unwrap_or(raw), spans));
+        out.push(Encoded {
+            path: "/api/v0.2/traces",
+            payload: Payload::zstd(
+                payload.encode_to_vec(),
+                3,
+                "application/x-protobuf",
+                Signal::Traces,
+            ),
+            items: spans,
+        });
     };
     for p in payloads {
         let len = p.encoded_len() + 6;

@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod encode;
+pub mod forward;
 pub mod inferred;
 pub mod invocation;
 pub mod lifecycle;

@@ -3,17 +3,16 @@
 //! their intakes with the API key added. Bodies over 50 MiB get 413, undecodable ones 400;
 //! neither affects anything else.
 
+use super::forward::{Forwarded, Forwarder};
 use super::msgpack;
 use super::pipeline::{TracerInfo, TracesPipeline};
 use crate::http::{self, ServerHandle};
-use crate::intake::{Delivery, Intake, Key, Payload};
+use crate::payload::{Payload, Signal};
 use hyper::{Method, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 pub const MAX_BODY: usize = 50 * 1024 * 1024;
-const PROXY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where each proxied route goes.
 #[derive(Debug, Clone)]
@@ -59,11 +58,11 @@ impl ProxyRoutes {
         }
     }
 
-    fn target(&self, path: &str) -> Option<&str> {
+    fn target(&self, path: &str) -> Option<String> {
         self.routes
             .iter()
             .find(|(p, _)| *p == path)
-            .map(|(_, u)| u.as_str())
+            .map(|(_, u)| u.clone())
     }
 }
 
@@ -72,13 +71,13 @@ impl ProxyRoutes {
 pub async fn start(
     port: u16,
     pipeline: Option<Arc<TracesPipeline>>,
-    intake: Arc<Intake>,
+    forwarder: Arc<Forwarder>,
     routes: ProxyRoutes,
 ) -> std::io::Result<ServerHandle> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let routes = Arc::new(routes);
     http::serve(listener, move |req| {
-        let (pipeline, intake, routes) = (pipeline.clone(), intake.clone(), routes.clone());
+        let (pipeline, forwarder, routes) = (pipeline.clone(), forwarder.clone(), routes.clone());
         async move {
             let (parts, body) = req.into_parts();
             let path = parts.uri.path().to_string();
@@ -143,13 +142,8 @@ pub async fn start(
                     let (Some(_), Some(url)) = (&pipeline, routes.target("/v0.6/stats")) else {
                         return http::respond(StatusCode::ACCEPTED, "");
                     };
-                    let body = super::stats::gzip(&super::stats::wrap(&body, &routes.env));
-                    let payload = Payload {
-                        body,
-                        content_type: "application/msgpack".into(),
-                        encoding: Some("gzip".into()),
-                    };
-                    forward(&intake, url, &payload).await
+                    let payload = super::stats::payload(&body, &routes.env);
+                    relay(forwarder.forward(url, payload).await)
                 }
                 p => match routes.target(p) {
                     Some(url) if parts.method == Method::POST || parts.method == Method::PUT => {
@@ -160,33 +154,20 @@ pub async fn start(
                             t if t.is_empty() => "application/octet-stream".to_string(),
                             t => t,
                         };
+                        // Forwarded as received: the tracer's own encoding is kept.
                         let payload = Payload {
-                            body: body.to_vec(),
+                            body,
                             content_type: content_type.into(),
                             encoding: Some(header("Content-Encoding"))
                                 .filter(|e| !e.is_empty())
                                 .map(Into::into),
+                            signal: Signal::Traces,
                         };
                         if p == "/profiling/v1/input" {
                             // Dual shipping of profiles: each additional endpoint on its own.
-                            for d in &intake.destinations().profiling {
-                                let (intake, payload, d) =
-                                    (intake.clone(), payload.clone(), d.clone());
-                                tokio::spawn(async move {
-                                    // Profiling endpoints are configured as full URLs.
-                                    intake
-                                        .deliver(
-                                            &d.key,
-                                            &d.base,
-                                            &payload,
-                                            &[],
-                                            Instant::now() + PROXY_TIMEOUT,
-                                        )
-                                        .await;
-                                });
-                            }
+                            forwarder.copy_profile(&payload).await;
                         }
-                        forward(&intake, url, &payload).await
+                        relay(forwarder.forward(url, payload).await)
                     }
                     _ => http::respond(StatusCode::NOT_FOUND, "unknown endpoint"),
                 },
@@ -195,30 +176,15 @@ pub async fn start(
     })
 }
 
-/// Sends a tracer request on with the primary key and relays the outcome.
-async fn forward(intake: &Intake, url: &str, payload: &Payload) -> http::HttpResponse {
-    relay(
-        intake
-            .deliver(
-                &Key::Primary,
-                url,
-                payload,
-                &[],
-                Instant::now() + PROXY_TIMEOUT,
-            )
-            .await,
-    )
-}
-
 /// The tracer's answer for a forwarded request.
-fn relay(delivery: Delivery) -> http::HttpResponse {
-    match delivery {
-        Delivery::Delivered { .. } => http::respond(StatusCode::ACCEPTED, ""),
-        Delivery::Refused { status, .. } => http::respond(
+fn relay(outcome: Forwarded) -> http::HttpResponse {
+    match outcome {
+        Forwarded::Delivered => http::respond(StatusCode::ACCEPTED, ""),
+        Forwarded::Refused(status) => http::respond(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
             "",
         ),
-        Delivery::GaveUp { reason, .. } => http::respond(StatusCode::BAD_GATEWAY, reason),
+        Forwarded::Failed(reason) => http::respond(StatusCode::BAD_GATEWAY, reason),
     }
 }
 

@@ -2,7 +2,7 @@
 //! intake (`/api/v0.2/stats`) takes a gzip'd msgpack `StatsPayload` that wraps it. The
 //! client payload is spliced in as received — never decoded — so nothing it holds is lost.
 
-use std::io::Write;
+use crate::payload::{Payload, Signal};
 
 fn str_(out: &mut Vec<u8>, s: &str) {
     let n = s.len();
@@ -35,15 +35,13 @@ pub fn wrap(client_payload: &[u8], env: &str) -> Vec<u8> {
     out
 }
 
-pub fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 2 + 64),
-        flate2::Compression::fast(),
-    );
-    if enc.write_all(body).is_err() {
-        return body.to_vec();
-    }
-    enc.finish().unwrap_or_else(|_| body.to_vec())
+/// The `/api/v0.2/stats` body: the wrapped payload, gzip'd (sent plain if that fails).
+pub fn payload(client_payload: &[u8], env: &str) -> Payload {
+    Payload::gzip(
+        wrap(client_payload, env),
+        "application/msgpack",
+        Signal::Traces,
+    )
 }
 
 #[cfg(test)]
@@ -90,8 +88,9 @@ mod tests {
         );
         let unzipped = {
             use std::io::Read;
-            let zipped = gzip(&wrapped);
-            let mut d = flate2::read::GzDecoder::new(&zipped[..]);
+            let zipped = payload(&client, "test");
+            assert_eq!(zipped.encoding.as_deref(), Some("gzip"));
+            let mut d = flate2::read::GzDecoder::new(&zipped.body[..]);
             let mut v = Vec::new();
             d.read_to_end(&mut v).unwrap();
             v

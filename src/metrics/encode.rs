@@ -1,19 +1,66 @@
-//! Metrics intake encoding: series and sketches as protobuf, zstd-compressed, split so that
-//! every payload stays within the intake's limits (≤ 512,000 bytes compressed, ≤ 5,242,880
-//! uncompressed); events and service checks as JSON. Pure functions.
+//! Metrics encoding: series and sketches as protobuf, zstd-compressed, split so that every
+//! payload stays within the intake's limits (≤ 512,000 bytes compressed, ≤ 5,242,880
+//! uncompressed); events and service checks as JSON. Pure functions, from a flushed batch to
+//! the intake's `Payload`s; nothing here sends.
 
-use crate::metrics::proto::{MetricPayload, MetricSeries, SketchMsg, SketchPayload};
+use super::pipeline::MetricsBatch;
+use super::proto::{MetricPayload, MetricSeries, SketchMsg, SketchPayload};
+use crate::payload::{Encoded as Routed, Payload, Signal};
 use prost::Message;
 
 pub const MAX_COMPRESSED: usize = 512_000;
 pub const MAX_UNCOMPRESSED: usize = 5_242_880;
 const ZSTD_LEVEL: i32 = 3;
 
-/// One compressed request body and how many series/sketches it carries.
+/// One request body and how many series/sketches it carries.
 #[derive(Debug, Clone)]
 pub struct Encoded {
-    pub body: Vec<u8>,
+    pub payload: Payload,
     pub items: usize,
+}
+
+/// Every payload of a flushed batch, with its intake path.
+pub fn payloads(batch: MetricsBatch) -> Vec<Routed> {
+    let routed = |path: &'static str| {
+        move |e: Encoded| Routed {
+            path,
+            payload: e.payload,
+            items: e.items as u64,
+        }
+    };
+    let json = |v: &serde_json::Value| {
+        Payload::plain(
+            v.to_string().into_bytes(),
+            "application/json",
+            Signal::Metrics,
+        )
+    };
+    let mut out: Vec<Routed> = Vec::new();
+    out.extend(
+        series_payloads(batch.flushed.series)
+            .into_iter()
+            .map(routed("/api/v2/series")),
+    );
+    out.extend(
+        sketch_payloads(batch.flushed.sketches)
+            .into_iter()
+            .map(routed("/api/beta/sketches")),
+    );
+    // The v1 events API takes one event per request.
+    out.extend(batch.events.iter().map(|e| Routed {
+        path: "/api/v1/events",
+        payload: json(e),
+        items: 1,
+    }));
+    if !batch.checks.is_empty() {
+        let items = batch.checks.len() as u64;
+        out.push(Routed {
+            path: "/api/v1/check_run",
+            payload: json(&serde_json::Value::Array(batch.checks)),
+            items,
+        });
+    }
+    out
 }
 
 pub fn series_payloads(series: Vec<MetricSeries>) -> Vec<Encoded> {
@@ -60,9 +107,13 @@ fn split<T: Clone>(
     }
     let mut out = Vec::new();
     while let Some(group) = groups.pop() {
-        let raw = encode(&group);
-        let body = zstd::bulk::compress(&raw, ZSTD_LEVEL).unwrap_or(raw);
-        if body.len() > MAX_COMPRESSED && group.len() > 1 {
+        let payload = Payload::zstd(
+            encode(&group),
+            ZSTD_LEVEL,
+            "application/x-protobuf",
+            Signal::Metrics,
+        );
+        if payload.body.len() > MAX_COMPRESSED && group.len() > 1 {
             let mut left = group;
             let right = left.split_off(left.len() / 2);
             groups.push(right);
@@ -70,7 +121,7 @@ fn split<T: Clone>(
             continue;
         }
         out.push(Encoded {
-            body,
+            payload,
             items: group.len(),
         });
     }
@@ -105,8 +156,9 @@ mod tests {
         assert!(payloads.len() > 1);
         let mut seen = 0;
         for p in &payloads {
-            assert!(p.body.len() <= MAX_COMPRESSED, "{}", p.body.len());
-            let raw = zstd::decode_all(&p.body[..]).unwrap();
+            let body = &p.payload.body;
+            assert!(body.len() <= MAX_COMPRESSED, "{}", body.len());
+            let raw = zstd::decode_all(&body[..]).unwrap();
             assert!(raw.len() <= MAX_UNCOMPRESSED);
             let decoded = MetricPayload::decode(&raw[..]).unwrap();
             assert_eq!(decoded.series.len(), p.items);

@@ -1,5 +1,8 @@
-//! Logs intake encoding: batches of encoded entries (≤ 1,000 entries, ≤ 5 MB uncompressed),
-//! JSON array bodies, zstd. Pure functions; sending lives in `mod.rs`.
+//! Logs encoding: batches of encoded entries (≤ 1,000 entries, ≤ 5 MB uncompressed), JSON
+//! array bodies, zstd when `DD_LOGS_CONFIG_USE_COMPRESSION` (the default). Pure functions;
+//! nothing here sends.
+
+use crate::payload::{Payload, Signal};
 
 pub const MAX_ENTRIES: usize = 1_000;
 /// Headers of every logs request (the Agent's JSON protocol).
@@ -27,6 +30,15 @@ pub fn batches(entries: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
         out.push(cur);
     }
     out
+}
+
+/// The request body of a batch: zstd at `compression` (a level), or plain JSON.
+pub fn payload(batch: &[Vec<u8>], compression: Option<i32>) -> Payload {
+    let json = body(batch);
+    match compression {
+        Some(level) => Payload::zstd(json, level, "application/json", Signal::Logs),
+        None => Payload::plain(json, "application/json", Signal::Logs),
+    }
 }
 
 /// The JSON array body of a batch.

@@ -1,0 +1,130 @@
+//! The one type that crosses from the encoders to the intake: an encoded, possibly compressed
+//! request body with its content type, encoding and signal. A leaf: every signal's encoder
+//! builds payloads here and the intake delivers them without knowing what they hold.
+//!
+//! Compression is honest: a body whose compression failed goes out as it is, without a
+//! `Content-Encoding`, never labelled with an encoding it does not have. Bodies are
+//! `bytes::Bytes`, so every destination and every attempt shares one allocation.
+
+use bytes::Bytes;
+use std::borrow::Cow;
+use std::io::Write;
+
+/// Which signal a payload belongs to (its flush takes undelivered payloads back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Logs,
+    Metrics,
+    Traces,
+}
+
+/// One request body, ready to send.
+#[derive(Debug, Clone)]
+pub struct Payload {
+    pub body: Bytes,
+    pub content_type: Cow<'static, str>,
+    /// The `Content-Encoding` header, when the body is compressed.
+    pub encoding: Option<Cow<'static, str>>,
+    pub signal: Signal,
+}
+
+/// A payload with the intake path it goes to (below each destination's base URL) and how many
+/// items (entries, series, spans) it carries, for the flush report.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub path: &'static str,
+    pub payload: Payload,
+    pub items: u64,
+}
+
+impl Payload {
+    /// An uncompressed body.
+    pub fn plain(body: impl Into<Bytes>, content_type: &'static str, signal: Signal) -> Self {
+        Payload {
+            body: body.into(),
+            content_type: Cow::Borrowed(content_type),
+            encoding: None,
+            signal,
+        }
+    }
+
+    /// `raw` compressed with zstd at `level`; sent uncompressed if compression fails.
+    pub fn zstd(raw: Vec<u8>, level: i32, content_type: &'static str, signal: Signal) -> Self {
+        let compress = |b: &[u8]| zstd::bulk::compress(b, level);
+        Payload::compressed(raw, "zstd", compress, content_type, signal)
+    }
+
+    /// `raw` compressed with gzip (fast); sent uncompressed if compression fails.
+    pub fn gzip(raw: Vec<u8>, content_type: &'static str, signal: Signal) -> Self {
+        Payload::compressed(raw, "gzip", gzip, content_type, signal)
+    }
+
+    /// `raw` through `compress`, labelled `encoding` only if that worked.
+    fn compressed(
+        raw: Vec<u8>,
+        encoding: &'static str,
+        compress: impl FnOnce(&[u8]) -> std::io::Result<Vec<u8>>,
+        content_type: &'static str,
+        signal: Signal,
+    ) -> Self {
+        match compress(&raw) {
+            Ok(z) => Payload {
+                encoding: Some(Cow::Borrowed(encoding)),
+                ..Payload::plain(z, content_type, signal)
+            },
+            Err(_) => Payload::plain(raw, content_type, signal),
+        }
+    }
+}
+
+fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 2 + 64),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(body)?;
+    enc.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn compressed_bodies_say_so_and_decode_back() {
+        let raw = b"{\"a\":1}".repeat(100);
+        let z = Payload::zstd(raw.clone(), 3, "application/json", Signal::Logs);
+        assert_eq!(z.encoding.as_deref(), Some("zstd"));
+        assert_eq!(zstd::decode_all(&z.body[..]).unwrap(), raw);
+        let g = Payload::gzip(raw.clone(), "application/msgpack", Signal::Traces);
+        assert_eq!(g.encoding.as_deref(), Some("gzip"));
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&g.body[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, raw);
+    }
+
+    #[test]
+    fn a_failed_compression_is_sent_plain_and_unlabelled() {
+        let raw = b"series".to_vec();
+        let fail = |_: &[u8]| Err(std::io::Error::other("out of memory"));
+        let p = Payload::compressed(
+            raw.clone(),
+            "zstd",
+            fail,
+            "application/x-protobuf",
+            Signal::Metrics,
+        );
+        assert_eq!(p.encoding, None);
+        assert_eq!(&p.body[..], &raw[..]);
+    }
+
+    #[test]
+    fn clones_share_one_body() {
+        let p = Payload::plain(vec![1u8; 1024], "application/json", Signal::Logs);
+        let q = p.clone();
+        assert_eq!(p.body.as_ptr(), q.body.as_ptr());
+    }
+}
