@@ -149,9 +149,9 @@ fn memory_per_context() {
     let before = HEAP.load(Ordering::Relaxed);
     let mut agg = Aggregator::new(1_000_000, vec![]);
     for p in &packets {
-        for line in tandem::dogstatsd::parse::lines(p) {
-            if let Ok(tandem::dogstatsd::parse::Parsed::Metric(m)) =
-                tandem::dogstatsd::parse::parse_line(line)
+        for line in tandem::metrics::parse::lines(p) {
+            if let Ok(tandem::metrics::parse::Parsed::Metric(m)) =
+                tandem::metrics::parse::parse_line(line)
             {
                 agg.insert(&m, m.name, 1_700_000_000);
             }

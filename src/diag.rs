@@ -3,8 +3,8 @@
 //! as `extension` telemetry records. Every line passes through [`redact`]. Must not allocate a
 //! buffer per call beyond the formatted line, and must not block on anything but stderr.
 
-use crate::config::LogLevel;
-use crate::secrets::redact;
+use crate::level::LogLevel;
+use crate::secret::redact;
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -40,10 +40,10 @@ pub fn write(level: LogLevel, args: std::fmt::Arguments<'_>) {
 }
 
 #[macro_export]
-macro_rules! log_debug { ($($t:tt)*) => { $crate::diag::write($crate::config::LogLevel::Debug, format_args!($($t)*)) } }
+macro_rules! log_debug { ($($t:tt)*) => { $crate::diag::write($crate::level::LogLevel::Debug, format_args!($($t)*)) } }
 #[macro_export]
-macro_rules! log_info { ($($t:tt)*) => { $crate::diag::write($crate::config::LogLevel::Info, format_args!($($t)*)) } }
+macro_rules! log_info { ($($t:tt)*) => { $crate::diag::write($crate::level::LogLevel::Info, format_args!($($t)*)) } }
 #[macro_export]
-macro_rules! log_warn { ($($t:tt)*) => { $crate::diag::write($crate::config::LogLevel::Warn, format_args!($($t)*)) } }
+macro_rules! log_warn { ($($t:tt)*) => { $crate::diag::write($crate::level::LogLevel::Warn, format_args!($($t)*)) } }
 #[macro_export]
-macro_rules! log_error { ($($t:tt)*) => { $crate::diag::write($crate::config::LogLevel::Error, format_args!($($t)*)) } }
+macro_rules! log_error { ($($t:tt)*) => { $crate::diag::write($crate::level::LogLevel::Error, format_args!($($t)*)) } }

@@ -7,7 +7,7 @@ pub mod flush_strategy;
 pub mod parse;
 pub mod source;
 
-use crate::secrets::Secret;
+use crate::secret::Secret;
 pub use flush_strategy::FlushStrategy;
 use parse::Reader;
 use serde::Deserialize;
@@ -15,16 +15,7 @@ use source::Source;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Log level of the extension's own diagnostics (`DD_LOG_LEVEL`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Trace = 0,
-    Debug = 1,
-    Info = 2,
-    Warn = 3,
-    Error = 4,
-    Off = 5,
-}
+pub use crate::level::LogLevel;
 
 /// A `DD_LOGS_CONFIG_PROCESSING_RULES` entry, validated later when compiled.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -1,6 +1,4 @@
-//! DogStatsD source: the datagram grammar (pure, allocation-free parsing) and the UDP server
-//! that feeds parsed metrics into the aggregator and events/service checks into their queue.
-//! Must not aggregate: that is `metrics/`'s job.
+//! The DogStatsD listener: the UDP server that hands datagrams to the metrics pipeline (which
+//! parses them with `metrics::parse` and aggregates). Must not parse or aggregate itself.
 
-pub mod parse;
 pub mod server;

@@ -7,7 +7,7 @@ pub mod retry;
 
 use crate::config::Config;
 use crate::payload::{Encoded, Payload, Signal};
-use crate::secrets::Secret;
+use crate::secret::Secret;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use retry::Verdict;
 use std::sync::Arc;

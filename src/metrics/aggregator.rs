@@ -5,7 +5,7 @@
 
 use super::proto::{Dogsketch, LAMBDA_ORIGIN, MetricPoint, MetricSeries, MetricType, SketchMsg};
 use super::sketch::Sketch;
-use crate::dogstatsd::parse::{Kind, MetricLine};
+use crate::metrics::parse::{Kind, MetricLine};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 

@@ -1,9 +1,11 @@
-//! Metrics: aggregation, sketches, protobuf encodings and enhanced Lambda metrics. Must not
-//! do I/O: the UDP source feeds it and the intake ships what it produces.
+//! Metrics: the DogStatsD grammar, aggregation, sketches, protobuf encoding and enhanced
+//! Lambda metrics. Must not do I/O: the UDP listener feeds it and the intake ships the payloads
+//! it encodes.
 
 pub mod aggregator;
 pub mod encode;
 pub mod enhanced;
+pub mod parse;
 pub mod pipeline;
 pub mod proto;
 pub mod sketch;

@@ -4,7 +4,7 @@
 
 use super::aggregator::{Aggregator, Flushed};
 use crate::config::Config;
-use crate::dogstatsd::parse::{self, Event, Kind, Parsed, ServiceCheck};
+use crate::metrics::parse::{self, Event, Kind, Parsed, ServiceCheck};
 use serde_json::{Value, json};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

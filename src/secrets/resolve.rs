@@ -5,8 +5,8 @@
 //! honoured, a per-call timeout and rustls on ring. Clients are built only when needed.
 //! Errors name the source, never the value.
 
-use super::Secret;
 use crate::config::{AwsEnv, Config, SecretRef};
+use crate::secret::Secret;
 use aws_sdk_kms::config::http::HttpResponse;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use std::collections::HashMap;
@@ -120,7 +120,7 @@ where
         }
         None => crate::intake::error_chain(e),
     };
-    ResolveError::Aws(super::redact(&text).into_owned())
+    ResolveError::Aws(crate::secret::redact(&text).into_owned())
 }
 
 /// `GetSecretValue`; the key is the secret string, or its `dd_api_key`/`apiKey` field.

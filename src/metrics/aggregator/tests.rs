@@ -1,5 +1,5 @@
 use super::*;
-use crate::dogstatsd::parse::{Parsed, parse_line};
+use crate::metrics::parse::{Parsed, parse_line};
 
 const NOW: i64 = 1_700_000_005;
 
