@@ -7,6 +7,8 @@
 //! 3. heap bytes per live context (counting allocator);
 //! 4. cost of one `/proc` usage sample (start + end snapshot and points).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};

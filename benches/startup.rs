@@ -9,6 +9,8 @@
 //!   batch being sent to the extension to the extension's next `/event/next` (the flush to the
 //!   loopback intake happens in between), over pooled connections.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::path::Path;
 use std::time::Duration;
 use tandem_testkit::events as ev;

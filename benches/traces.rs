@@ -2,6 +2,8 @@
 //! `cargo bench --bench traces`: msgpack decode + span processing throughput on one core, and
 //! heap allocations per span, for v0.4 and v0.5 payloads of 1,000 traces × 10 spans.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;

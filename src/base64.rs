@@ -1,8 +1,10 @@
 //! Base64 decoding (standard and URL-safe alphabets, padding optional): KMS ciphertexts,
 //! binary message attributes, Kinesis records, error stacks. Pure; `None` on malformed input.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
+
 /// Standard base64 (with or without padding); `None` if malformed.
-pub fn decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let mut acc = 0u32;
     let mut bits = 0;

@@ -5,21 +5,21 @@
 //! decide when to flush. The test kit (`tests/testkit/`) is a separate crate and is never
 //! linked into the extension. See README "Architecture".
 
-pub mod base64;
+pub(crate) mod base64;
 pub mod config;
 pub mod core;
 pub mod counters;
 pub mod diag;
 pub mod dogstatsd;
 pub mod http;
-pub mod intake;
-pub mod invocations;
+pub(crate) mod intake;
+pub(crate) mod invocations;
 pub mod lambda;
 pub mod level;
 pub mod logs;
 pub mod metrics;
-pub mod payload;
-pub mod secret;
+pub(crate) mod payload;
+pub(crate) mod secret;
 pub mod secrets;
 pub mod sync;
 pub mod tags;

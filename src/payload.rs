@@ -12,7 +12,7 @@ use std::io::Write;
 
 /// Which signal a payload belongs to (its flush takes undelivered payloads back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     Logs,
     Metrics,
     Traces,
@@ -20,7 +20,7 @@ pub enum Signal {
 
 /// One request body, ready to send.
 #[derive(Debug, Clone)]
-pub struct Payload {
+pub(crate) struct Payload {
     pub body: Bytes,
     pub content_type: Cow<'static, str>,
     /// The `Content-Encoding` header, when the body is compressed.
@@ -31,7 +31,7 @@ pub struct Payload {
 /// A payload with the intake path it goes to (below each destination's base URL) and how many
 /// items (entries, series, spans) it carries, for the flush report.
 #[derive(Debug, Clone)]
-pub struct Encoded {
+pub(crate) struct Encoded {
     pub path: &'static str,
     pub payload: Payload,
     pub items: u64,
@@ -39,7 +39,11 @@ pub struct Encoded {
 
 impl Payload {
     /// An uncompressed body.
-    pub fn plain(body: impl Into<Bytes>, content_type: &'static str, signal: Signal) -> Self {
+    pub(crate) fn plain(
+        body: impl Into<Bytes>,
+        content_type: &'static str,
+        signal: Signal,
+    ) -> Self {
         Payload {
             body: body.into(),
             content_type: Cow::Borrowed(content_type),
@@ -49,13 +53,18 @@ impl Payload {
     }
 
     /// `raw` compressed with zstd at `level`; sent uncompressed if compression fails.
-    pub fn zstd(raw: Vec<u8>, level: i32, content_type: &'static str, signal: Signal) -> Self {
+    pub(crate) fn zstd(
+        raw: Vec<u8>,
+        level: i32,
+        content_type: &'static str,
+        signal: Signal,
+    ) -> Self {
         let compress = |b: &[u8]| zstd::bulk::compress(b, level);
         Payload::compressed(raw, "zstd", compress, content_type, signal)
     }
 
     /// `raw` compressed with gzip (fast); sent uncompressed if compression fails.
-    pub fn gzip(raw: Vec<u8>, content_type: &'static str, signal: Signal) -> Self {
+    pub(crate) fn gzip(raw: Vec<u8>, content_type: &'static str, signal: Signal) -> Self {
         Payload::compressed(raw, "gzip", gzip, content_type, signal)
     }
 

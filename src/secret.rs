@@ -31,7 +31,7 @@ impl fmt::Display for Secret {
 
 /// Masks anything shaped like a Datadog API or application key (a run of 32 or 40 hex
 /// digits) so that a key that slipped into an error message never reaches a log.
-pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn redact(text: &str) -> std::borrow::Cow<'_, str> {
     let bytes = text.as_bytes();
     let mut out: Option<String> = None;
     let mut last = 0;

@@ -1,6 +1,8 @@
 //! Time helpers: RFC 3339 timestamps (as Lambda writes them) to epoch milliseconds, and the
 //! wall clock. Pure functions; no time zone database.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
@@ -31,12 +33,13 @@ pub fn deadline_or(deadline_ms: i64, fallback: Duration) -> Instant {
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)` into epoch milliseconds.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let b = s.as_bytes();
+    let at = |i: usize| b.get(i).copied();
     if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
+        || at(4) != Some(b'-')
+        || at(7) != Some(b'-')
+        || !matches!(at(10), Some(b'T' | b't' | b' '))
+        || at(13) != Some(b':')
+        || at(16) != Some(b':')
     {
         return None;
     }
@@ -51,7 +54,7 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     if b.get(i) == Some(&b'.') {
         i += 1;
         let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
+        while at(i).is_some_and(|c| c.is_ascii_digit()) {
             i += 1;
         }
         let frac = s.get(start..i)?;
@@ -63,7 +66,7 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     }
     let offset_min = match b.get(i)? {
         b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if b.len() == i + 6 && b[i + 3] == b':' => {
+        sign @ (b'+' | b'-') if b.len() == i + 6 && at(i + 3) == Some(b':') => {
             let m = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
             if *sign == b'+' { m } else { -m }
         }

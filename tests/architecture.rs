@@ -2,6 +2,8 @@
 //! the core (`src/`), every `tandem::…` path in the controllers (`modes/`), and the crates'
 //! manifests. A forbidden edge fails with its name and the file that makes it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

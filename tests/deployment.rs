@@ -1,6 +1,8 @@
 //! The deployment templates in `layer/templates/`: valid for CloudFormation and SAM (checked by
 //! the real `cfn-lint`, from PyPI; the test kit provisions it) and wired the way Tandem needs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use serde_norway::Value;
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,8 @@
 //! destination answers 500, another is very slow; the primary gets everything on time, and the
 //! invocation is never held past the flush deadline.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::path::Path;
 use std::time::Duration;
 use tandem_testkit::events as ev;

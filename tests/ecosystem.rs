@@ -4,6 +4,8 @@
 //! polling the simulator's Runtime API. The test kit provisions them on first use, at the versions
 //! pinned in `tests/clients/`; each check here is on what reached the capture intake.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

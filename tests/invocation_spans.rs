@@ -1,6 +1,8 @@
 //! End-to-end invocation spans: the lifecycle API, trigger fixtures, inferred spans and trace
 //! propagation, in both modes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use prost::Message;
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,6 +1,8 @@
 //! End-to-end, Managed Instance mode: SHUTDOWN-only registration, schema 2025-01-29,
 //! overlapping invocations seen only through telemetry, background flushes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! End-to-end metrics: DogStatsD over UDP and enhanced Lambda metrics from telemetry, decoded
 //! from the protobuf payloads the capture intake received.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use serde_json::{Value, json};
 use std::net::UdpSocket;
 use std::path::Path;

@@ -2,6 +2,8 @@
 //! and every Datadog-bound request through a real HTTP CONNECT proxy on loopback (the test kit's),
 //! bypassed per `NO_PROXY`. Certificates are made in-process by the test kit.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tandem_testkit::events as ev;

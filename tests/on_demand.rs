@@ -1,6 +1,8 @@
 //! End-to-end, on-demand mode: the real binary against the platform simulator and the
 //! capture intake over loopback.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;

@@ -2,6 +2,8 @@
 //! PyPI; the test kit provisions it): plain and JSON secrets, KMS with and without an encryption
 //! context, rotation after a 403, and an emulator that is down at start.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

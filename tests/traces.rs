@@ -1,6 +1,8 @@
 //! End-to-end traces: tracer payloads (v0.4 and v0.5 fixtures generated with the tracers'
 //! encoding rules) posted to the real agent arrive decoded at the capture intake.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use prost::Message;
 use serde_json::Value;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! must never fail: a bad value is a warning and the documented default.
 
 pub mod flush_strategy;
-pub mod parse;
+pub(crate) mod parse;
 pub mod source;
 
 use crate::secret::Secret;

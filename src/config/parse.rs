@@ -2,44 +2,41 @@
 //! is absent, and — when it is present but invalid — records exactly one warning naming the
 //! variable, the value (unless it is secret) and what was expected. Never panics.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
+
 use super::source::Source;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Reads settings and collects the warnings their values deserve.
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     pub source: &'a Source,
     pub warnings: Vec<String>,
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(source: &'a Source) -> Self {
+    pub(crate) fn new(source: &'a Source) -> Self {
         Self {
             source,
             warnings: Vec::new(),
         }
     }
 
-    pub fn warn_invalid(&mut self, name: &str, shown: &str, expected: &str, default: &str) {
+    pub(crate) fn warn_invalid(&mut self, name: &str, shown: &str, expected: &str, default: &str) {
         self.warnings.push(format!(
             "{name}={shown} is invalid: expected {expected}; using {default}"
         ));
     }
 
-    pub fn string(&self, name: &str) -> Option<String> {
+    pub(crate) fn string(&self, name: &str) -> Option<String> {
         self.source.get(name).map(|(_, v)| v.to_string())
     }
 
-    /// First of several names that is set (e.g. `DD_DD_URL` then `DD_URL`).
-    pub fn first_string(&self, names: &[&str]) -> Option<String> {
-        names.iter().find_map(|n| self.string(n))
-    }
-
-    pub fn bool(&mut self, name: &str, default: bool) -> bool {
+    pub(crate) fn bool(&mut self, name: &str, default: bool) -> bool {
         self.opt_bool(name).unwrap_or(default)
     }
 
-    pub fn opt_bool(&mut self, name: &str) -> Option<bool> {
+    pub(crate) fn opt_bool(&mut self, name: &str) -> Option<bool> {
         let (found, v) = self.source.get(name)?;
         match v.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" | "t" => Some(true),
@@ -53,7 +50,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A whole number within `range`.
-    pub fn u64_in(
+    pub(crate) fn u64_in(
         &mut self,
         name: &str,
         range: std::ops::RangeInclusive<u64>,
@@ -78,7 +75,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Seconds, possibly fractional, within `range` seconds.
-    pub fn seconds_in(
+    pub(crate) fn seconds_in(
         &mut self,
         name: &str,
         range: std::ops::RangeInclusive<f64>,
@@ -103,12 +100,12 @@ impl<'a> Reader<'a> {
     }
 
     /// A TCP/UDP port (0 = pick a free one, for tests).
-    pub fn port(&mut self, name: &str, default: u16) -> u16 {
+    pub(crate) fn port(&mut self, name: &str, default: u16) -> u16 {
         self.u64_in(name, 0..=65_535, u64::from(default)) as u16
     }
 
     /// Tags `k:v` separated by commas or white space, or a JSON list of strings (yaml form).
-    pub fn tags(&mut self, name: &str) -> Vec<String> {
+    pub(crate) fn tags(&mut self, name: &str) -> Vec<String> {
         let Some((found, v)) = self.source.get(name) else {
             return Vec::new();
         };
@@ -137,12 +134,12 @@ impl<'a> Reader<'a> {
     }
 
     /// A list separated by commas or white space, or a JSON list of strings.
-    pub fn list(&mut self, name: &str) -> Vec<String> {
+    pub(crate) fn list(&mut self, name: &str) -> Vec<String> {
         self.tags(name)
     }
 
     /// A JSON value of type `T`. `secret` hides the value in the warning (it may hold keys).
-    pub fn json<T: serde::de::DeserializeOwned>(
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(
         &mut self,
         name: &str,
         expected: &str,
@@ -165,7 +162,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `old:new,old2:new2` pairs.
-    pub fn mapping(&mut self, name: &str) -> BTreeMap<String, String> {
+    pub(crate) fn mapping(&mut self, name: &str) -> BTreeMap<String, String> {
         let Some((found, v)) = self.source.get(name) else {
             return BTreeMap::new();
         };
@@ -190,7 +187,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An absolute http(s) URL, or a bare `host[:port]` (taken as https, as the Agent does).
-    pub fn url(&mut self, names: &[&str]) -> Option<String> {
+    pub(crate) fn url(&mut self, names: &[&str]) -> Option<String> {
         let (found, v) = names.iter().find_map(|n| self.source.get(n))?;
         let url = if v.contains("://") {
             v.to_string()
@@ -216,7 +213,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Splits on commas and white space, dropping empties.
-pub fn split_list(v: &str) -> Vec<String> {
+pub(crate) fn split_list(v: &str) -> Vec<String> {
     v.split(|c: char| c == ',' || c.is_whitespace())
         .map(str::trim)
         .filter(|t| !t.is_empty())

@@ -3,7 +3,7 @@
 //! reports. Owns the live API key (behind `ArcSwap`, so a rotated key reaches the next request
 //! of every signal). Imports no signal or pipeline type: each signal encodes its own payloads.
 
-pub mod retry;
+pub(crate) mod retry;
 
 use crate::config::Config;
 use crate::payload::{Encoded, Payload, Signal};
@@ -56,7 +56,7 @@ pub struct FlushReport {
 
 /// Which API key a request carries.
 #[derive(Debug, Clone)]
-pub enum Key {
+pub(crate) enum Key {
     /// The live key (resolved, and rotated, behind `ArcSwap`).
     Primary,
     /// A dual-shipping destination's own key.
@@ -65,7 +65,7 @@ pub enum Key {
 
 /// Where a signal goes: the primary intake, or an additional (dual-shipping) one.
 #[derive(Debug, Clone)]
-pub struct Destination {
+pub(crate) struct Destination {
     /// Base URL (`https://api.datadoghq.eu`), or the full URL for logs.
     pub base: String,
     pub key: Key,
@@ -75,7 +75,7 @@ pub struct Destination {
 
 /// A payload waiting to be delivered (again).
 #[derive(Debug, Clone)]
-pub struct Pending {
+pub(crate) struct Pending {
     pub url: String,
     pub payload: Payload,
     pub items: u64,
@@ -85,11 +85,11 @@ pub struct Pending {
 
 /// Bytes of undelivered payloads kept for the next flush, per destination: a failing
 /// destination can never crowd out the others.
-pub const RETRY_QUEUE_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const RETRY_QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Outcome of delivering one payload.
 #[derive(Debug)]
-pub enum Delivery {
+pub(crate) enum Delivery {
     Delivered {
         retries: u32,
     },
@@ -111,7 +111,7 @@ pub enum IntakeError {
     Client(#[from] reqwest::Error),
 }
 
-pub struct Intake {
+pub(crate) struct Intake {
     http: reqwest::Client,
     api_key: Arc<ArcSwapOption<Secret>>,
     pub logs_url: String,
@@ -131,7 +131,7 @@ pub struct Intake {
 
 /// Every destination of every signal, built from the endpoint settings.
 #[derive(Debug, Clone, Default)]
-pub struct Destinations {
+pub(crate) struct Destinations {
     pub metrics: Vec<Destination>,
     pub traces: Vec<Destination>,
     /// Additional logs destinations (the primary logs path requeues entries instead).
@@ -141,7 +141,7 @@ pub struct Destinations {
 }
 
 impl Destinations {
-    pub fn new(config: &Config, metrics_base: &str, apm_base: &str) -> Self {
+    pub(crate) fn new(config: &Config, metrics_base: &str, apm_base: &str) -> Self {
         let logs = if config.logs_use_http {
             config
                 .logs_additional_endpoints
@@ -200,7 +200,7 @@ fn additional(map: &std::collections::BTreeMap<String, Vec<Secret>>) -> Vec<Dest
 }
 
 impl Intake {
-    pub fn new(config: &Config) -> Result<Self, IntakeError> {
+    pub(crate) fn new(config: &Config) -> Result<Self, IntakeError> {
         let mut builder = reqwest::Client::builder()
             .tcp_nodelay(true)
             .pool_max_idle_per_host(8)
@@ -283,7 +283,7 @@ impl Intake {
     }
 
     /// Installs a (new) primary key; every signal's next request carries it.
-    pub fn set_api_key(&self, key: Secret) {
+    pub(crate) fn set_api_key(&self, key: Secret) {
         self.api_key.store(Some(Arc::new(key)));
         self.key_pending
             .store(false, std::sync::atomic::Ordering::Relaxed);
@@ -291,7 +291,7 @@ impl Intake {
     }
 
     /// Marks the primary key as being resolved (flushes wait for it within their deadline).
-    pub fn set_key_pending(&self, pending: bool) {
+    pub(crate) fn set_key_pending(&self, pending: bool) {
         self.key_pending
             .store(pending, std::sync::atomic::Ordering::Relaxed);
         self.key_changed.notify_waiters();
@@ -302,25 +302,25 @@ impl Intake {
         self.key_rotates.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub fn set_key_rotates(&self, rotates: bool) {
+    pub(crate) fn set_key_rotates(&self, rotates: bool) {
         self.key_rotates
             .store(rotates, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The destinations in force now.
-    pub fn destinations(&self) -> Arc<Destinations> {
+    pub(crate) fn destinations(&self) -> Arc<Destinations> {
         self.destinations.load_full()
     }
 
     /// Rebuilds every destination from `config` (endpoint settings that came from secrets);
     /// the primary bases stay as they were at start.
-    pub fn set_endpoints(&self, config: &Config) {
+    pub(crate) fn set_endpoints(&self, config: &Config) {
         let d = Destinations::new(config, &self.metrics_base, &self.apm_base);
         self.destinations.store(Arc::new(d));
     }
 
     /// Marks endpoint settings as being fetched; `false` once the first attempt is over.
-    pub fn set_endpoints_pending(&self, pending: bool) {
+    pub(crate) fn set_endpoints_pending(&self, pending: bool) {
         self.endpoints_pending
             .store(pending, std::sync::atomic::Ordering::Relaxed);
         self.key_changed.notify_waiters();
@@ -328,7 +328,7 @@ impl Intake {
 
     /// Waits (until `deadline`) for endpoint settings still being fetched, so that the data of
     /// the first flushes reaches every destination.
-    pub async fn endpoints_settled(&self, deadline: Instant) {
+    pub(crate) async fn endpoints_settled(&self, deadline: Instant) {
         crate::sync::wait_until(&self.key_changed, deadline, || {
             !self
                 .endpoints_pending
@@ -338,17 +338,17 @@ impl Intake {
     }
 
     /// Woken when the intake rejects the primary key.
-    pub async fn key_rejected(&self) {
+    pub(crate) async fn key_rejected(&self) {
         self.key_rejected.notified().await;
     }
 
     /// The live key, shared with whoever resolves and rotates it.
-    pub fn api_key(&self) -> Arc<ArcSwapOption<Secret>> {
+    pub(crate) fn api_key(&self) -> Arc<ArcSwapOption<Secret>> {
         self.api_key.clone()
     }
 
     /// Payloads left over from earlier flushes of `signal`.
-    pub fn take_retries(&self, signal: Signal) -> Vec<Pending> {
+    pub(crate) fn take_retries(&self, signal: Signal) -> Vec<Pending> {
         let mut q = crate::sync::lock(&self.retry);
         let (mine, others): (Vec<Pending>, Vec<Pending>) =
             q.drain(..).partition(|p| p.payload.signal == signal);
@@ -359,7 +359,7 @@ impl Intake {
     /// One job per destination of each payload's signal (metrics and traces: every
     /// destination; logs: the additional ones, the primary logs path being delivered in order
     /// by the logs flush itself). Bodies are shared, never copied.
-    pub fn jobs(&self, encoded: Vec<Encoded>) -> Vec<Pending> {
+    pub(crate) fn jobs(&self, encoded: Vec<Encoded>) -> Vec<Pending> {
         let destinations = self.destinations.load();
         let mut jobs = Vec::new();
         for e in encoded {
@@ -382,7 +382,7 @@ impl Intake {
     }
 
     /// Keeps an undelivered payload for the next flush; `false` when the queue is full.
-    pub fn retry_later(&self, job: Pending) -> bool {
+    pub(crate) fn retry_later(&self, job: Pending) -> bool {
         let mut q = crate::sync::lock(&self.retry);
         let bytes: usize = q
             .iter()
@@ -397,7 +397,7 @@ impl Intake {
     }
 
     /// Posts a payload, retrying retryable failures until `MAX_ATTEMPTS` or `deadline`.
-    pub async fn deliver(
+    pub(crate) async fn deliver(
         &self,
         key_kind: &Key,
         url: &str,
@@ -507,7 +507,7 @@ fn has_path(url: &str) -> bool {
 }
 
 /// An error and its causes on one line (reqwest's top-level message alone says little).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Delivered,
     /// Worth another try (408, 429, 5xx, network errors).
     Retry,
@@ -11,7 +11,7 @@ pub enum Verdict {
     Final,
 }
 
-pub fn classify(status: u16) -> Verdict {
+pub(crate) fn classify(status: u16) -> Verdict {
     match status {
         200..=299 => Verdict::Delivered,
         408 | 429 | 500..=599 => Verdict::Retry,
@@ -21,7 +21,7 @@ pub fn classify(status: u16) -> Verdict {
 
 /// Wait before retry number `attempt` (1-based). The first retry is immediate: the usual
 /// cause is a pooled connection that died while the environment was frozen.
-pub fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     match attempt {
         0 | 1 => Duration::ZERO,
         n => Duration::from_millis(50u64.saturating_mul(1 << (n - 2).min(5)))
@@ -30,7 +30,7 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 /// Tries per payload within one flush.
-pub const MAX_ATTEMPTS: u32 = 4;
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use crate::lambda::events::{InvocationRecord, InvokeEvent, TelemetryEvent};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Most invocations tracked at once (Managed Instances allow 1,600 concurrent per environment).
-pub const MAX_TRACKED: usize = 10_000;
+pub(crate) const MAX_TRACKED: usize = 10_000;
 /// How many finished request ids are remembered to ignore late duplicates.
 const RECENT_FINISHED: usize = 2_048;
 

@@ -2,6 +2,8 @@
 //! 2025-01-29). Decoding is tolerant: unknown fields are ignored, unknown event types become
 //! [`TelemetryEvent::Other`], and one bad event never spoils the rest of its batch.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 

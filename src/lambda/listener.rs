@@ -12,10 +12,10 @@ use std::sync::Arc;
 const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// Receives decoded events, in delivery order.
-pub type Sink = Arc<dyn Fn(Vec<Timed>) + Send + Sync>;
+pub(crate) type Sink = Arc<dyn Fn(Vec<Timed>) + Send + Sync>;
 
 /// Binds and starts the listener. Binding errors are returned for the caller to log.
-pub async fn start(addr: SocketAddr, sink: Sink) -> std::io::Result<ServerHandle> {
+pub(crate) async fn start(addr: SocketAddr, sink: Sink) -> std::io::Result<ServerHandle> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     http::serve(listener, move |req| {
         let sink = sink.clone();

@@ -4,4 +4,4 @@
 
 pub mod client;
 pub mod events;
-pub mod listener;
+pub(crate) mod listener;

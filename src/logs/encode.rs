@@ -4,16 +4,16 @@
 
 use crate::payload::{Payload, Signal};
 
-pub const MAX_ENTRIES: usize = 1_000;
+pub(crate) const MAX_ENTRIES: usize = 1_000;
 /// Headers of every logs request (the Agent's JSON protocol).
-pub const HEADERS: [(&str, &str); 2] = [
+pub(crate) const HEADERS: [(&str, &str); 2] = [
     ("DD-PROTOCOL", "agent-json"),
     ("DD-EVP-ORIGIN", "lambda-extension"),
 ];
-pub const MAX_BATCH_BYTES: usize = 5_000_000;
+pub(crate) const MAX_BATCH_BYTES: usize = 5_000_000;
 
 /// Splits entries into batches within the intake's limits, keeping order.
-pub fn batches(entries: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
+pub(crate) fn batches(entries: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     let mut cur: Vec<Vec<u8>> = Vec::new();
     let mut bytes = 2; // the brackets
@@ -33,7 +33,7 @@ pub fn batches(entries: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
 }
 
 /// The request body of a batch: zstd at `compression` (a level), or plain JSON.
-pub fn payload(batch: &[Vec<u8>], compression: Option<i32>) -> Payload {
+pub(crate) fn payload(batch: &[Vec<u8>], compression: Option<i32>) -> Payload {
     let json = body(batch);
     match compression {
         Some(level) => Payload::zstd(json, level, "application/json", Signal::Logs),
@@ -42,7 +42,7 @@ pub fn payload(batch: &[Vec<u8>], compression: Option<i32>) -> Payload {
 }
 
 /// The JSON array body of a batch.
-pub fn body(batch: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn body(batch: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(batch.iter().map(|e| e.len() + 1).sum::<usize>() + 2);
     out.push(b'[');
     for (i, e) in batch.iter().enumerate() {

@@ -3,9 +3,9 @@
 //! and buffers the encoded entries under a byte cap. Owns the drop/exclude counters. Must not
 //! ship anything: the intake drains the buffer.
 
-pub mod encode;
-pub mod record;
-pub mod rules;
+pub(crate) mod encode;
+pub(crate) mod record;
+pub(crate) mod rules;
 
 use crate::config::Config;
 use crate::diag;

@@ -2,16 +2,18 @@
 //! `requestId`/`AWSRequestId`, or the request id field of the managed runtimes' tab-separated
 //! text format) and its level. Pure; never guesses an id that is not in the record.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
+
 use crate::lambda::events::LogBody;
 
 /// Facts read from a record.
 #[derive(Debug, Default, PartialEq)]
-pub struct Inspected {
+pub(crate) struct Inspected {
     pub request_id: Option<String>,
     pub status: Option<&'static str>,
 }
 
-pub fn inspect(body: &LogBody) -> Inspected {
+pub(crate) fn inspect(body: &LogBody) -> Inspected {
     match body {
         LogBody::Json(text) => inspect_json(text).unwrap_or_default(),
         LogBody::Text(text) => {
@@ -46,7 +48,7 @@ fn inspect_tabbed(text: &str) -> Inspected {
     if fields.len() < 3 {
         return Inspected::default();
     }
-    let head = &fields[..3];
+    let head = fields.get(..3).unwrap_or_default();
     let request_id = head.iter().find(|f| is_uuid(f)).map(|f| f.to_string());
     if request_id.is_none() {
         return Inspected::default();
@@ -65,7 +67,7 @@ const KNOWN_LEVELS: &[&str] = &[
 ];
 
 /// 8-4-4-4-12 hexadecimal, as Lambda request ids are.
-pub fn is_uuid(s: &str) -> bool {
+pub(crate) fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
         && b.iter().enumerate().all(|(i, c)| match i {
@@ -75,7 +77,7 @@ pub fn is_uuid(s: &str) -> bool {
 }
 
 /// Maps a logger's level to a Datadog log status.
-pub fn normalize_level(level: &str) -> &'static str {
+pub(crate) fn normalize_level(level: &str) -> &'static str {
     match level.trim().to_ascii_lowercase().as_str() {
         "trace" => "trace",
         "debug" => "debug",

@@ -14,11 +14,11 @@ enum Action {
 }
 
 #[derive(Debug)]
-pub struct Rules(Vec<(Regex, Action)>);
+pub(crate) struct Rules(Vec<(Regex, Action)>);
 
 impl Rules {
     /// Compiles the rules; unknown types were already warned about by config and are skipped.
-    pub fn compile(specs: &[ProcessingRuleSpec]) -> Self {
+    pub(crate) fn compile(specs: &[ProcessingRuleSpec]) -> Self {
         let mut out = Vec::new();
         for spec in specs {
             let action = match spec.kind.as_str() {
@@ -41,12 +41,12 @@ impl Rules {
         Self(out)
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// The message after masking, or `None` if a rule filters it out.
-    pub fn apply<'a>(&self, message: &'a str) -> Option<Cow<'a, str>> {
+    pub(crate) fn apply<'a>(&self, message: &'a str) -> Option<Cow<'a, str>> {
         let mut msg = Cow::Borrowed(message);
         for (re, action) in &self.0 {
             match action {

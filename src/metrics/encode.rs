@@ -8,19 +8,19 @@ use super::proto::{MetricPayload, MetricSeries, SketchMsg, SketchPayload};
 use crate::payload::{Encoded as Routed, Payload, Signal};
 use prost::Message;
 
-pub const MAX_COMPRESSED: usize = 512_000;
-pub const MAX_UNCOMPRESSED: usize = 5_242_880;
+pub(crate) const MAX_COMPRESSED: usize = 512_000;
+pub(crate) const MAX_UNCOMPRESSED: usize = 5_242_880;
 const ZSTD_LEVEL: i32 = 3;
 
 /// One request body and how many series/sketches it carries.
 #[derive(Debug, Clone)]
-pub struct Encoded {
+pub(crate) struct Encoded {
     pub payload: Payload,
     pub items: usize,
 }
 
 /// Every payload of a flushed batch, with its intake path.
-pub fn payloads(batch: MetricsBatch) -> Vec<Routed> {
+pub(crate) fn payloads(batch: MetricsBatch) -> Vec<Routed> {
     let routed = |path: &'static str| {
         move |e: Encoded| Routed {
             path,
@@ -63,7 +63,7 @@ pub fn payloads(batch: MetricsBatch) -> Vec<Routed> {
     out
 }
 
-pub fn series_payloads(series: Vec<MetricSeries>) -> Vec<Encoded> {
+pub(crate) fn series_payloads(series: Vec<MetricSeries>) -> Vec<Encoded> {
     split(series, &|s| s.encoded_len(), &|items| {
         MetricPayload {
             series: items.to_vec(),
@@ -72,7 +72,7 @@ pub fn series_payloads(series: Vec<MetricSeries>) -> Vec<Encoded> {
     })
 }
 
-pub fn sketch_payloads(sketches: Vec<SketchMsg>) -> Vec<Encoded> {
+pub(crate) fn sketch_payloads(sketches: Vec<SketchMsg>) -> Vec<Encoded> {
     split(sketches, &|s| s.encoded_len(), &|items| {
         SketchPayload {
             sketches: items.to_vec(),

@@ -7,7 +7,7 @@
 use crate::lambda::events::{InvocationRecord, LogBody, TelemetryEvent, Timed};
 use std::collections::{HashMap, HashSet, VecDeque};
 
-pub const PREFIX: &str = "aws.lambda.enhanced.";
+pub(crate) const PREFIX: &str = "aws.lambda.enhanced.";
 /// Per-request state kept at most for this many invocations (oldest forgotten first).
 const MAX_REQUESTS: usize = 10_000;
 const REQUEST_PRICE_USD: f64 = 0.000_000_2;
@@ -31,7 +31,7 @@ struct RequestState {
 }
 
 #[derive(Debug)]
-pub struct Enhanced {
+pub(crate) struct Enhanced {
     enabled: bool,
     /// GB-second price for this architecture.
     gb_second_usd: f64,
@@ -54,7 +54,7 @@ const OOM_MARKERS: &[&str] = &[
 ];
 
 impl Enhanced {
-    pub fn new(enabled: bool, arm64: bool) -> Self {
+    pub(crate) fn new(enabled: bool, arm64: bool) -> Self {
         Self {
             enabled,
             gb_second_usd: if arm64 {
@@ -72,7 +72,7 @@ impl Enhanced {
 
     /// Points for one telemetry event. `current_request` is the stream-order invocation
     /// (on-demand attribution of log lines); `None` in Managed Instance mode.
-    pub fn on_event(&mut self, ev: &Timed, current_request: Option<&str>) -> Vec<Point> {
+    pub(crate) fn on_event(&mut self, ev: &Timed, current_request: Option<&str>) -> Vec<Point> {
         if !self.enabled {
             return Vec::new();
         }
@@ -162,7 +162,7 @@ impl Enhanced {
     }
 
     /// Points at SHUTDOWN.
-    pub fn on_shutdown(&mut self, now_s: i64) -> Vec<Point> {
+    pub(crate) fn on_shutdown(&mut self, now_s: i64) -> Vec<Point> {
         if !self.enabled {
             return Vec::new();
         }

@@ -3,10 +3,10 @@
 //! it encodes.
 
 pub mod aggregator;
-pub mod encode;
-pub mod enhanced;
+pub(crate) mod encode;
+pub(crate) mod enhanced;
 pub mod parse;
 pub mod pipeline;
 pub mod proto;
-pub mod sketch;
+pub(crate) mod sketch;
 pub mod usage;

@@ -5,6 +5,8 @@
 //! `_e{<title len>,<text len>}:<title>|<text>|d:…|h:…|k:…|p:…|s:…|t:…|#tags`
 //! `_sc|<name>|<0-3>|d:…|h:…|#tags|m:<message>`
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Count,
@@ -257,7 +259,10 @@ fn parse_service_check(rest: &str) -> Result<ServiceCheck<'_>, ParseError> {
         .filter(|n| !n.is_empty())
         .ok_or(ParseError::BadServiceCheck)?;
     let status = match sections.next() {
-        Some(s @ ("0" | "1" | "2" | "3")) => s.as_bytes()[0] - b'0',
+        Some("0") => 0,
+        Some("1") => 1,
+        Some("2") => 2,
+        Some("3") => 3,
         _ => return Err(ParseError::BadServiceCheck),
     };
     let mut sc = ServiceCheck {

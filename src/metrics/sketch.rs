@@ -8,10 +8,10 @@ const GAMMA: f64 = 1.0 + 1.0 / 64.0;
 const MIN_VALUE: f64 = 1e-9;
 const BIAS: i32 = 1338;
 const MAX_KEY: i32 = i16::MAX as i32;
-pub const BIN_LIMIT: usize = 4096;
+pub(crate) const BIN_LIMIT: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Sketch {
+pub(crate) struct Sketch {
     /// Sorted by key; several bins may share a key when one overflowed u16.
     bins: Vec<(i32, u16)>,
     count: u64,
@@ -21,7 +21,7 @@ pub struct Sketch {
 }
 
 /// The key of a value.
-pub fn key(v: f64) -> i32 {
+pub(crate) fn key(v: f64) -> i32 {
     let a = v.abs();
     if a < MIN_VALUE || !v.is_finite() {
         return 0;
@@ -30,8 +30,9 @@ pub fn key(v: f64) -> i32 {
     if v < 0.0 { -k } else { k }
 }
 
+#[cfg(test)] // used by the property tests only
 /// The representative value of a key (within 1/128 of every value mapped to it).
-pub fn value(key: i32) -> f64 {
+pub(crate) fn value(key: i32) -> f64 {
     match key {
         0 => 0.0,
         k if k > 0 => GAMMA.powi(k - BIAS),
@@ -40,12 +41,13 @@ pub fn value(key: i32) -> f64 {
 }
 
 impl Sketch {
-    pub fn new() -> Self {
+    #[cfg(test)] // used by the property tests only
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Adds `v` with weight `n` (≥ 1; 1/sample rate, rounded).
-    pub fn insert_n(&mut self, v: f64, n: u64) {
+    pub(crate) fn insert_n(&mut self, v: f64, n: u64) {
         if !v.is_finite() || n == 0 {
             return;
         }
@@ -62,12 +64,14 @@ impl Sketch {
         self.collapse();
     }
 
-    pub fn insert(&mut self, v: f64) {
+    #[cfg(test)] // used by the property tests only
+    pub(crate) fn insert(&mut self, v: f64) {
         self.insert_n(v, 1);
     }
 
+    #[cfg(test)] // used by the property tests only
     /// Merges another sketch in (associative and commutative up to bin order).
-    pub fn merge(&mut self, other: &Sketch) {
+    pub(crate) fn merge(&mut self, other: &Sketch) {
         if other.count == 0 {
             return;
         }
@@ -119,31 +123,32 @@ impl Sketch {
         }
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.count
     }
-    pub fn min(&self) -> f64 {
+    pub(crate) fn min(&self) -> f64 {
         self.min
     }
-    pub fn max(&self) -> f64 {
+    pub(crate) fn max(&self) -> f64 {
         self.max
     }
-    pub fn sum(&self) -> f64 {
+    pub(crate) fn sum(&self) -> f64 {
         self.sum
     }
-    pub fn avg(&self) -> f64 {
+    pub(crate) fn avg(&self) -> f64 {
         if self.count == 0 {
             0.0
         } else {
             self.sum / self.count as f64
         }
     }
-    pub fn bins(&self) -> &[(i32, u16)] {
+    pub(crate) fn bins(&self) -> &[(i32, u16)] {
         &self.bins
     }
 
+    #[cfg(test)] // used by the property tests only
     /// The q-quantile (0 ≤ q ≤ 1), by rank q·(count−1), within 1% relative error.
-    pub fn quantile(&self, q: f64) -> Option<f64> {
+    pub(crate) fn quantile(&self, q: f64) -> Option<f64> {
         if self.count == 0 || !(0.0..=1.0).contains(&q) {
             return None;
         }

@@ -4,5 +4,5 @@
 
 mod aws_http;
 pub mod indirect;
-pub mod refresh;
-pub mod resolve;
+pub(crate) mod refresh;
+pub(crate) mod resolve;

@@ -17,7 +17,7 @@ const START_DELAY: Duration = Duration::from_millis(20);
 
 /// Starts the resolvers this config needs (none for a plain `DD_API_KEY` and no endpoint
 /// secrets).
-pub fn start(config: Arc<Config>, intake: Arc<Intake>, function_name: String) {
+pub(crate) fn start(config: Arc<Config>, intake: Arc<Intake>, function_name: String) {
     start_key(config.clone(), intake.clone(), function_name.clone());
     start_endpoints(config, intake, function_name);
 }

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 /// Per AWS call.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where the API key comes from, in Datadog's order of precedence.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
+pub(crate) enum KeySource {
     /// The variable it came from (`DD_KMS_API_KEY` or `DD_API_KEY_KMS_ENCRYPTED`) and the
     /// ciphertext.
     Kms(&'static str, String),
@@ -27,7 +27,7 @@ pub enum KeySource {
 }
 
 impl KeySource {
-    pub fn of(config: &Config) -> KeySource {
+    pub(crate) fn of(config: &Config) -> KeySource {
         if let Some(k) = &config.kms_api_key {
             KeySource::Kms("DD_KMS_API_KEY", k.expose().to_string())
         } else if let Some(SecretRef::KmsEncrypted(c)) = config.secret_refs.get("DD_API_KEY") {
@@ -43,7 +43,7 @@ impl KeySource {
     }
 
     /// Names the source for messages (an ARN is not a secret; a ciphertext is not shown).
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             KeySource::Kms(variable, _) => format!("{variable} (AWS KMS)"),
             KeySource::SecretArn(arn) => {
@@ -56,7 +56,7 @@ impl KeySource {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     #[error("AWS credentials are missing (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")]
     NoCredentials,
     #[error("no AWS region (the ARN has none and AWS_REGION is unset)")]
@@ -124,12 +124,12 @@ where
 }
 
 /// `GetSecretValue`; the key is the secret string, or its `dd_api_key`/`apiKey` field.
-pub async fn from_secrets_manager(aws: &AwsEnv, arn: &str) -> Result<Secret, ResolveError> {
+pub(crate) async fn from_secrets_manager(aws: &AwsEnv, arn: &str) -> Result<Secret, ResolveError> {
     key_from_secret_text(secret_string(aws, arn).await?.expose())
 }
 
 /// `GetSecretValue`: the secret's string (or UTF-8 binary) as stored.
-pub async fn secret_string(aws: &AwsEnv, arn: &str) -> Result<Secret, ResolveError> {
+pub(crate) async fn secret_string(aws: &AwsEnv, arn: &str) -> Result<Secret, ResolveError> {
     use aws_sdk_secretsmanager as sm;
     let parts: Vec<&str> = arn.split(':').collect();
     if parts.len() < 7 || parts[0] != "arn" {
@@ -176,7 +176,7 @@ pub async fn secret_string(aws: &AwsEnv, arn: &str) -> Result<Secret, ResolveErr
 }
 
 /// A secret string is the key itself, or JSON holding it.
-pub fn key_from_secret_text(text: &str) -> Result<Secret, ResolveError> {
+pub(crate) fn key_from_secret_text(text: &str) -> Result<Secret, ResolveError> {
     let t = text.trim();
     if t.starts_with('{') {
         let v: serde_json::Value = serde_json::from_str(t).map_err(|_| ResolveError::Empty)?;
@@ -195,7 +195,7 @@ pub fn key_from_secret_text(text: &str) -> Result<Secret, ResolveError> {
 }
 
 /// `Decrypt`: without an encryption context first, then with the function name.
-pub async fn from_kms(
+pub(crate) async fn from_kms(
     aws: &AwsEnv,
     ciphertext_b64: &str,
     function_name: &str,
@@ -254,7 +254,7 @@ pub async fn from_kms(
 }
 
 /// Runs one resolution within `limit`; running out of time is an error like any other.
-pub async fn within<T>(
+pub(crate) async fn within<T>(
     limit: Duration,
     resolution: impl Future<Output = Result<T, ResolveError>>,
 ) -> Result<T, ResolveError> {
@@ -264,7 +264,7 @@ pub async fn within<T>(
 }
 
 /// Resolves one `<NAME>_SECRET_ARN` / `<NAME>_KMS_ENCRYPTED` reference to the setting's value.
-pub async fn setting(
+pub(crate) async fn setting(
     aws: &AwsEnv,
     reference: &SecretRef,
     function_name: &str,
@@ -276,7 +276,7 @@ pub async fn setting(
 }
 
 /// Resolves the API key from `source`.
-pub async fn api_key(
+pub(crate) async fn api_key(
     config: &Config,
     source: &KeySource,
     function_name: &str,

@@ -3,10 +3,12 @@
 //! `traceparent`, read from a case-insensitive header map (HTTP triggers) or a `_datadog`
 //! carrier (queues and buses). Pure.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
+
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TraceContext {
+pub(crate) struct TraceContext {
     pub trace_id: u64,
     /// Upper 64 bits of a 128-bit trace id (`_dd.p.tid`), 0 when absent.
     pub trace_id_high: u64,
@@ -23,7 +25,7 @@ fn get<'a>(headers: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
 }
 
 /// Extracts a context from headers; Datadog headers first, then W3C.
-pub fn extract(headers: &Map<String, Value>) -> Option<TraceContext> {
+pub(crate) fn extract(headers: &Map<String, Value>) -> Option<TraceContext> {
     datadog(headers).or_else(|| w3c(headers))
 }
 
@@ -56,14 +58,18 @@ fn datadog(h: &Map<String, Value>) -> Option<TraceContext> {
 /// `traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`.
 fn w3c(h: &Map<String, Value>) -> Option<TraceContext> {
     let tp = get(h, "traceparent")?.trim();
-    let parts: Vec<&str> = tp.split('-').collect();
-    if parts.len() < 4 || parts[1].len() != 32 || parts[2].len() != 16 || parts[3].len() != 2 {
+    let mut parts = tp.split('-').skip(1);
+    let (Some(trace), Some(parent), Some(flags)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if trace.len() != 32 || parent.len() != 16 || flags.len() != 2 {
         return None;
     }
-    let trace_id_high = u64::from_str_radix(&parts[1][..16], 16).ok()?;
-    let trace_id = u64::from_str_radix(&parts[1][16..], 16).ok()?;
-    let parent_id = u64::from_str_radix(parts[2], 16).ok()?;
-    let flags = u8::from_str_radix(parts[3], 16).ok()?;
+    let trace_id_high = u64::from_str_radix(trace.get(..16)?, 16).ok()?;
+    let trace_id = u64::from_str_radix(trace.get(16..)?, 16).ok()?;
+    let parent_id = u64::from_str_radix(parent, 16).ok()?;
+    let flags = u8::from_str_radix(flags, 16).ok()?;
     if trace_id == 0 && trace_id_high == 0 {
         return None;
     }
@@ -76,7 +82,7 @@ fn w3c(h: &Map<String, Value>) -> Option<TraceContext> {
 }
 
 /// A `_datadog` carrier: a JSON object, or a JSON string holding one.
-pub fn from_carrier(v: &Value) -> Option<TraceContext> {
+pub(crate) fn from_carrier(v: &Value) -> Option<TraceContext> {
     match v {
         Value::Object(m) => extract(m),
         Value::String(s) => serde_json::from_str::<Map<String, Value>>(s)
@@ -87,7 +93,7 @@ pub fn from_carrier(v: &Value) -> Option<TraceContext> {
 }
 
 /// Response headers that hand the context to the tracer (start-invocation).
-pub fn to_headers(ctx: &TraceContext, parent_id: u64) -> Vec<(&'static str, String)> {
+pub(crate) fn to_headers(ctx: &TraceContext, parent_id: u64) -> Vec<(&'static str, String)> {
     let mut out = vec![
         ("x-datadog-trace-id", ctx.trace_id.to_string()),
         ("x-datadog-parent-id", parent_id.to_string()),

@@ -5,10 +5,10 @@ use super::proto::{AgentPayload, TracerPayload};
 use crate::payload::{Encoded, Payload, Signal};
 use prost::Message;
 
-pub const MAX_PAYLOAD_BYTES: usize = 12 * 1024 * 1024;
+pub(crate) const MAX_PAYLOAD_BYTES: usize = 12 * 1024 * 1024;
 
 /// One `/api/v0.2/traces` payload per group, with its number of spans.
-pub fn agent_payloads(payloads: Vec<TracerPayload>, env: &str) -> Vec<Encoded> {
+pub(crate) fn agent_payloads(payloads: Vec<TracerPayload>, env: &str) -> Vec<Encoded> {
     let mut out = Vec::new();
     let mut group: Vec<TracerPayload> = Vec::new();
     let mut size = 0;

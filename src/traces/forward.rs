@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// How long a forwarded request may take, waiting for a slot included.
-pub const PROXY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const PROXY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries in flight at once (tracer requests and profile copies together).
-pub const MAX_IN_FLIGHT: usize = 32;
+pub(crate) const MAX_IN_FLIGHT: usize = 32;
 
 /// What became of a forwarded request, for the tracer's answer.
 #[derive(Debug)]
-pub enum Forwarded {
+pub(crate) enum Forwarded {
     Delivered,
     /// The intake refused it with this status.
     Refused(u16),
@@ -26,13 +26,13 @@ pub enum Forwarded {
     Failed(String),
 }
 
-pub struct Forwarder {
+pub(crate) struct Forwarder {
     intake: Arc<Intake>,
     slots: Arc<Semaphore>,
 }
 
 impl Forwarder {
-    pub fn new(intake: Arc<Intake>) -> Self {
+    pub(crate) fn new(intake: Arc<Intake>) -> Self {
         Self {
             intake,
             slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
@@ -40,7 +40,7 @@ impl Forwarder {
     }
 
     /// Delivers `payload` to `url` with the primary key and reports the outcome.
-    pub async fn forward(&self, url: String, payload: Payload) -> Forwarded {
+    pub(crate) async fn forward(&self, url: String, payload: Payload) -> Forwarded {
         let deadline = Instant::now() + PROXY_TIMEOUT;
         let Some(task) = self.spawn(Key::Primary, url, payload, deadline).await else {
             return Forwarded::Failed("too many forwarded requests in flight".into());
@@ -55,7 +55,7 @@ impl Forwarder {
 
     /// Sends a profile to every additional profiling endpoint (full URLs, their own keys), in
     /// the background: the tracer's answer is the primary intake's.
-    pub async fn copy_profile(&self, payload: &Payload) {
+    pub(crate) async fn copy_profile(&self, payload: &Payload) {
         let deadline = Instant::now() + PROXY_TIMEOUT;
         for d in &self.intake.destinations().profiling {
             let copy = payload.clone();

@@ -4,6 +4,8 @@
 //! trigger tags (ALB and Step Functions get tags only), and the upstream trace context the
 //! event carries. Pure: ids and end times are set by the invocation.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
+
 use super::context::{self, TraceContext};
 use super::proto::Span;
 use serde_json::{Map, Value};
@@ -11,7 +13,7 @@ use std::collections::BTreeMap;
 
 /// One inferred span before ids are assigned.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Inferred {
+pub(crate) struct Inferred {
     pub span: Span,
     /// Synchronous triggers (HTTP) last until the invocation ends; asynchronous ones end
     /// when the function starts.
@@ -19,7 +21,7 @@ pub struct Inferred {
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Trigger {
+pub(crate) struct Trigger {
     /// `function_trigger.event_source`.
     pub source: &'static str,
     pub source_arn: Option<String>,
@@ -30,7 +32,7 @@ pub struct Trigger {
     pub tags: Vec<(String, String)>,
 }
 
-pub struct Options<'a> {
+pub(crate) struct Options<'a> {
     pub service_mapping: &'a BTreeMap<String, String>,
     pub managed_services: bool,
 }
@@ -116,7 +118,7 @@ fn asynchronous(i: Span) -> Inferred {
 }
 
 /// Detects the trigger of `event`.
-pub fn detect(event: &Value, opts: &Options<'_>) -> Trigger {
+pub(crate) fn detect(event: &Value, opts: &Options<'_>) -> Trigger {
     let mut t = detect_inner(event, opts);
     if !opts.managed_services {
         t.inferred.clear();

@@ -35,7 +35,7 @@ const SECRET_KEYS: &[&str] = &[
 
 /// Error details the library reports on end-invocation.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct InvocationError {
+pub(crate) struct InvocationError {
     pub message: String,
     pub kind: String,
     pub stack: String,
@@ -50,7 +50,7 @@ struct Live {
     request_tags: Vec<(String, String)>,
 }
 
-pub struct Invocations {
+pub(crate) struct Invocations {
     service: String,
     function_name: String,
     function_arn: String,
@@ -64,7 +64,7 @@ pub struct Invocations {
 }
 
 impl Invocations {
-    pub fn new(config: &Config, function: &FunctionContext) -> Self {
+    pub(crate) fn new(config: &Config, function: &FunctionContext) -> Self {
         Self {
             service: function.service.clone(),
             function_name: function.function_name.clone(),
@@ -99,13 +99,13 @@ impl Invocations {
         ((z ^ (z >> 31)) >> 1).max(1)
     }
 
-    pub fn set_init_duration_ms(&self, ms: f64) {
+    pub(crate) fn set_init_duration_ms(&self, ms: f64) {
         self.init_duration_ns
             .store((ms * 1e6) as u64, Ordering::Relaxed);
     }
 
     /// Starts tracking `request_id`; returns the headers that hand the context to the tracer.
-    pub fn start(
+    pub(crate) fn start(
         &self,
         request_id: &str,
         event: &Value,
@@ -153,7 +153,7 @@ impl Invocations {
     }
 
     /// Ends `request_id`: the trace of its invocation, if it was started.
-    pub fn end(
+    pub(crate) fn end(
         &self,
         request_id: &str,
         response: Option<&Value>,
@@ -165,7 +165,7 @@ impl Invocations {
     }
 
     /// The invocation timed out before end-invocation: its span, marked as such.
-    pub fn timeout(&self, request_id: &str, now_ns: i64) -> Option<TracerPayload> {
+    pub(crate) fn timeout(&self, request_id: &str, now_ns: i64) -> Option<TracerPayload> {
         let live = self.take(request_id)?;
         let error = InvocationError {
             message: "Datadog detected an Impending Timeout".into(),
@@ -176,7 +176,7 @@ impl Invocations {
     }
 
     /// Forgets an invocation that will never end (its report arrived).
-    pub fn forget(&self, request_id: &str) {
+    pub(crate) fn forget(&self, request_id: &str) {
         self.take(request_id);
     }
 
@@ -315,7 +315,7 @@ impl Invocations {
 
 /// Flattens JSON into `prefix.a.b` tags up to `depth` levels; deeper values are kept as JSON
 /// text. Values are truncated; keys that look like secrets are redacted.
-pub fn flatten(prefix: &str, v: &Value, depth: u64) -> Vec<(String, String)> {
+pub(crate) fn flatten(prefix: &str, v: &Value, depth: u64) -> Vec<(String, String)> {
     let mut out = Vec::new();
     walk(prefix, v, depth, &mut out);
     out

@@ -5,6 +5,8 @@
 //! The request id comes from `lambda-runtime-aws-request-id`, else — on-demand only, where
 //! invocations never overlap — from the current invocation.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
+
 use super::invocation::{InvocationError, Invocations};
 use super::pipeline::TracesPipeline;
 use crate::http::{self, ServerHandle};
@@ -15,10 +17,10 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Lambda event and response payloads are at most 6 MB (plus room for encoding).
 const MAX_BODY: usize = 8 * 1024 * 1024;
-pub const REQUEST_ID_HEADER: &str = "lambda-runtime-aws-request-id";
+pub(crate) const REQUEST_ID_HEADER: &str = "lambda-runtime-aws-request-id";
 
 /// What the endpoints need from the rest of the agent.
-pub struct Hooks {
+pub(crate) struct Hooks {
     pub invocations: Arc<Invocations>,
     pub traces: Option<Arc<TracesPipeline>>,
     /// The current on-demand invocation (`None` in Managed Instance mode).
@@ -27,7 +29,7 @@ pub struct Hooks {
     pub flush: mpsc::Sender<oneshot::Sender<()>>,
 }
 
-pub async fn start(port: u16, hooks: Hooks) -> std::io::Result<ServerHandle> {
+pub(crate) async fn start(port: u16, hooks: Hooks) -> std::io::Result<ServerHandle> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let hooks = Arc::new(hooks);
     http::serve(listener, move |req| {

@@ -4,6 +4,8 @@
 //! fit in what remains, a bad index or a wrong type is an error, never a panic or a huge
 //! allocation.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
+
 use super::proto::Span;
 use std::collections::HashMap;
 

@@ -12,18 +12,18 @@ use hyper::{Method, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub const MAX_BODY: usize = 50 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 50 * 1024 * 1024;
 
 /// Where each proxied route goes.
 #[derive(Debug, Clone)]
-pub struct ProxyRoutes {
+pub(crate) struct ProxyRoutes {
     pub routes: Vec<(&'static str, String)>,
     /// `DD_ENV`, stamped on wrapped stats payloads.
     pub env: String,
 }
 
 impl ProxyRoutes {
-    pub fn new(site: &str, apm_base: &str, logs_url: &str, env: &str) -> Self {
+    pub(crate) fn new(site: &str, apm_base: &str, logs_url: &str, env: &str) -> Self {
         let routes = vec![
             ("/v0.6/stats", format!("{apm_base}/api/v0.2/stats")),
             (
@@ -68,7 +68,7 @@ impl ProxyRoutes {
 
 /// Starts the trace agent. `pipeline` is `None` when `DD_TRACE_ENABLED=false`: traces are then
 /// acknowledged and discarded, so tracers keep working.
-pub async fn start(
+pub(crate) async fn start(
     port: u16,
     pipeline: Option<Arc<TracesPipeline>>,
     forwarder: Arc<Forwarder>,

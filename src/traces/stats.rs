@@ -18,7 +18,7 @@ fn str_(out: &mut Vec<u8>, s: &str) {
 }
 
 /// `StatsPayload{AgentHostname, AgentEnv, Stats: [client], AgentVersion, ClientComputed}`.
-pub fn wrap(client_payload: &[u8], env: &str) -> Vec<u8> {
+pub(crate) fn wrap(client_payload: &[u8], env: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(client_payload.len() + 96);
     out.push(0x85);
     str_(&mut out, "AgentHostname");
@@ -36,7 +36,7 @@ pub fn wrap(client_payload: &[u8], env: &str) -> Vec<u8> {
 }
 
 /// The `/api/v0.2/stats` body: the wrapped payload, gzip'd (sent plain if that fails).
-pub fn payload(client_payload: &[u8], env: &str) -> Payload {
+pub(crate) fn payload(client_payload: &[u8], env: &str) -> Payload {
     Payload::gzip(
         wrap(client_payload, env),
         "application/msgpack",

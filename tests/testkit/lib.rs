@@ -4,6 +4,8 @@
 //! first use). Its own crate, used by the integration tests, the benches and `tandem-local`;
 //! the extension binary never links it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a panic fails the test that hit it
+
 pub mod certs;
 pub mod events;
 pub mod intake;

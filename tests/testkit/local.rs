@@ -2,6 +2,8 @@
 //! against the test kit's Lambda platform simulator and capture intake, drives a short workload
 //! in both modes and prints what happened. No AWS account, no Datadog account, no network.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a panic fails the test that hit it
+
 use prost::Message;
 use serde_json::{Value, json};
 use std::path::PathBuf;

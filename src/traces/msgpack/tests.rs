@@ -1,3 +1,5 @@
+#![allow(clippy::indexing_slicing, clippy::string_slice)] // a test may index: a panic fails it
+
 use super::*;
 
 const V04: &[u8] = include_bytes!("../../../tests/fixtures/traces/v04.msgpack");
