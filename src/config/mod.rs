@@ -5,99 +5,20 @@
 
 pub mod flush_strategy;
 pub(crate) mod parse;
+mod read;
 pub mod source;
+mod types;
 
 use crate::secret::Secret;
 pub use flush_strategy::FlushStrategy;
 use parse::Reader;
-use serde::Deserialize;
 use source::Source;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use crate::level::LogLevel;
-
-/// A `DD_LOGS_CONFIG_PROCESSING_RULES` entry, validated later when compiled.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct ProcessingRuleSpec {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub name: String,
-    pub pattern: String,
-    #[serde(default)]
-    pub replace_placeholder: Option<String>,
-}
-
-/// A `DD_APM_REPLACE_TAGS` entry.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct ReplaceTagRule {
-    pub name: String,
-    pub pattern: String,
-    #[serde(default)]
-    pub repl: String,
-}
-
-/// A `DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS` entry.
-#[derive(Clone, Deserialize)]
-pub struct LogsEndpoint {
-    pub api_key: String,
-    #[serde(rename = "Host")]
-    pub host: String,
-    #[serde(rename = "Port", default)]
-    pub port: Option<u16>,
-    #[serde(default)]
-    pub is_reliable: Option<bool>,
-}
-
-impl std::fmt::Debug for LogsEndpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogsEndpoint")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .finish()
-    }
-}
-
-/// How a setting's value is to be fetched (resolved by the secrets module).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretRef {
-    /// `<NAME>_SECRET_ARN`: an AWS Secrets Manager ARN.
-    SecretArn(String),
-    /// `<NAME>_KMS_ENCRYPTED`: base64 ciphertext for AWS KMS.
-    KmsEncrypted(String),
-}
-
-/// Facts about the Lambda environment, from AWS's own variables.
-#[derive(Debug, Clone, Default)]
-pub struct LambdaEnv {
-    /// `AWS_LAMBDA_RUNTIME_API` (`host:port`).
-    pub runtime_api: Option<String>,
-    pub initialization_type: Option<String>,
-    pub function_name: Option<String>,
-    pub function_version: Option<String>,
-    pub region: Option<String>,
-    pub memory_size_mb: Option<u64>,
-    /// From `AWS_EXECUTION_ENV`, e.g. `python3.12`.
-    pub runtime: Option<String>,
-}
-
-/// AWS credentials, region and endpoints from the Lambda environment (no instance-metadata
-/// probing). Used only when a secret has to be fetched.
-#[derive(Debug, Clone, Default)]
-pub struct AwsEnv {
-    pub region: Option<String>,
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<Secret>,
-    pub session_token: Option<Secret>,
-    /// `AWS_ENDPOINT_URL`, and the service-specific overrides.
-    pub endpoint_url: Option<String>,
-    pub endpoint_url_secrets_manager: Option<String>,
-    pub endpoint_url_kms: Option<String>,
-    /// `HTTPS_PROXY` / `HTTP_PROXY` (either case) is set: AWS calls honour the standard proxy
-    /// variables, with `NO_PROXY`. `DD_PROXY_HTTPS` is for Datadog-bound traffic only.
-    pub proxy_from_env: bool,
-}
+use read::{arn, endpoints, secret_refs, valid_site, validate_rule_kinds};
+pub use types::{AwsEnv, LambdaEnv, LogsEndpoint, ProcessingRuleSpec, ReplaceTagRule, SecretRef};
 
 /// Every setting, validated. Cheap to share behind an `Arc`; never mutated after load.
 #[derive(Debug, Clone)]
@@ -478,93 +399,6 @@ const LATE_SETTINGS: &[&str] = &[
     "DD_APM_PROFILING_ADDITIONAL_ENDPOINTS",
     "DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS",
 ];
-
-fn valid_site(s: &str) -> bool {
-    s.contains('.')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-}
-
-fn arn(r: &mut Reader<'_>, name: &str) -> Option<String> {
-    let v = r.string(name)?;
-    if v.starts_with("arn:") && v.split(':').count() >= 6 {
-        Some(v)
-    } else {
-        let shown = format!("{v:?}");
-        r.warn_invalid(
-            name,
-            &shown,
-            "an ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)",
-            "no secret",
-        );
-        None
-    }
-}
-
-/// Collects every `<NAME>_SECRET_ARN` / `<NAME>_KMS_ENCRYPTED` indirection, keyed by `<NAME>`.
-fn secret_refs(r: &mut Reader<'_>) -> BTreeMap<String, SecretRef> {
-    let mut out = BTreeMap::new();
-    for name in r.source.dd_names() {
-        if name == "DD_API_KEY_SECRET_ARN" {
-            continue; // handled as the primary key source
-        }
-        if let Some(target) = name.strip_suffix("_SECRET_ARN") {
-            if let Some(a) = arn(r, &name) {
-                out.insert(target.to_string(), SecretRef::SecretArn(a));
-            }
-        } else if let Some(target) = name.strip_suffix("_KMS_ENCRYPTED")
-            && let Some(v) = r.string(&name)
-        {
-            out.insert(target.to_string(), SecretRef::KmsEncrypted(v));
-        }
-    }
-    out
-}
-
-fn endpoints(r: &mut Reader<'_>, name: &str) -> BTreeMap<String, Vec<Secret>> {
-    let map: BTreeMap<String, Vec<String>> = r
-        .json(
-            name,
-            "a JSON object {\"https://url\": [\"api key\", …]}",
-            true,
-        )
-        .unwrap_or_default();
-    let mut out = BTreeMap::new();
-    for (url, keys) in map {
-        if reqwest::Url::parse(&url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
-            out.insert(
-                url.trim_end_matches('/').to_string(),
-                keys.into_iter().map(Secret::new).collect(),
-            );
-        } else {
-            let shown = format!("{url:?}");
-            r.warn_invalid(
-                name,
-                &shown,
-                "an http(s) URL as each key",
-                "the other endpoints",
-            );
-        }
-    }
-    out
-}
-
-fn validate_rule_kinds(r: &mut Reader<'_>, c: &Config) {
-    for rule in &c.logs_processing_rules {
-        if !matches!(
-            rule.kind.as_str(),
-            "exclude_at_match" | "include_at_match" | "mask_sequences"
-        ) {
-            let shown = format!("{:?}", rule.kind);
-            r.warn_invalid(
-                "DD_LOGS_CONFIG_PROCESSING_RULES type",
-                &shown,
-                "exclude_at_match, include_at_match or mask_sequences",
-                "skipping that rule",
-            );
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,12 @@
 //! reports. Owns the live API key (behind `ArcSwap`, so a rotated key reaches the next request
 //! of every signal). Imports no signal or pipeline type: each signal encodes its own payloads.
 
+mod client;
+mod destinations;
 pub(crate) mod retry;
+
+use destinations::logs_url;
+pub(crate) use destinations::{Destinations, Key};
 
 use crate::config::Config;
 use crate::payload::{Encoded, Payload, Signal};
@@ -52,25 +57,6 @@ pub struct FlushReport {
     /// Spans.
     pub traces: SignalReport,
     pub elapsed: Duration,
-}
-
-/// Which API key a request carries.
-#[derive(Debug, Clone)]
-pub(crate) enum Key {
-    /// The live key (resolved, and rotated, behind `ArcSwap`).
-    Primary,
-    /// A dual-shipping destination's own key.
-    Fixed(Arc<Secret>),
-}
-
-/// Where a signal goes: the primary intake, or an additional (dual-shipping) one.
-#[derive(Debug, Clone)]
-pub(crate) struct Destination {
-    /// Base URL (`https://api.datadoghq.eu`), or the full URL for logs.
-    pub base: String,
-    pub key: Key,
-    /// A label for logs and the per-destination retry cap; never the key.
-    pub label: String,
 }
 
 /// A payload waiting to be delivered (again).
@@ -129,121 +115,8 @@ pub(crate) struct Intake {
     key_rejected: tokio::sync::Notify,
 }
 
-/// Every destination of every signal, built from the endpoint settings.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Destinations {
-    pub metrics: Vec<Destination>,
-    pub traces: Vec<Destination>,
-    /// Additional logs destinations (the primary logs path requeues entries instead).
-    pub logs: Vec<Destination>,
-    /// Additional profiling destinations (full URLs).
-    pub profiling: Vec<Destination>,
-}
-
-impl Destinations {
-    pub(crate) fn new(config: &Config, metrics_base: &str, apm_base: &str) -> Self {
-        let logs = if config.logs_use_http {
-            config
-                .logs_additional_endpoints
-                .iter()
-                .map(|e| {
-                    let host = if e.host.contains("://") {
-                        e.host.trim_end_matches('/').to_string()
-                    } else {
-                        format!("https://{}", e.host)
-                    };
-                    let base = match e.port {
-                        Some(p) => format!("{host}:{p}/api/v2/logs"),
-                        None => format!("{host}/api/v2/logs"),
-                    };
-                    Destination {
-                        label: base.clone(),
-                        base,
-                        key: Key::Fixed(Arc::new(Secret::new(e.api_key.clone()))),
-                    }
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let primary = |base: &str| Destination {
-            base: base.to_string(),
-            key: Key::Primary,
-            label: base.to_string(),
-        };
-        let mut metrics = vec![primary(metrics_base)];
-        metrics.extend(additional(&config.additional_endpoints));
-        let mut traces = vec![primary(apm_base)];
-        traces.extend(additional(&config.apm_additional_endpoints));
-        Self {
-            metrics,
-            traces,
-            logs,
-            profiling: additional(&config.profiling_additional_endpoints),
-        }
-    }
-}
-
-/// One destination per URL × key of a dual-shipping map.
-fn additional(map: &std::collections::BTreeMap<String, Vec<Secret>>) -> Vec<Destination> {
-    let mut out = Vec::new();
-    for (url, keys) in map {
-        for (i, k) in keys.iter().enumerate() {
-            out.push(Destination {
-                base: url.clone(),
-                key: Key::Fixed(Arc::new(k.clone())),
-                label: format!("{url} (key #{})", i + 1),
-            });
-        }
-    }
-    out
-}
-
 impl Intake {
     pub(crate) fn new(config: &Config) -> Result<Self, IntakeError> {
-        let mut builder = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(8)
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
-            .no_proxy();
-        if let Some(proxy) = &config.proxy_https {
-            match reqwest::Proxy::https(proxy) {
-                Ok(p) => {
-                    let no_proxy = reqwest::NoProxy::from_string(&config.no_proxy.join(","));
-                    builder = builder.proxy(p.no_proxy(no_proxy));
-                }
-                Err(_) => crate::log_warn!(
-                    "DD_PROXY_HTTPS is not a valid proxy URL; expected http://host:port; connecting directly"
-                ),
-            }
-        }
-        if let Some(path) = &config.tls_cert_file {
-            let certs = std::fs::read(path)
-                .map_err(|e| e.to_string())
-                .and_then(|pem| {
-                    reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string())
-                });
-            match certs {
-                Ok(certs) if !certs.is_empty() => {
-                    for c in certs {
-                        builder = builder.add_root_certificate(c);
-                    }
-                }
-                Ok(_) => crate::log_warn!(
-                    "DD_TLS_CERT_FILE={path:?} holds no certificate; expected PEM certificates; using the default roots only"
-                ),
-                Err(e) => crate::log_warn!(
-                    "DD_TLS_CERT_FILE={path:?} could not be read ({e}); expected PEM certificates; using the default roots only"
-                ),
-            }
-        }
-        if config.skip_ssl_validation {
-            crate::log_warn!(
-                "DD_SKIP_SSL_VALIDATION=true: the intake's TLS certificates are not verified"
-            );
-            builder = builder.danger_accept_invalid_certs(true);
-        }
         let metrics_base = config
             .metrics_url
             .clone()
@@ -253,7 +126,7 @@ impl Intake {
             .clone()
             .unwrap_or_else(|| format!("https://trace.agent.{}", config.site));
         Ok(Self {
-            http: builder.build()?,
+            http: client::build(config)?,
             api_key: Arc::new(ArcSwapOption::from(config.api_key.clone().map(Arc::new))),
             logs_url: logs_url(config),
             destinations: ArcSwap::from_pointee(Destinations::new(
@@ -492,18 +365,6 @@ impl Intake {
             tokio::time::sleep(wait).await;
         }
     }
-}
-
-fn logs_url(config: &Config) -> String {
-    match &config.logs_url {
-        Some(u) if has_path(u) => u.clone(),
-        Some(u) => format!("{u}/api/v2/logs"),
-        None => format!("https://http-intake.logs.{}/api/v2/logs", config.site),
-    }
-}
-
-fn has_path(url: &str) -> bool {
-    reqwest::Url::parse(url).is_ok_and(|u| !matches!(u.path(), "" | "/"))
 }
 
 /// An error and its causes on one line (reqwest's top-level message alone says little).
