@@ -1,6 +1,6 @@
 //! A Lambda platform simulator on loopback: the Extensions API (register, next, init/exit
-//! error), the Runtime API (for a real runtime client; see `runtime_api`) and the Telemetry API (subscription, and delivery of batches to the subscriber with
-//! Lambda's buffering: maxItems / maxBytes / timeoutMs, one batch in flight at a time). Scripts
+//! error), the Runtime API (for a real runtime client; see `runtime_api`) and the Telemetry API
+//! (subscription, and delivery of batches to the subscriber with Lambda's buffering: maxItems / maxBytes / timeoutMs, one batch in flight at a time). Scripts
 //! invocations for both modes: on-demand (INVOKE events, one at a time) and Managed Instances
 //! (SHUTDOWN only, overlapping start/report, no runtimeDone, INVOKE registration refused).
 
@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tandem::http::{self, ServerHandle};
 use tokio::sync::{Notify, mpsc};
+
+mod api;
+use api::{deliver_telemetry, route};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SimMode {
@@ -73,14 +76,14 @@ struct Shared {
     changed: Notify,
     telemetry_queued: Notify,
     next_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Value>>,
-    runtime_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<super::runtime_api::Invocation>>,
+    runtime_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<crate::runtime_api::Invocation>>,
 }
 
 /// The simulator. Dropping it stops its server.
 pub struct Platform {
     shared: Arc<Shared>,
     next_tx: mpsc::UnboundedSender<Value>,
-    runtime_tx: mpsc::UnboundedSender<super::runtime_api::Invocation>,
+    runtime_tx: mpsc::UnboundedSender<crate::runtime_api::Invocation>,
     server: ServerHandle,
 }
 
@@ -178,7 +181,7 @@ impl Platform {
 
     /// Waits until the extension has called `/next` at least `n` times.
     pub async fn wait_next_calls(&self, n: usize, timeout: Duration) -> bool {
-        super::wait_until(&self.shared.changed, timeout, || {
+        crate::wait_until(&self.shared.changed, timeout, || {
             self.state().next_calls.len() >= n
         })
         .await
@@ -186,7 +189,7 @@ impl Platform {
 
     /// Waits until every queued telemetry event has been delivered and answered.
     pub async fn wait_telemetry_drained(&self, timeout: Duration) -> bool {
-        super::wait_until(&self.shared.changed, timeout, || {
+        crate::wait_until(&self.shared.changed, timeout, || {
             let s = self.state();
             s.pending.is_empty() && s.deliveries.last().is_none_or(|d| d.status.is_some())
         })
@@ -263,12 +266,12 @@ impl Platform {
         output: impl AsyncFnOnce() -> Vec<Value>,
     ) -> Result<(InvocationTiming, (String, String)), String> {
         let before = self.begin_invoke(request_id, timeout).await?;
-        let _ = self.runtime_tx.send(super::runtime_api::Invocation {
+        let _ = self.runtime_tx.send(crate::runtime_api::Invocation {
             request_id: request_id.to_string(),
             payload,
             deadline_ms: tandem::time::now_ms() + 30_000,
         });
-        let got = super::wait_until(&self.shared.changed, timeout, || {
+        let got = crate::wait_until(&self.shared.changed, timeout, || {
             self.state().runtime_results.contains_key(request_id)
         })
         .await;
@@ -302,7 +305,7 @@ impl Platform {
             return Err("the extension is not waiting on /next".into());
         }
         self.send_invoke(request_id, Duration::from_secs(30));
-        self.emit([super::events::start(request_id)]);
+        self.emit([crate::events::start(request_id)]);
         Ok(before)
     }
 
@@ -314,7 +317,7 @@ impl Platform {
         outcome: Outcome,
         timeout: Duration,
     ) -> Result<InvocationTiming, String> {
-        let mut runtime_done = super::events::runtime_done(request_id, outcome.status, 12.5);
+        let mut runtime_done = crate::events::runtime_done(request_id, outcome.status, 12.5);
         if let Some(e) = outcome.error_type {
             runtime_done["record"]["errorType"] = json!(e);
         }
@@ -324,7 +327,7 @@ impl Platform {
             // Nobody subscribed: Lambda delivers nothing.
             (Instant::now(), Instant::now())
         } else {
-            super::wait_until(&self.shared.changed, timeout, || {
+            crate::wait_until(&self.shared.changed, timeout, || {
                 self.delivered_at(&marker).is_some()
             })
             .await;
@@ -337,7 +340,7 @@ impl Platform {
             ));
         }
         let next_called = self.state().next_calls[before];
-        let mut report = super::events::report(request_id, 20.0, false);
+        let mut report = crate::events::report(request_id, 20.0, false);
         report["record"]["status"] = json!(outcome.status);
         report["record"]["metrics"]["maxMemoryUsedMB"] = json!(outcome.max_memory_used_mb);
         if let Some(init) = outcome.init_duration_ms {
@@ -367,231 +370,4 @@ impl Platform {
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     tandem::sync::lock(&shared.state)
-}
-
-async fn route(
-    shared: Arc<Shared>,
-    req: hyper::Request<hyper::body::Incoming>,
-) -> http::HttpResponse {
-    let (parts, body) = req.into_parts();
-    let header = |n: &str| http::header(&parts.headers, n).map(str::to_string);
-    let body = http::read_body(body, 1 << 20).await.unwrap_or_default();
-    let path = parts.uri.path();
-    let response = match (&parts.method, path) {
-        (&Method::POST, "/2020-01-01/extension/register") => register(
-            &shared,
-            &body,
-            header("Lambda-Extension-Name"),
-            header("Lambda-Extension-Accept-Feature"),
-        ),
-        (&Method::GET, "/2020-01-01/extension/event/next") => {
-            lock(&shared).next_calls.push(Instant::now());
-            shared.changed.notify_waiters();
-            let event = shared.next_rx.lock().await.recv().await;
-            match event {
-                Some(e) => http::json(StatusCode::OK, e.to_string()),
-                None => http::respond(StatusCode::INTERNAL_SERVER_ERROR, "platform stopped"),
-            }
-        }
-        (
-            &Method::POST,
-            p @ ("/2020-01-01/extension/init/error" | "/2020-01-01/extension/exit/error"),
-        ) => {
-            let kind = header("Lambda-Extension-Function-Error-Type").unwrap_or_default();
-            lock(&shared).errors.push((p.to_string(), kind));
-            http::json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
-        }
-        (&Method::PUT, "/2022-07-01/telemetry") => subscribe(&shared, &body),
-        (&Method::GET, "/2018-06-01/runtime/invocation/next") => {
-            let invocation = shared.runtime_rx.lock().await.recv().await;
-            match invocation {
-                Some(i) => super::runtime_api::next_response(&i),
-                None => http::respond(StatusCode::INTERNAL_SERVER_ERROR, "platform stopped"),
-            }
-        }
-        (&Method::POST, p) if p.starts_with("/2018-06-01/runtime/") => {
-            match super::runtime_api::result_of(p) {
-                Some((request_id, kind)) => {
-                    let text = String::from_utf8_lossy(&body).into_owned();
-                    lock(&shared)
-                        .runtime_results
-                        .insert(request_id, (kind.to_string(), text));
-                    http::json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
-                }
-                None => {
-                    let kind = header("Lambda-Runtime-Function-Error-Type").unwrap_or_default();
-                    lock(&shared).errors.push((p.to_string(), kind));
-                    http::json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
-                }
-            }
-        }
-        _ => http::respond(StatusCode::NOT_FOUND, "unknown route"),
-    };
-    shared.changed.notify_waiters();
-    response
-}
-
-fn register(
-    shared: &Shared,
-    body: &[u8],
-    name: Option<String>,
-    feature: Option<String>,
-) -> http::HttpResponse {
-    let events: Vec<String> = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| serde_json::from_value(v["events"].clone()).ok())
-        .unwrap_or_default();
-    let refused = shared.mode == SimMode::ManagedInstance && events.iter().any(|e| e == "INVOKE");
-    let status = if refused || name.is_none() { 403 } else { 200 };
-    lock(shared).registrations.push(Registration {
-        events,
-        name,
-        accept_feature: feature.clone(),
-        status,
-    });
-    if refused {
-        return http::json(
-            StatusCode::FORBIDDEN,
-            r#"{"errorMessage":"INVOKE is not a valid event type for Lambda Managed Instances","errorType":"Extension.InvalidEventType"}"#,
-        );
-    }
-    if status != 200 {
-        return http::json(
-            StatusCode::FORBIDDEN,
-            r#"{"errorMessage":"missing Lambda-Extension-Name","errorType":"Extension.InvalidName"}"#,
-        );
-    }
-    let mut info = json!({ "functionName": "tandem-test", "functionVersion": "$LATEST", "handler": "index.handler" });
-    if feature.as_deref() == Some("accountId") {
-        info["accountId"] = json!("123456789012");
-    }
-    let mut r = http::json(StatusCode::OK, info.to_string());
-    r.headers_mut().insert(
-        "Lambda-Extension-Identifier",
-        hyper::header::HeaderValue::from_static("3c6a8e4b-6a3e-4c2b-9a1d-0123456789ab"),
-    );
-    r
-}
-
-fn subscribe(shared: &Shared, body: &[u8]) -> http::HttpResponse {
-    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let schema = v["schemaVersion"].as_str().unwrap_or("");
-    let (status, answer) = match shared.telemetry {
-        TelemetryAnswer::NotSupported => (
-            202,
-            r#"{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}"#,
-        ),
-        TelemetryAnswer::Fail => (
-            500,
-            r#"{"errorMessage":"internal error","errorType":"Telemetry.Failure"}"#,
-        ),
-        TelemetryAnswer::Accept
-            if shared.mode == SimMode::ManagedInstance && schema != "2025-01-29" =>
-        {
-            (
-                400,
-                r#"{"errorMessage":"schema not supported","errorType":"ValidationError"}"#,
-            )
-        }
-        TelemetryAnswer::Accept => (200, "OK"),
-    };
-    let mut s = lock(shared);
-    s.subscriptions.push(SubscriptionRequest {
-        body: v.clone(),
-        status,
-    });
-    if status == 200 {
-        let uri = v["destination"]["URI"]
-            .as_str()
-            .unwrap_or("")
-            .replace("sandbox.localdomain", "127.0.0.1");
-        let b = &v["buffering"];
-        s.destination = Some((
-            uri,
-            b["maxItems"].as_u64().unwrap_or(10_000),
-            b["maxBytes"].as_u64().unwrap_or(262_144) as usize,
-            Duration::from_millis(b["timeoutMs"].as_u64().unwrap_or(1_000)),
-        ));
-    }
-    drop(s);
-    let mut r = http::json(
-        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
-        answer,
-    );
-    if status == 200 {
-        *r.body_mut() = http_body_util::Full::new(bytes::Bytes::from_static(b"OK"));
-    }
-    r
-}
-
-/// Delivers queued events as Lambda does: a batch goes when it holds maxItems or maxBytes, or
-/// timeoutMs after its first event was queued; one batch in flight at a time.
-async fn deliver_telemetry(shared: Arc<Shared>) {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap_or_default();
-    loop {
-        let (uri, batch) = loop {
-            let wait = {
-                let mut s = lock(&shared);
-                match (&s.destination, s.pending_since) {
-                    (Some((uri, max_items, max_bytes, timeout)), Some(since)) => {
-                        let (uri, max_items, max_bytes, timeout) =
-                            (uri.clone(), *max_items as usize, *max_bytes, *timeout);
-                        let bytes: usize = s.pending.iter().map(|e| e.to_string().len()).sum();
-                        if s.pending.len() >= max_items
-                            || bytes >= max_bytes
-                            || since.elapsed() >= timeout
-                        {
-                            let n = s.pending.len().min(max_items);
-                            let batch: Vec<Value> = s.pending.drain(..n).collect();
-                            s.pending_since = if s.pending.is_empty() {
-                                None
-                            } else {
-                                Some(Instant::now())
-                            };
-                            break (uri, batch);
-                        }
-                        Some(timeout.saturating_sub(since.elapsed()))
-                    }
-                    _ => None,
-                }
-            };
-            match wait {
-                Some(d) => {
-                    let _ = tokio::time::timeout(d, shared.telemetry_queued.notified()).await;
-                }
-                None => shared.telemetry_queued.notified().await,
-            }
-        };
-        let sent_at = Instant::now();
-        let idx = {
-            let mut s = lock(&shared);
-            s.deliveries.push(Delivery {
-                sent_at,
-                answered_at: sent_at,
-                events: batch.clone(),
-                status: None,
-            });
-            s.deliveries.len() - 1
-        };
-        let body = Value::Array(batch).to_string();
-        let status = client
-            .post(&uri)
-            .header("Content-Type", "application/json")
-            .timeout(Duration::from_secs(5))
-            .body(body)
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0);
-        {
-            let mut s = lock(&shared);
-            let d = &mut s.deliveries[idx];
-            d.status = Some(status);
-            d.answered_at = Instant::now();
-        }
-        shared.changed.notify_waiters();
-    }
 }
