@@ -14,7 +14,8 @@ use std::sync::OnceLock;
 
 /// The workspace root (this crate is `tests/testkit/`).
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let kit = Path::new(env!("CARGO_MANIFEST_DIR"));
+    kit.ancestors().nth(2).unwrap_or(kit).to_path_buf()
 }
 
 /// Where cargo builds: `CARGO_TARGET_DIR` if set, else `target/` at the workspace root.
