@@ -1,6 +1,6 @@
 //! Internal counters: a minimal recorder for the `metrics` facade, so every
 //! `metrics::counter!` in the crate lands somewhere readable — the debug log after each flush,
-//! the shutdown summary (and so `tandem local`), and, only when the user opts in
+//! the shutdown summary (and so `tandem-local`), and, only when the user opts in
 //! (`TANDEM_INTERNAL_METRICS=true`), Datadog itself. Hot paths keep their own atomics and
 //! publish totals here at flush time instead of calling the facade per packet.
 

@@ -18,7 +18,7 @@ pub mod lambda;
 pub mod level;
 pub mod logs;
 pub mod metrics;
-pub(crate) mod payload;
+pub mod payload;
 pub(crate) mod secret;
 pub mod secrets;
 pub mod sync;
@@ -26,7 +26,7 @@ pub mod tags;
 pub mod time;
 pub mod traces;
 
-/// The async runtime the binary and `tandem local` run on: two workers, so that a flush's
+/// The async runtime the binary and `tandem-local` run on: two workers, so that a flush's
 /// compression never stalls the Telemetry listener.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

@@ -12,7 +12,7 @@ use std::io::Write;
 
 /// Which signal a payload belongs to (its flush takes undelivered payloads back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Signal {
+pub enum Signal {
     Logs,
     Metrics,
     Traces,
@@ -20,7 +20,7 @@ pub(crate) enum Signal {
 
 /// One request body, ready to send.
 #[derive(Debug, Clone)]
-pub(crate) struct Payload {
+pub struct Payload {
     pub body: Bytes,
     pub content_type: Cow<'static, str>,
     /// The `Content-Encoding` header, when the body is compressed.
@@ -31,7 +31,7 @@ pub(crate) struct Payload {
 /// A payload with the intake path it goes to (below each destination's base URL) and how many
 /// items (entries, series, spans) it carries, for the flush report.
 #[derive(Debug, Clone)]
-pub(crate) struct Encoded {
+pub struct Encoded {
     pub path: &'static str,
     pub payload: Payload,
     pub items: u64,

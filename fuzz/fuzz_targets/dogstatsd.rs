@@ -16,7 +16,6 @@ fuzz_target!(|data: &[u8]| {
     pipeline.ingest_packet(data, 1_700_000_000);
     if pipeline.live_contexts() > 256 {
         let batch = pipeline.take();
-        let _ = tandem::intake::metrics::series_payloads(batch.flushed.series);
-        let _ = tandem::intake::metrics::sketch_payloads(batch.flushed.sketches);
+        let _ = tandem::metrics::encode::payloads(batch);
     }
 });

@@ -13,7 +13,7 @@ pub struct Source {
 }
 
 impl Source {
-    /// Builds a source from explicit maps (tests, `tandem local`).
+    /// Builds a source from explicit maps (tests, `tandem-local`).
     pub fn from_maps(env: HashMap<String, String>, yaml: HashMap<String, String>) -> Self {
         Self { env, yaml }
     }

@@ -20,7 +20,7 @@ pub(crate) struct Encoded {
 }
 
 /// Every payload of a flushed batch, with its intake path.
-pub(crate) fn payloads(batch: MetricsBatch) -> Vec<Routed> {
+pub fn payloads(batch: MetricsBatch) -> Vec<Routed> {
     let routed = |path: &'static str| {
         move |e: Encoded| Routed {
             path,

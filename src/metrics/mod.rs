@@ -3,7 +3,7 @@
 //! it encodes.
 
 pub mod aggregator;
-pub(crate) mod encode;
+pub mod encode;
 pub(crate) mod enhanced;
 pub mod parse;
 pub mod pipeline;

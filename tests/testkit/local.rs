@@ -22,14 +22,14 @@ fn main() -> ExitCode {
     let runtime = match tandem::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("tandem local: cannot start the async runtime: {e}");
+            eprintln!("tandem-local: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tandem local: {e}");
+            eprintln!("tandem-local: {e}");
             ExitCode::FAILURE
         }
     }
