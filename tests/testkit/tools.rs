@@ -1,8 +1,9 @@
 //! The external programs the tests drive — Datadog's real Python and Node clients, AWS's runtime
 //! client, moto and cfn-lint — provisioned on first use, so that `cargo test` alone is all a
-//! fresh machine needs. Versions are pinned in `tests/clients/requirements.txt` and
-//! `tests/clients/package-lock.json`; each set is installed once into a cache under the target
-//! folder (`test-tools/`, keyed by a hash of its pin file), so later runs need no network.
+//! fresh machine needs. Versions are pinned in `tests/clients/requirements.txt` (every
+//! dependency too, in `constraints.txt`) and `tests/clients/package-lock.json`; each set is
+//! installed once into a cache under the target folder (`test-tools/`, keyed by a hash of its
+//! pin files), so later runs need no network.
 //!
 //! A tool that cannot be had is one panic line naming it and the command that installs it;
 //! never a silent skip. Provisioning is serialised across test processes with a file lock.
@@ -57,11 +58,13 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 /// is already there (marked by an `ok` file written last).
 fn provision(
     kind: &str,
-    pins: &Path,
+    pins: &[PathBuf],
     install: impl FnOnce(&Path) -> Result<(), String>,
 ) -> Result<PathBuf, String> {
-    let content =
-        std::fs::read(pins).map_err(|e| format!("cannot read {}: {e}", pins.display()))?;
+    let mut content = Vec::new();
+    for p in pins {
+        content.extend(std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?);
+    }
     let root = target_dir().join("test-tools");
     std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
     let dir = root.join(format!("{kind}-{}", fingerprint(&content)));
@@ -79,8 +82,7 @@ fn provision(
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     eprintln!(
-        "testkit: installing the pinned {kind} test clients from {} into {} (once)",
-        pins.display(),
+        "testkit: installing the pinned {kind} test clients into {} (once)",
         dir.display()
     );
     install(&dir)?;
@@ -91,7 +93,8 @@ fn provision(
 /// A virtual environment with `tests/clients/requirements.txt`; its `bin/`.
 fn python_bin() -> Result<PathBuf, String> {
     let pins = clients().join("requirements.txt");
-    let dir = provision("python", &pins, |dir| {
+    let constraints = clients().join("constraints.txt");
+    let dir = provision("python", &[pins.clone(), constraints], |dir| {
         let venv = dir.join("venv");
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
             .map_err(|e| format!("python3 -m venv: {e}"))?;
@@ -113,7 +116,7 @@ fn python_bin() -> Result<PathBuf, String> {
 /// `node_modules` installed from `tests/clients/package-lock.json`.
 fn node_modules() -> Result<PathBuf, String> {
     let lock = clients().join("package-lock.json");
-    let dir = provision("node", &lock, |dir| {
+    let dir = provision("node", &[lock], |dir| {
         for file in ["package.json", "package-lock.json"] {
             std::fs::copy(clients().join(file), dir.join(file))
                 .map_err(|e| format!("cannot copy {file}: {e}"))?;
