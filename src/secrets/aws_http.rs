@@ -5,28 +5,61 @@
 //! calls we make are small and buffered whole.
 
 use aws_smithy_runtime_api::client::http::{
-    HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector, http_client_fn,
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// An SDK client over reqwest; `proxy_from_env` = honour the standard proxy variables.
 pub(crate) fn client(proxy_from_env: bool) -> SharedHttpClient {
-    http_client_fn(move |settings, _components| {
+    SharedHttpClient::new(Client {
+        proxy_from_env,
+        connectors: Mutex::new(Vec::new()),
+    })
+}
+
+/// Timeouts a connector was built with.
+type Timeouts = (Option<Duration>, Option<Duration>);
+
+/// The SDK asks for a connector on every attempt; one is built per timeout setting and kept,
+/// so attempts share its connection pool and TLS set-up.
+#[derive(Debug)]
+struct Client {
+    proxy_from_env: bool,
+    connectors: Mutex<Vec<(Timeouts, SharedHttpConnector)>>,
+}
+
+impl HttpClient for Client {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        let timeouts = (settings.connect_timeout(), settings.read_timeout());
+        let mut connectors = crate::sync::lock(&self.connectors);
+        if let Some((_, c)) = connectors.iter().find(|(t, _)| *t == timeouts) {
+            return c.clone();
+        }
         let mut builder = reqwest::Client::builder();
-        if !proxy_from_env {
+        if !self.proxy_from_env {
             builder = builder.no_proxy();
         }
-        if let Some(t) = settings.connect_timeout() {
+        if let Some(t) = timeouts.0 {
             builder = builder.connect_timeout(t);
         }
-        if let Some(t) = settings.read_timeout() {
+        if let Some(t) = timeouts.1 {
             builder = builder.read_timeout(t);
         }
-        SharedHttpConnector::new(Connector(builder.build()))
-    })
+        let connector = SharedHttpConnector::new(Connector(builder.build()));
+        connectors.push((timeouts, connector.clone()));
+        connector
+    }
 }
 
 #[derive(Debug)]
