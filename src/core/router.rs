@@ -7,21 +7,28 @@ use crate::invocations::Lifecycle;
 use crate::lambda::events::{TelemetryEvent, Timed};
 use crate::logs::Attribution;
 use crate::sync::lock;
+use std::sync::Arc;
 
 impl Agent {
     /// Feeds decoded telemetry events, in delivery order.
     pub fn ingest(&self, events: Vec<Timed>) {
         // The tracker lock covers only the tracker: advance it and note, per event, the
-        // invocation the stream is in; the fan-out below runs with the lock released.
+        // invocation the stream is in; the fan-out below runs with the lock released. An id is
+        // copied only when it changes, not once per log line.
         let (happened, stream_ids) = {
             let mut tracker = lock(&self.inner.tracker);
             let mut happened = Vec::new();
-            let mut stream_ids = Vec::with_capacity(events.len());
+            let mut stream_ids: Vec<Option<Arc<str>>> = Vec::with_capacity(events.len());
+            let mut id: Option<Arc<str>> = None;
             for ev in &events {
                 if let Some(l) = tracker.apply(&ev.event, ev.time_ms) {
                     happened.push(l);
                 }
-                stream_ids.push(tracker.current_request_id().map(str::to_string));
+                let now = tracker.current_request_id();
+                if id.as_deref() != now {
+                    id = now.map(Arc::from);
+                }
+                stream_ids.push(id.clone());
             }
             (happened, stream_ids)
         };
