@@ -5,29 +5,15 @@
 
 use super::pipeline::MetricsBatch;
 use super::proto::{MetricPayload, MetricSeries, SketchMsg, SketchPayload};
-use crate::payload::{Encoded as Routed, Payload, Signal};
+use crate::payload::{Encoded, Payload, Signal};
 use prost::Message;
 
 pub(crate) const MAX_COMPRESSED: usize = 512_000;
 pub(crate) const MAX_UNCOMPRESSED: usize = 5_242_880;
 const ZSTD_LEVEL: i32 = 3;
 
-/// One request body and how many series/sketches it carries.
-#[derive(Debug, Clone)]
-pub(crate) struct Encoded {
-    pub payload: Payload,
-    pub items: usize,
-}
-
 /// Every payload of a flushed batch, with its intake path.
-pub fn payloads(batch: MetricsBatch) -> Vec<Routed> {
-    let routed = |path: &'static str| {
-        move |e: Encoded| Routed {
-            path,
-            payload: e.payload,
-            items: e.items as u64,
-        }
-    };
+pub fn payloads(batch: MetricsBatch) -> Vec<Encoded> {
     let json = |v: &serde_json::Value| {
         Payload::plain(
             v.to_string().into_bytes(),
@@ -35,26 +21,17 @@ pub fn payloads(batch: MetricsBatch) -> Vec<Routed> {
             Signal::Metrics,
         )
     };
-    let mut out: Vec<Routed> = Vec::new();
-    out.extend(
-        series_payloads(batch.flushed.series)
-            .into_iter()
-            .map(routed("/api/v2/series")),
-    );
-    out.extend(
-        sketch_payloads(batch.flushed.sketches)
-            .into_iter()
-            .map(routed("/api/beta/sketches")),
-    );
+    let mut out = series_payloads(batch.flushed.series);
+    out.extend(sketch_payloads(batch.flushed.sketches));
     // The v1 events API takes one event per request.
-    out.extend(batch.events.iter().map(|e| Routed {
+    out.extend(batch.events.iter().map(|e| Encoded {
         path: "/api/v1/events",
         payload: json(e),
         items: 1,
     }));
     if !batch.checks.is_empty() {
         let items = batch.checks.len() as u64;
-        out.push(Routed {
+        out.push(Encoded {
             path: "/api/v1/check_run",
             payload: json(&serde_json::Value::Array(batch.checks)),
             items,
@@ -64,7 +41,7 @@ pub fn payloads(batch: MetricsBatch) -> Vec<Routed> {
 }
 
 pub(crate) fn series_payloads(series: Vec<MetricSeries>) -> Vec<Encoded> {
-    split(series, &|s| s.encoded_len(), &|items| {
+    split("/api/v2/series", series, &|s| s.encoded_len(), &|items| {
         MetricPayload {
             series: items.to_vec(),
         }
@@ -73,18 +50,24 @@ pub(crate) fn series_payloads(series: Vec<MetricSeries>) -> Vec<Encoded> {
 }
 
 pub(crate) fn sketch_payloads(sketches: Vec<SketchMsg>) -> Vec<Encoded> {
-    split(sketches, &|s| s.encoded_len(), &|items| {
-        SketchPayload {
-            sketches: items.to_vec(),
-            metadata: None,
-        }
-        .encode_to_vec()
-    })
+    split(
+        "/api/beta/sketches",
+        sketches,
+        &|s| s.encoded_len(),
+        &|items| {
+            SketchPayload {
+                sketches: items.to_vec(),
+                metadata: None,
+            }
+            .encode_to_vec()
+        },
+    )
 }
 
 /// Groups items under the uncompressed limit, then halves any group whose compressed form is
 /// still too large. A single item over the limit is sent alone (the intake decides).
 fn split<T: Clone>(
+    path: &'static str,
     items: Vec<T>,
     len: &dyn Fn(&T) -> usize,
     encode: &dyn Fn(&[T]) -> Vec<u8>,
@@ -121,8 +104,9 @@ fn split<T: Clone>(
             continue;
         }
         out.push(Encoded {
+            path,
             payload,
-            items: group.len(),
+            items: group.len() as u64,
         });
     }
     out
@@ -161,7 +145,7 @@ mod tests {
             let raw = zstd::decode_all(&body[..]).unwrap();
             assert!(raw.len() <= MAX_UNCOMPRESSED);
             let decoded = MetricPayload::decode(&raw[..]).unwrap();
-            assert_eq!(decoded.series.len(), p.items);
+            assert_eq!(decoded.series.len() as u64, p.items);
             seen += p.items;
         }
         assert_eq!(seen, 60_000);
