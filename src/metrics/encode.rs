@@ -40,7 +40,7 @@ pub fn payloads(batch: MetricsBatch) -> Vec<Encoded> {
     out
 }
 
-pub(crate) fn series_payloads(series: Vec<MetricSeries>) -> Vec<Encoded> {
+fn series_payloads(series: Vec<MetricSeries>) -> Vec<Encoded> {
     split("/api/v2/series", series, &|s| s.encoded_len(), &|items| {
         MetricPayload {
             series: items.to_vec(),
@@ -49,7 +49,7 @@ pub(crate) fn series_payloads(series: Vec<MetricSeries>) -> Vec<Encoded> {
     })
 }
 
-pub(crate) fn sketch_payloads(sketches: Vec<SketchMsg>) -> Vec<Encoded> {
+fn sketch_payloads(sketches: Vec<SketchMsg>) -> Vec<Encoded> {
     split(
         "/api/beta/sketches",
         sketches,
