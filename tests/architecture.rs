@@ -48,15 +48,19 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The code of a file without its tests (test modules may reach anywhere).
+/// The code of a file without its test module (test modules may reach anywhere). Only a
+/// `#[cfg(test)]` on a `mod` ends the production code: one on a single helper does not.
 fn production_code(path: &Path) -> String {
     let name = path.file_name().unwrap().to_string_lossy();
     if name == "tests.rs" || name.ends_with("_tests.rs") {
         return String::new();
     }
     let text = std::fs::read_to_string(path).unwrap();
-    match text.find("#[cfg(test)]") {
-        Some(i) => text[..i].to_string(),
+    let test_module = text
+        .match_indices("#[cfg(test)]")
+        .find(|(i, marker)| text[i + marker.len()..].trim_start().starts_with("mod "));
+    match test_module {
+        Some((i, _)) => text[..i].to_string(),
         None => text,
     }
 }
