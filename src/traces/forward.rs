@@ -59,20 +59,15 @@ impl Forwarder {
         let deadline = Instant::now() + PROXY_TIMEOUT;
         for d in &self.intake.destinations().profiling {
             let copy = payload.clone();
-            if self
+            // A copy that finds no slot is counted and logged by `spawn`.
+            let _ = self
                 .spawn(d.key.clone(), d.base.clone(), copy, deadline)
-                .await
-                .is_none()
-            {
-                crate::log_warn!(
-                    "APM proxy: a profile copy for {} was dropped (too many requests in flight)",
-                    d.label
-                );
-            }
+                .await;
         }
     }
 
-    /// Starts one delivery once a slot is free; `None` if none frees up before `deadline`.
+    /// Starts one delivery once a slot is free; `None` if none frees up before `deadline`, which
+    /// is counted (`tandem.apm_proxy.dropped{reason:busy}`, in the shutdown counters) and logged.
     async fn spawn(
         &self,
         key: Key,
@@ -81,10 +76,16 @@ impl Forwarder {
         deadline: Instant,
     ) -> Option<tokio::task::JoinHandle<Delivery>> {
         let wait = deadline.saturating_duration_since(Instant::now());
-        let slot = tokio::time::timeout(wait, self.slots.clone().acquire_owned())
-            .await
-            .ok()?
-            .ok()?;
+        let slot = match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => slot,
+            _ => {
+                metrics::counter!("tandem.apm_proxy.dropped", "reason" => "busy").increment(1);
+                crate::log_warn!(
+                    "APM proxy: a request for {url} was dropped: {MAX_IN_FLIGHT} deliveries stayed in flight for {PROXY_TIMEOUT:?}"
+                );
+                return None;
+            }
+        };
         let intake = self.intake.clone();
         Some(tokio::spawn(async move {
             let delivery = intake.deliver(&key, &url, &payload, &[], deadline).await;
