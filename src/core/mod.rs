@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, broadcast};
 
+mod drops;
 mod report;
 mod router;
 mod serial;
@@ -66,6 +67,7 @@ struct Inner {
     flush_lock: Arc<tokio::sync::Mutex<()>>,
     telemetry: Mutex<Option<ServerHandle>>,
     totals: Mutex<FlushReport>,
+    drops: Mutex<drops::Ledger>,
 }
 
 /// The shared core. Cheap to clone.
@@ -106,6 +108,7 @@ impl Agent {
             flush_lock: Arc::new(tokio::sync::Mutex::new(())),
             telemetry: Mutex::new(None),
             totals: Mutex::new(FlushReport::default()),
+            drops: Mutex::new(drops::Ledger::default()),
             config,
         });
         let agent = Agent { inner };

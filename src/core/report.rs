@@ -22,6 +22,21 @@ impl Agent {
         metrics::counter!("tandem.logs.accepted").absolute(load(&l.accepted));
         metrics::counter!("tandem.logs.excluded").absolute(load(&l.excluded_by_rules));
         metrics::counter!("tandem.logs.truncated").absolute(load(&l.truncated));
+        // The drop ledger's counters (`tandem.<signal>.dropped{reason:…}`) kept as atomics on
+        // the hot paths.
+        let dropped = |signal: &str, reason: &'static str, n: u64| {
+            metrics::counter!(format!("tandem.{signal}.dropped"), "reason" => reason).absolute(n);
+        };
+        dropped("metrics", "context_cap", load(&c.context_overflow));
+        dropped("metrics", "invalid", load(&c.parse_errors));
+        dropped("metrics", "events_cap", load(&c.events_dropped));
+        dropped("metrics", "value_cap", load(&c.values_dropped));
+        if let Some(t) = &self.inner.traces {
+            let t = &t.counters;
+            dropped("traces", "buffer_full", load(&t.spans_dropped_buffer_full));
+            dropped("traces", "invalid", load(&t.traces_rejected));
+            dropped("traces", "over_budget", load(&t.requests_over_budget));
+        }
         if self.inner.config.internal_metrics {
             let now = crate::time::now_ms() / 1000;
             for (name, value) in crate::counters::snapshot() {
@@ -64,8 +79,6 @@ impl Agent {
         }
         if report.logs != SignalReport::default() {
             metrics::counter!("tandem.logs.sent").increment(report.logs.sent);
-            metrics::counter!("tandem.logs.dropped", "reason" => "delivery")
-                .increment(report.logs.dropped);
             crate::log_debug!(
                 "flush: logs sent={} requests={} retried={} requeued={} dropped={} in {:?}",
                 report.logs.sent,
@@ -75,6 +88,19 @@ impl Agent {
                 report.logs.dropped,
                 report.elapsed
             );
+        }
+        for (signal, r) in [
+            ("logs", &report.logs),
+            ("metrics", &report.metrics),
+            ("traces", &report.traces),
+        ] {
+            if r.dropped > 0 {
+                metrics::counter!(format!("tandem.{signal}.dropped"), "reason" => "delivery")
+                    .increment(r.dropped);
+            }
+        }
+        for line in lock(&self.inner.drops).since_last(&crate::counters::snapshot()) {
+            crate::log_warn!("{line}");
         }
         let payloads = |f: fn(&SignalReport) -> u64| f(&report.logs) + f(&report.metrics);
         metrics::counter!("tandem.flushes").increment(1);
@@ -132,6 +158,9 @@ impl Agent {
                 report.logs.sent,
                 totals.logs.sent
             );
+        }
+        if let Some(line) = super::drops::totals(&crate::counters::snapshot()) {
+            crate::log_warn!("{line}");
         }
         crate::log_info!("counters: {}", crate::counters::summary());
     }

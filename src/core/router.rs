@@ -51,8 +51,10 @@ impl Agent {
         }
         for l in happened {
             if let Lifecycle::LogsDropped { records, bytes } = &l {
-                metrics::counter!("tandem.telemetry.platform_dropped_records").increment(*records);
-                crate::log_warn!(
+                // Reported with the other drops at the next flush (the drop ledger).
+                metrics::counter!("tandem.logs.dropped", "reason" => "platform")
+                    .increment(*records);
+                crate::log_debug!(
                     "Lambda dropped {records} telemetry records ({bytes} bytes) before delivering them to the extension"
                 );
             }

@@ -169,15 +169,6 @@ impl Agent {
 
     async fn flush_logs(&self, deadline: Instant, last: bool) -> SignalReport {
         let mut report = SignalReport::default();
-        let overflow = self.inner.logs.take_overflow();
-        if overflow > 0 {
-            // Counted apart (`tandem.logs.dropped{reason:buffer_full}`): the report's `dropped`
-            // is about entries that were accepted and then could not be delivered.
-            crate::log_warn!(
-                "logs: {overflow} entries were dropped because the buffer was full ({} bytes; TANDEM_LOGS_BUFFER_BYTES)",
-                self.inner.config.logs_buffer_bytes
-            );
-        }
         let mut extra_jobs = self.inner.intake.take_retries(Signal::Logs);
         let entries = self.inner.logs.drain();
         if entries.is_empty() && extra_jobs.is_empty() {

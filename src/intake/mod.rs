@@ -170,6 +170,15 @@ impl Intake {
         self.key_changed.notify_waiters();
     }
 
+    /// Ends every wait for a first resolution; returns whether one was still pending.
+    pub(crate) fn settle_pending(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let key = self.key_pending.swap(false, Relaxed);
+        let endpoints = self.endpoints_pending.swap(false, Relaxed);
+        self.key_changed.notify_waiters();
+        key || endpoints
+    }
+
     /// Whether the key comes from a source that can rotate (Secrets Manager, KMS).
     fn key_rotates(&self) -> bool {
         self.key_rotates.load(std::sync::atomic::Ordering::Relaxed)

@@ -77,7 +77,6 @@ pub struct LogsPipeline {
     ddtags: String,
     cap_bytes: usize,
     buffer: Mutex<Buffer>,
-    overflow_unreported: AtomicU64,
     pub counters: LogCounters,
 }
 
@@ -91,7 +90,6 @@ impl LogsPipeline {
             function,
             cap_bytes: config.logs_buffer_bytes,
             buffer: Mutex::new(Buffer::default()),
-            overflow_unreported: AtomicU64::new(0),
             counters: LogCounters::default(),
         }
     }
@@ -208,7 +206,6 @@ impl LogsPipeline {
             self.counters
                 .dropped_buffer_full
                 .fetch_add(1, Ordering::Relaxed);
-            self.overflow_unreported.fetch_add(1, Ordering::Relaxed);
             metrics::counter!("tandem.logs.dropped", "reason" => "buffer_full").increment(1);
             return;
         }
@@ -239,11 +236,6 @@ impl LogsPipeline {
             buf.entries.push_front(e);
         }
         dropped
-    }
-
-    /// Entries refused because the buffer was full since the last call (for the flush report).
-    pub fn take_overflow(&self) -> u64 {
-        self.overflow_unreported.swap(0, Ordering::Relaxed)
     }
 
     pub fn buffered(&self) -> (usize, usize) {

@@ -21,6 +21,8 @@ pub struct MetricCounters {
     pub parse_errors: AtomicU64,
     pub context_overflow: AtomicU64,
     pub events_dropped: AtomicU64,
+    /// Set members and past-timestamp values refused for a context's own cap.
+    pub values_dropped: AtomicU64,
 }
 
 /// Everything a flush takes.

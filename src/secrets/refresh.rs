@@ -14,6 +14,10 @@ use std::time::Duration;
 /// How long after init resolution starts: the first `/next` goes out before the SDK (TLS
 /// roots, clients) takes the CPU, which on a small function would delay the end of init.
 const START_DELAY: Duration = Duration::from_millis(20);
+/// Longest time flushes wait for a first resolution (a hanging AWS endpoint must not hold every
+/// invocation to its deadline): past it, or after a failed attempt, flushes go on without the
+/// key or settings and the data waits in its buffers, within their caps.
+const PENDING_AT_MOST: Duration = Duration::from_secs(2);
 
 /// Starts the resolvers this config needs (none for a plain `DD_API_KEY` and no endpoint
 /// secrets).
@@ -36,6 +40,7 @@ fn start_key(config: Arc<Config>, intake: Arc<Intake>, function_name: String) {
     }
     intake.set_key_pending(true);
     intake.set_key_rotates(true);
+    stop_waiting_after(intake.clone(), PENDING_AT_MOST);
     tokio::spawn(async move {
         tokio::time::sleep(START_DELAY).await;
         let mut failures = 0u32;
@@ -55,8 +60,12 @@ fn start_key(config: Arc<Config>, intake: Arc<Intake>, function_name: String) {
                     failures = 0;
                     config.api_key_secret_reload_interval
                 }
-                Ok(None) => return,
+                Ok(None) => {
+                    intake.set_key_pending(false);
+                    return;
+                }
                 Err(e) => {
+                    intake.set_key_pending(false);
                     failures += 1;
                     report_failure(
                         &format!("the API key from {}", source.describe()),
@@ -87,6 +96,7 @@ fn start_endpoints(config: Arc<Config>, intake: Arc<Intake>, function_name: Stri
         return;
     }
     intake.set_endpoints_pending(true);
+    stop_waiting_after(intake.clone(), PENDING_AT_MOST);
     tokio::spawn(async move {
         tokio::time::sleep(START_DELAY).await;
         let mut live = (*config).clone();
@@ -114,6 +124,18 @@ fn start_endpoints(config: Arc<Config>, intake: Arc<Intake>, function_name: Stri
             }
             refs.retain(|(n, _)| resolved.failures.iter().any(|(f, _, _)| f == n));
             tokio::time::sleep(retry_wait(failures)).await;
+        }
+    });
+}
+
+/// Ends the flushes' wait for first resolutions `after` from now, whatever their state.
+fn stop_waiting_after(intake: Arc<Intake>, after: Duration) {
+    tokio::spawn(async move {
+        tokio::time::sleep(START_DELAY + after).await;
+        if intake.settle_pending() {
+            crate::log_warn!(
+                "resolution from AWS is still running after {after:?}; flushes no longer wait for it (data stays buffered until it succeeds)"
+            );
         }
     });
 }

@@ -26,6 +26,8 @@ pub struct TraceCounters {
     pub spans_received: AtomicU64,
     pub traces_rejected: AtomicU64,
     pub spans_dropped_buffer_full: AtomicU64,
+    /// Tracer requests answered 429: their payloads would have exceeded the in-flight budget.
+    pub requests_over_budget: AtomicU64,
 }
 
 pub struct TracesPipeline {
