@@ -149,13 +149,13 @@ fn memory_per_context() {
     let n = 100_000;
     let packets = workload(n, n);
     let before = HEAP.load(Ordering::Relaxed);
-    let mut agg = Aggregator::new(1_000_000, vec![]);
+    let mut agg = Aggregator::new(1_000_000, usize::MAX, vec![]);
     for p in &packets {
         for line in tandem::metrics::parse::lines(p) {
             if let Ok(tandem::metrics::parse::Parsed::Metric(m)) =
                 tandem::metrics::parse::parse_line(line)
             {
-                agg.insert(&m, m.name, 1_700_000_000);
+                let _ = agg.insert(&m, m.name, 1_700_000_000);
             }
         }
     }

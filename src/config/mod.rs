@@ -89,6 +89,8 @@ pub struct Config {
     pub traces_buffer_bytes: usize,
     /// Most live metric contexts (name + tags) at once; more are counted and dropped.
     pub metrics_context_limit: usize,
+    /// Most heap bytes (estimated) the metrics aggregator holds for custom metrics.
+    pub metrics_memory_bytes: usize,
 }
 
 impl Config {
@@ -354,6 +356,11 @@ impl Config {
                 "TANDEM_METRICS_CONTEXT_LIMIT",
                 100..=10_000_000,
                 100_000,
+            ) as usize,
+            metrics_memory_bytes: r.u64_in(
+                "TANDEM_METRICS_MEMORY_BYTES",
+                1_048_576..=1_073_741_824,
+                24 * 1024 * 1024,
             ) as usize,
             logs_buffer_bytes: r.u64_in(
                 "TANDEM_LOGS_BUFFER_BYTES",

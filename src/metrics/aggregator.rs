@@ -1,13 +1,18 @@
 //! Aggregation in 10 s buckets keyed by name + kind + sorted tags: counts summed, gauges
 //! last-write-wins, sets count distinct members, histograms/timers reduced to the Agent's
-//! default aggregates, distributions into the agent DDSketch. A cap on live contexts with an
-//! overflow counter. Pure: the caller supplies the clock. Must not encode or ship.
+//! default aggregates, distributions into the agent DDSketch. Bounded twice: a cap on live custom
+//! contexts, and a budget of (estimated) heap bytes that every context, bucket value, set member
+//! and sample is charged to. Enhanced and internal metrics have capacity of their own that custom
+//! metrics cannot take. Pure: the caller supplies the clock. Must not encode or ship.
 
-use super::proto::{Dogsketch, LAMBDA_ORIGIN, MetricPoint, MetricSeries, MetricType, SketchMsg};
 use super::sketch::Sketch;
 use crate::metrics::parse::{Kind, MetricLine};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
+
+mod flushed;
+pub use flushed::{Collected, Flushed, Item};
 
 pub const BUCKET_SECS: i64 = 10;
 /// Samples kept per histogram context and bucket for median/95th percentile; count, sum,
@@ -15,6 +20,29 @@ pub const BUCKET_SECS: i64 = 10;
 pub const MAX_SAMPLES: usize = 4096;
 /// Tags per line taken into the key without allocating; more is handled, just slower.
 const INLINE_TAGS: usize = 32;
+/// Contexts kept for the extension's own metrics (enhanced, internal), whatever custom
+/// metrics do: about 30 enhanced metrics, a few tag variants each.
+pub const RESERVED_CONTEXTS: usize = 1_000;
+/// Heaviest sample weight (1 / sample rate) a distribution point may carry: a sketch's bins
+/// hold u16 counts, so a weight of 1e300 would mean 1e295 bins.
+const MAX_SKETCH_WEIGHT: f64 = 1e6;
+/// Estimated heap cost of a context beyond its strings, of a bucket value, and of one set
+/// member or histogram sample (hash map entries and their load factor included).
+const CONTEXT_OVERHEAD: usize = 96;
+const VALUE_OVERHEAD: usize = 80;
+const MEMBER_COST: usize = 16;
+
+/// Why a point was not aggregated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// A new context over the context cap or the memory budget.
+    ContextCap,
+    /// A value that is not finite once scaled by its sample rate (or a weight a sketch cannot
+    /// hold).
+    Invalid,
+    /// A new bucket value, set member or sample over the memory budget.
+    ValueCap,
+}
 
 /// Hashes a `u64` that is already a hash.
 #[derive(Default)]
@@ -34,16 +62,32 @@ impl Hasher for IdentityHasher {
 }
 type ByHash<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
 
+/// What names a context: shared with the flushes that emit its values.
 #[derive(Debug)]
-struct Context {
+struct Ident {
     name: Box<str>,
     tags: Box<[Box<str>]>,
     kind: Kind,
-    seen_since_flush: bool,
 }
 
 #[derive(Debug)]
-enum Value {
+struct Context {
+    ident: Arc<Ident>,
+    seen_since_flush: bool,
+    /// An enhanced or internal metric's context (from the reserved capacity).
+    reserved: bool,
+}
+
+impl Context {
+    fn cost(&self) -> usize {
+        CONTEXT_OVERHEAD
+            + self.ident.name.len()
+            + self.ident.tags.iter().map(|t| t.len() + 16).sum::<usize>()
+    }
+}
+
+#[derive(Debug)]
+pub(super) enum Value {
     Count(f64),
     Gauge(f64),
     Set(HashSet<u64, BuildHasherDefault<IdentityHasher>>),
@@ -57,34 +101,37 @@ enum Value {
     Sketch(Box<Sketch>),
 }
 
-/// What `flush` produced.
-#[derive(Debug, Default)]
-pub struct Flushed {
-    pub series: Vec<MetricSeries>,
-    pub sketches: Vec<SketchMsg>,
-}
-
 /// The aggregator. Not thread-safe by itself: the owner wraps it in a lock.
 pub struct Aggregator {
     contexts: ByHash<Context>,
     buckets: BTreeMap<i64, ByHash<Value>>,
     limit: usize,
+    /// Custom (non-reserved) live contexts.
+    custom: usize,
+    reserved: usize,
+    /// Estimated heap bytes held, and the most allowed for custom metrics.
+    bytes: usize,
+    budget: usize,
     hasher: foldhash::fast::RandomState,
     /// Points refused because the context cap was reached (cumulative).
     pub overflow: u64,
     /// Tags appended to every output (the function's tags).
-    common_tags: Vec<String>,
+    common_tags: Arc<[String]>,
 }
 
 impl Aggregator {
-    pub fn new(limit: usize, common_tags: Vec<String>) -> Self {
+    pub fn new(limit: usize, budget: usize, common_tags: Vec<String>) -> Self {
         Self {
             contexts: ByHash::default(),
             buckets: BTreeMap::new(),
             limit,
+            custom: 0,
+            reserved: 0,
+            bytes: 0,
+            budget,
             hasher: foldhash::fast::RandomState::default(),
             overflow: 0,
-            common_tags,
+            common_tags: common_tags.into(),
         }
     }
 
@@ -92,9 +139,13 @@ impl Aggregator {
         self.contexts.len()
     }
 
-    /// Adds a DogStatsD line (already validated) at `now` (unix seconds). Returns false when
-    /// the point was dropped for the context cap.
-    pub fn insert(&mut self, m: &MetricLine<'_>, name: &str, now: i64) -> bool {
+    /// Estimated heap bytes held now.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Adds a DogStatsD line (already validated) at `now` (unix seconds).
+    pub fn insert(&mut self, m: &MetricLine<'_>, name: &str, now: i64) -> Result<(), Refused> {
         let ts = m.timestamp.map_or(now, |t| t.min(now));
         let mut inline: [&str; INLINE_TAGS] = [""; INLINE_TAGS];
         let mut spill: Vec<&str> = Vec::new();
@@ -113,29 +164,44 @@ impl Aggregator {
             spill.extend_from_slice(&inline);
             &mut spill[..]
         };
-        let Some(key) = self.context(name, tags, m.kind) else {
-            return false;
-        };
         let weight = 1.0 / m.sample_rate;
-        let value = self
-            .buckets
-            .entry(bucket(ts))
-            .or_default()
-            .entry(key)
-            .or_insert_with(|| empty(m.kind));
+        if !weight.is_finite()
+            || (m.kind == Kind::Distribution && weight > MAX_SKETCH_WEIGHT)
+            || m.numbers().any(|v| !(v * weight).is_finite())
+        {
+            return Err(Refused::Invalid);
+        }
+        let key = self.context(name, tags, m.kind, false)?;
+        let budget = self.budget;
+        let mut bytes = self.bytes;
+        let value = value_slot(&mut self.buckets, &mut bytes, budget, ts, key, m.kind)?;
+        let mut outcome = Ok(());
         match value {
             Value::Set(members) => {
                 for member in m.raw_values() {
-                    members.insert(self.hasher.hash_one(member));
+                    let h = self.hasher.hash_one(member);
+                    if members.contains(&h) {
+                        continue;
+                    }
+                    if bytes + MEMBER_COST > budget {
+                        outcome = Err(Refused::ValueCap);
+                        break;
+                    }
+                    bytes += MEMBER_COST;
+                    members.insert(h);
                 }
             }
             _ => {
                 for v in m.numbers() {
-                    add(value, v, weight);
+                    match add(value, v, weight, budget.saturating_sub(bytes)) {
+                        Ok(grown) => bytes += grown,
+                        Err(r) => outcome = Err(r),
+                    }
                 }
             }
         }
-        true
+        self.bytes = bytes;
+        outcome
     }
 
     /// Adds one point of `kind` (enhanced and internal metrics).
@@ -146,22 +212,25 @@ impl Aggregator {
         kind: Kind,
         v: f64,
         ts: i64,
-    ) -> bool {
-        let Some(key) = self.context(name, tags, kind) else {
-            return false;
-        };
-        let value = self
-            .buckets
-            .entry(bucket(ts))
-            .or_default()
-            .entry(key)
-            .or_insert_with(|| empty(kind));
-        add(value, v, 1.0);
-        true
+    ) -> Result<(), Refused> {
+        let key = self.context(name, tags, kind, true)?;
+        // The extension's own points are few: they are charged but never refused for memory.
+        let mut bytes = self.bytes;
+        let value = value_slot(&mut self.buckets, &mut bytes, usize::MAX, ts, key, kind)?;
+        let grown = add(value, v, 1.0, usize::MAX)?;
+        self.bytes = bytes + grown;
+        Ok(())
     }
 
-    /// The context's key, created if new and under the cap. Sorts and dedups `tags` in place.
-    fn context(&mut self, name: &str, tags: &mut [&str], kind: Kind) -> Option<u64> {
+    /// The context's key, created if new and under its cap (`reserved`: the extension's own
+    /// capacity). Sorts and dedups `tags` in place.
+    fn context(
+        &mut self,
+        name: &str,
+        tags: &mut [&str],
+        kind: Kind,
+        reserved: bool,
+    ) -> Result<u64, Refused> {
         tags.sort_unstable();
         let mut h = self.hasher.build_hasher();
         name.hash(&mut h);
@@ -177,17 +246,27 @@ impl Aggregator {
         // Resolve the (astronomically rare) hash collision by probing.
         loop {
             match self.contexts.get_mut(&key) {
-                Some(c) if c.kind == kind && *c.name == *name && same_tags(&c.tags, tags) => {
+                Some(c)
+                    if c.ident.kind == kind
+                        && *c.ident.name == *name
+                        && same_tags(&c.ident.tags, tags) =>
+                {
                     c.seen_since_flush = true;
-                    return Some(key);
+                    return Ok(key);
                 }
                 Some(_) => key = key.wrapping_add(0x9E37_79B9_7F4A_7C15),
                 None => break,
             }
         }
-        if self.contexts.len() >= self.limit {
+        let cost = CONTEXT_OVERHEAD + name.len() + tags.iter().map(|t| t.len() + 16).sum::<usize>();
+        let full = if reserved {
+            self.reserved >= RESERVED_CONTEXTS
+        } else {
+            self.custom >= self.limit || self.bytes + cost > self.budget
+        };
+        if full {
             self.overflow += 1;
-            return None;
+            return Err(Refused::ContextCap);
         }
         let mut owned: Vec<Box<str>> = Vec::with_capacity(tags.len());
         for t in tags.iter() {
@@ -195,127 +274,54 @@ impl Aggregator {
                 owned.push((*t).into());
             }
         }
-        self.contexts.insert(
-            key,
-            Context {
+        let ctx = Context {
+            ident: Arc::new(Ident {
                 name: name.into(),
                 tags: owned.into_boxed_slice(),
                 kind,
-                seen_since_flush: true,
-            },
-        );
-        Some(key)
+            }),
+            seen_since_flush: true,
+            reserved,
+        };
+        self.bytes += ctx.cost();
+        if reserved {
+            self.reserved += 1;
+        } else {
+            self.custom += 1;
+        }
+        self.contexts.insert(key, ctx);
+        Ok(key)
     }
 
     /// Takes every bucket (including the open one: Lambda may freeze right after a flush) and
     /// forgets contexts that saw no point since the previous flush.
+    /// Cheap: values move out and contexts are shared, so the caller can emit and encode
+    /// outside the owner's lock, one item at a time.
     pub fn flush(&mut self) -> Flushed {
-        let mut out = Flushed::default();
+        let mut values = Vec::new();
         let buckets = std::mem::take(&mut self.buckets);
-        for (ts, values) in buckets {
-            for (key, value) in values {
-                let Some(ctx) = self.contexts.get(&key) else {
-                    continue;
-                };
-                self.emit(&mut out, ctx, ts, value);
+        for (ts, bucket) in buckets {
+            for (key, value) in bucket {
+                if let Some(ctx) = self.contexts.get(&key) {
+                    values.push((ctx.ident.clone(), ts, value));
+                }
             }
         }
+        let out = Flushed {
+            values,
+            common_tags: self.common_tags.clone(),
+        };
         self.contexts
             .retain(|_, c| std::mem::replace(&mut c.seen_since_flush, false));
+        self.recount();
         out
     }
 
-    fn tags_of(&self, ctx: &Context) -> Vec<String> {
-        ctx.tags
-            .iter()
-            .map(|t| t.to_string())
-            .chain(self.common_tags.iter().cloned())
-            .collect()
-    }
-
-    fn emit(&self, out: &mut Flushed, ctx: &Context, ts: i64, value: Value) {
-        let series = |name: String, kind: MetricType, v: f64, interval: i64| MetricSeries {
-            metric: name,
-            tags: self.tags_of(ctx),
-            points: vec![MetricPoint {
-                value: v,
-                timestamp: ts,
-            }],
-            r#type: kind as i32,
-            interval,
-            metadata: Some(LAMBDA_ORIGIN),
-            ..Default::default()
-        };
-        match value {
-            Value::Count(c) => out.series.push(series(
-                ctx.name.to_string(),
-                MetricType::Count,
-                c,
-                BUCKET_SECS,
-            )),
-            Value::Gauge(g) => {
-                out.series
-                    .push(series(ctx.name.to_string(), MetricType::Gauge, g, 0))
-            }
-            Value::Set(members) => out.series.push(series(
-                ctx.name.to_string(),
-                MetricType::Gauge,
-                members.len() as f64,
-                0,
-            )),
-            Value::Samples {
-                count,
-                sum,
-                min: _,
-                max,
-                mut samples,
-            } => {
-                samples.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let name = &ctx.name;
-                out.series
-                    .push(series(format!("{name}.max"), MetricType::Gauge, max, 0));
-                out.series.push(series(
-                    format!("{name}.median"),
-                    MetricType::Gauge,
-                    percentile(&samples, 0.5),
-                    0,
-                ));
-                out.series.push(series(
-                    format!("{name}.avg"),
-                    MetricType::Gauge,
-                    sum / count,
-                    0,
-                ));
-                out.series.push(series(
-                    format!("{name}.count"),
-                    MetricType::Rate,
-                    count / BUCKET_SECS as f64,
-                    BUCKET_SECS,
-                ));
-                out.series.push(series(
-                    format!("{name}.95percentile"),
-                    MetricType::Gauge,
-                    percentile(&samples, 0.95),
-                    0,
-                ));
-            }
-            Value::Sketch(s) => out.sketches.push(SketchMsg {
-                metric: ctx.name.to_string(),
-                host: String::new(),
-                tags: self.tags_of(ctx),
-                dogsketches: vec![Dogsketch {
-                    ts,
-                    cnt: s.count() as i64,
-                    min: s.min(),
-                    max: s.max(),
-                    avg: s.avg(),
-                    sum: s.sum(),
-                    k: s.bins().iter().map(|(k, _)| *k).collect(),
-                    n: s.bins().iter().map(|(_, n)| u32::from(*n)).collect(),
-                }],
-                metadata: Some(LAMBDA_ORIGIN),
-            }),
-        }
+    /// Recounts contexts and bytes after a flush emptied the buckets.
+    fn recount(&mut self) {
+        self.reserved = self.contexts.values().filter(|c| c.reserved).count();
+        self.custom = self.contexts.len() - self.reserved;
+        self.bytes = self.contexts.values().map(Context::cost).sum();
     }
 }
 
@@ -355,9 +361,41 @@ fn empty(kind: Kind) -> Value {
     }
 }
 
-fn add(value: &mut Value, v: f64, weight: f64) {
+/// The value of `key` in `ts`'s bucket, created (and charged to `bytes`) if new and within
+/// `budget`.
+fn value_slot<'a>(
+    buckets: &'a mut BTreeMap<i64, ByHash<Value>>,
+    bytes: &mut usize,
+    budget: usize,
+    ts: i64,
+    key: u64,
+    kind: Kind,
+) -> Result<&'a mut Value, Refused> {
+    let values = buckets.entry(bucket(ts)).or_default();
+    if !values.contains_key(&key) {
+        if *bytes + VALUE_OVERHEAD > budget {
+            return Err(Refused::ValueCap);
+        }
+        *bytes += VALUE_OVERHEAD;
+    }
+    Ok(values.entry(key).or_insert_with(|| empty(kind)))
+}
+
+/// Adds `v` with `weight`; returns the heap bytes the value grew by (at most `room`). A point
+/// whose scaled contribution is not finite is refused and leaves the value as it was.
+fn add(value: &mut Value, v: f64, weight: f64, room: usize) -> Result<usize, Refused> {
+    let scaled = v * weight;
+    if !scaled.is_finite() {
+        return Err(Refused::Invalid);
+    }
     match value {
-        Value::Count(c) => *c += v * weight,
+        Value::Count(c) => {
+            let next = *c + scaled;
+            if !next.is_finite() {
+                return Err(Refused::Invalid);
+            }
+            *c = next;
+        }
         Value::Gauge(g) => *g = v,
         Value::Set(_) => {}
         Value::Samples {
@@ -367,20 +405,34 @@ fn add(value: &mut Value, v: f64, weight: f64) {
             max,
             samples,
         } => {
+            let next = *sum + scaled;
+            if !next.is_finite() {
+                return Err(Refused::Invalid);
+            }
             *count += weight;
-            *sum += v * weight;
+            *sum = next;
             *min = min.min(v);
             *max = max.max(v);
-            if samples.len() < MAX_SAMPLES {
+            // Count, sum, min and max stay exact; percentiles use the samples kept.
+            if samples.len() < MAX_SAMPLES && room >= MEMBER_COST {
                 samples.push((v, weight));
+                return Ok(MEMBER_COST);
             }
         }
-        Value::Sketch(s) => s.insert_n(v, weight.round().max(1.0) as u64),
+        Value::Sketch(s) => {
+            if !(s.sum() + scaled).is_finite() {
+                return Err(Refused::Invalid);
+            }
+            let bins = s.bins().len();
+            s.insert_n(v, weight.round().max(1.0) as u64);
+            return Ok(s.bins().len().saturating_sub(bins) * 8);
+        }
     }
+    Ok(0)
 }
 
 /// Weighted nearest-rank percentile of sorted samples.
-fn percentile(sorted: &[(f64, f64)], p: f64) -> f64 {
+pub(super) fn percentile(sorted: &[(f64, f64)], p: f64) -> f64 {
     let total: f64 = sorted.iter().map(|(_, w)| w).sum();
     let target = p * total;
     let mut cumulative = 0.0;

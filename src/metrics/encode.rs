@@ -1,16 +1,25 @@
-//! Metrics encoding: series and sketches as protobuf, zstd-compressed, split so that every
-//! payload stays within the intake's limits (≤ 512,000 bytes compressed, ≤ 5,242,880
-//! uncompressed); events and service checks as JSON. Pure functions, from a flushed batch to
-//! the intake's `Payload`s; nothing here sends.
+//! Metrics encoding: series and sketches as protobuf, zstd-compressed, streamed into payloads
+//! that each stay within the intake's limits (≤ 512,000 bytes compressed, ≤ 5,242,880
+//! uncompressed) — one message at a time, so a flush of 100k contexts never holds them all
+//! encoded (or built) at once; events and service checks as JSON. Pure functions, from a
+//! flushed batch to the intake's `Payload`s; nothing here sends.
 
+use super::aggregator::Item;
 use super::pipeline::MetricsBatch;
-use super::proto::{MetricPayload, MetricSeries, SketchMsg, SketchPayload};
 use crate::payload::{Encoded, Payload, Signal};
 use prost::Message;
 
 pub(crate) const MAX_COMPRESSED: usize = 512_000;
 pub(crate) const MAX_UNCOMPRESSED: usize = 5_242_880;
+/// Raw protobuf gathered before it is compressed into a payload: small enough that a flush
+/// holds little beside the aggregator, large enough that a payload carries thousands of series
+/// (metrics protobuf compresses 5–10×, so most chunks land well under `MAX_COMPRESSED`).
+const CHUNK_RAW: usize = 2 * 1024 * 1024;
+const _: () = assert!(CHUNK_RAW <= MAX_UNCOMPRESSED);
 const ZSTD_LEVEL: i32 = 3;
+/// The repeated field holding series in `MetricPayload` and sketches in `SketchPayload`: a
+/// payload is just these fields one after another, so chunks can be cut between any two.
+const ITEMS_FIELD: u32 = 1;
 
 /// Every payload of a flushed batch, with its intake path.
 pub fn payloads(batch: MetricsBatch) -> Vec<Encoded> {
@@ -21,8 +30,14 @@ pub fn payloads(batch: MetricsBatch) -> Vec<Encoded> {
             Signal::Metrics,
         )
     };
-    let mut out = series_payloads(batch.flushed.series);
-    out.extend(sketch_payloads(batch.flushed.sketches));
+    let mut series = Chunker::new("/api/v2/series");
+    let mut sketches = Chunker::new("/api/beta/sketches");
+    batch.flushed.for_each(|item| match item {
+        Item::Series(s) => series.push(&s),
+        Item::Sketch(s) => sketches.push(&s),
+    });
+    let mut out = series.finish();
+    out.extend(sketches.finish());
     // The v1 events API takes one event per request.
     out.extend(batch.events.iter().map(|e| Encoded {
         path: "/api/v1/events",
@@ -40,82 +55,83 @@ pub fn payloads(batch: MetricsBatch) -> Vec<Encoded> {
     out
 }
 
-fn series_payloads(series: Vec<MetricSeries>) -> Vec<Encoded> {
-    split("/api/v2/series", series, &|s| s.encoded_len(), &|items| {
-        MetricPayload {
-            series: items.to_vec(),
-        }
-        .encode_to_vec()
-    })
-}
-
-fn sketch_payloads(sketches: Vec<SketchMsg>) -> Vec<Encoded> {
-    split(
-        "/api/beta/sketches",
-        sketches,
-        &|s| s.encoded_len(),
-        &|items| {
-            SketchPayload {
-                sketches: items.to_vec(),
-                metadata: None,
-            }
-            .encode_to_vec()
-        },
-    )
-}
-
-/// Groups items under the uncompressed limit, then halves any group whose compressed form is
-/// still too large. A single item over the limit is sent alone (the intake decides).
-fn split<T: Clone>(
+/// Streams messages of one intake path into compressed payloads.
+struct Chunker {
     path: &'static str,
-    items: Vec<T>,
-    len: &dyn Fn(&T) -> usize,
-    encode: &dyn Fn(&[T]) -> Vec<u8>,
-) -> Vec<Encoded> {
-    let mut groups: Vec<Vec<T>> = Vec::new();
-    let mut cur: Vec<T> = Vec::new();
-    let mut size = 0;
-    for item in items {
-        // Field tag + length prefix of a repeated message: at most 1 + 5 bytes.
-        let add = len(&item) + 6;
-        if !cur.is_empty() && size + add > MAX_UNCOMPRESSED {
-            groups.push(std::mem::take(&mut cur));
-            size = 0;
+    raw: Vec<u8>,
+    /// Where each message ends in `raw`.
+    ends: Vec<usize>,
+    out: Vec<Encoded>,
+}
+
+impl Chunker {
+    fn new(path: &'static str) -> Self {
+        Self {
+            path,
+            raw: Vec::new(),
+            ends: Vec::new(),
+            out: Vec::new(),
         }
-        size += add;
-        cur.push(item);
     }
-    if !cur.is_empty() {
-        groups.push(cur);
+
+    fn push(&mut self, msg: &impl Message) {
+        let len = msg.encoded_len();
+        // Field key + length prefix + the message.
+        let add = 1 + prost::encoding::encoded_len_varint(len as u64) + len;
+        if !self.ends.is_empty() && self.raw.len() + add > CHUNK_RAW {
+            self.seal();
+        }
+        prost::encoding::message::encode(ITEMS_FIELD, msg, &mut self.raw);
+        self.ends.push(self.raw.len());
     }
-    let mut out = Vec::new();
-    while let Some(group) = groups.pop() {
+
+    fn seal(&mut self) {
+        let raw = std::mem::take(&mut self.raw);
+        let ends = std::mem::take(&mut self.ends);
+        self.compress(&raw, 0, &ends);
+    }
+
+    /// Compresses `raw[base..ends.last()]`; halves any group whose compressed form is still too
+    /// large. A single message over the limit is sent alone (the intake decides).
+    fn compress(&mut self, raw: &[u8], base: usize, ends: &[usize]) {
+        let Some(&end) = ends.last() else {
+            return;
+        };
+        let Some(slice) = raw.get(base..end) else {
+            return;
+        };
         let payload = Payload::zstd(
-            encode(&group),
+            slice.to_vec(),
             ZSTD_LEVEL,
             "application/x-protobuf",
             Signal::Metrics,
         );
-        if payload.body.len() > MAX_COMPRESSED && group.len() > 1 {
-            let mut left = group;
-            let right = left.split_off(left.len() / 2);
-            groups.push(right);
-            groups.push(left);
-            continue;
+        if payload.body.len() > MAX_COMPRESSED && ends.len() > 1 {
+            let (left, right) = ends.split_at(ends.len() / 2);
+            let cut = left.last().copied().unwrap_or(base);
+            self.compress(raw, base, left);
+            self.compress(raw, cut, right);
+            return;
         }
-        out.push(Encoded {
-            path,
+        self.out.push(Encoded {
+            path: self.path,
             payload,
-            items: group.len() as u64,
+            items: ends.len() as u64,
         });
     }
-    out
+
+    fn finish(mut self) -> Vec<Encoded> {
+        if !self.ends.is_empty() {
+            self.seal();
+        }
+        self.out
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::proto::MetricPoint;
+    use crate::metrics::proto::{MetricPayload, MetricPoint, MetricSeries};
 
     fn series(i: usize, tags: usize) -> MetricSeries {
         MetricSeries {
@@ -136,7 +152,11 @@ mod tests {
     #[test]
     fn payloads_stay_within_limits_and_keep_every_series() {
         let all: Vec<MetricSeries> = (0..60_000).map(|i| series(i, 6)).collect();
-        let payloads = series_payloads(all);
+        let mut chunker = Chunker::new("/api/v2/series");
+        for s in &all {
+            chunker.push(s);
+        }
+        let payloads = chunker.finish();
         assert!(payloads.len() > 1);
         let mut seen = 0;
         for p in &payloads {

@@ -115,6 +115,16 @@ pub fn lines(packet: &str) -> impl Iterator<Item = &str> {
         .filter(|l| !l.trim().is_empty())
 }
 
+/// The lines of a datagram as bytes: each line is checked for UTF-8 on its own, so one bad
+/// byte costs its line only. `\r` trimmed, empty lines skipped.
+pub fn byte_lines(packet: &[u8]) -> impl Iterator<Item = Result<&str, std::str::Utf8Error>> {
+    packet
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.trim_ascii().is_empty())
+        .map(std::str::from_utf8)
+}
+
 pub fn split_tags(tags: &str) -> impl Iterator<Item = &str> {
     tags.split(',').map(str::trim).filter(|t| !t.is_empty())
 }

@@ -2,7 +2,7 @@
 //! sketches, events and service checks out. Owns the aggregator lock and the bounded
 //! event/check queues, and counts every packet, parse error and drop.
 
-use super::aggregator::{Aggregator, Flushed};
+use super::aggregator::{Aggregator, Flushed, Refused};
 use crate::config::Config;
 use crate::metrics::parse::{self, Event, Kind, Parsed, ServiceCheck};
 use serde_json::{Value, json};
@@ -46,6 +46,7 @@ impl MetricsPipeline {
         Self {
             aggregator: Mutex::new(Aggregator::new(
                 config.metrics_context_limit,
+                config.metrics_memory_bytes,
                 common_tags.clone(),
             )),
             events: Mutex::new((Vec::new(), Vec::new())),
@@ -58,17 +59,19 @@ impl MetricsPipeline {
     /// Ingests one datagram received at `now` (unix seconds).
     pub fn ingest_packet(&self, packet: &[u8], now: i64) {
         self.counters.packets.fetch_add(1, Ordering::Relaxed);
-        let Ok(text) = std::str::from_utf8(packet) else {
-            self.counters.parse_errors.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
         let mut agg = crate::sync::lock(&self.aggregator);
-        let before = agg.overflow;
         let mut lines = 0;
         let mut errors = 0;
+        let mut overflow = 0;
+        let mut values_dropped = 0;
         let mut name_buf = String::new();
-        for line in parse::lines(text) {
+        for line in parse::byte_lines(packet) {
             lines += 1;
+            // One bad byte spoils its line only.
+            let Ok(line) = line else {
+                errors += 1;
+                continue;
+            };
             match parse::parse_line(line) {
                 Ok(Parsed::Metric(m)) => {
                     if m.name == LIBRARY_INVOCATIONS {
@@ -83,7 +86,12 @@ impl MetricsPipeline {
                         }
                         None => m.name,
                     };
-                    agg.insert(&m, name, now);
+                    match agg.insert(&m, name, now) {
+                        Ok(()) => {}
+                        Err(Refused::ContextCap) => overflow += 1,
+                        Err(Refused::Invalid) => errors += 1,
+                        Err(Refused::ValueCap) => values_dropped += 1,
+                    }
                 }
                 Ok(Parsed::Event(e)) => self.push_event(Some(self.event_json(&e, now)), None),
                 Ok(Parsed::ServiceCheck(sc)) => {
@@ -92,7 +100,6 @@ impl MetricsPipeline {
                 Err(_) => errors += 1,
             }
         }
-        let overflow = agg.overflow - before;
         drop(agg);
         self.counters.lines.fetch_add(lines, Ordering::Relaxed);
         if errors > 0 {
@@ -104,6 +111,11 @@ impl MetricsPipeline {
             self.counters
                 .context_overflow
                 .fetch_add(overflow, Ordering::Relaxed);
+        }
+        if values_dropped > 0 {
+            self.counters
+                .values_dropped
+                .fetch_add(values_dropped, Ordering::Relaxed);
         }
     }
 
@@ -120,11 +132,13 @@ impl MetricsPipeline {
     fn value(&self, name: &str, tags: &[String], kind: Kind, value: f64, ts: i64) {
         let mut refs: Vec<&str> = tags.iter().map(String::as_str).collect();
         let mut agg = crate::sync::lock(&self.aggregator);
-        if !agg.insert_value(name, &mut refs, kind, value, ts) {
-            self.counters
-                .context_overflow
-                .fetch_add(1, Ordering::Relaxed);
-        }
+        let counter = match agg.insert_value(name, &mut refs, kind, value, ts) {
+            Ok(()) => return,
+            Err(Refused::ContextCap) => &self.counters.context_overflow,
+            Err(Refused::Invalid) => &self.counters.parse_errors,
+            Err(Refused::ValueCap) => &self.counters.values_dropped,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn live_contexts(&self) -> usize {
@@ -189,5 +203,27 @@ impl MetricsPipeline {
             "message": sc.message.as_deref().unwrap_or(""),
             "tags": self.tags(sc.tags),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::source::Source;
+    use std::collections::HashMap;
+
+    /// Issue 11, row 7: one bad byte costs its line, never the datagram.
+    #[test]
+    fn an_invalid_utf8_line_spoils_only_itself() {
+        let (config, _) = Config::load(&Source::from_maps(HashMap::new(), HashMap::new()));
+        let p = MetricsPipeline::new(&config, vec![]);
+        p.ingest_packet(b"a:1|c\nb\xff:1|c\nc:2|c\n", 1_700_000_000);
+        let batch = p.take();
+        let series = batch.flushed.collect().series;
+        let names: Vec<&str> = series.iter().map(|s| s.metric.as_str()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.contains(&"a") && names.contains(&"c"));
+        assert_eq!(p.counters.parse_errors.load(Ordering::Relaxed), 1);
+        assert_eq!(p.counters.lines.load(Ordering::Relaxed), 3);
     }
 }

@@ -1,0 +1,143 @@
+//! What one flush took from the aggregator: the values, with their contexts' names shared (not
+//! copied), turned into intake messages one at a time so that encoding never holds every series
+//! of a flush in memory at once. Must not encode or ship.
+
+use super::{BUCKET_SECS, Ident, Value, percentile};
+use crate::metrics::proto::{
+    Dogsketch, LAMBDA_ORIGIN, MetricPoint, MetricSeries, MetricType, SketchMsg,
+};
+use std::sync::Arc;
+
+/// A flush's values, to emit.
+#[derive(Debug, Default)]
+pub struct Flushed {
+    pub(super) values: Vec<(Arc<Ident>, i64, Value)>,
+    pub(super) common_tags: Arc<[String]>,
+}
+
+/// One message for the intake.
+#[derive(Debug)]
+pub enum Item {
+    Series(MetricSeries),
+    Sketch(SketchMsg),
+}
+
+/// Every message of a flush at once (tests and small batches).
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub series: Vec<MetricSeries>,
+    pub sketches: Vec<SketchMsg>,
+}
+
+impl Flushed {
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Hands every message to `f`, one at a time; each is dropped once `f` has encoded it.
+    pub fn for_each(self, mut f: impl FnMut(Item)) {
+        for (ident, ts, value) in self.values {
+            emit(&ident, &self.common_tags, ts, value, &mut f);
+        }
+    }
+
+    /// Every message, materialised.
+    pub fn collect(self) -> Collected {
+        let mut out = Collected::default();
+        self.for_each(|item| match item {
+            Item::Series(s) => out.series.push(s),
+            Item::Sketch(s) => out.sketches.push(s),
+        });
+        out
+    }
+}
+
+fn tags_of(ident: &Ident, common: &[String]) -> Vec<String> {
+    ident
+        .tags
+        .iter()
+        .map(|t| t.to_string())
+        .chain(common.iter().cloned())
+        .collect()
+}
+
+fn emit(ident: &Ident, common: &[String], ts: i64, value: Value, f: &mut impl FnMut(Item)) {
+    let series = |name: String, kind: MetricType, v: f64, interval: i64| {
+        Item::Series(MetricSeries {
+            metric: name,
+            tags: tags_of(ident, common),
+            points: vec![MetricPoint {
+                value: v,
+                timestamp: ts,
+            }],
+            r#type: kind as i32,
+            interval,
+            metadata: Some(LAMBDA_ORIGIN),
+            ..Default::default()
+        })
+    };
+    let name = &ident.name;
+    match value {
+        Value::Count(c) => f(series(name.to_string(), MetricType::Count, c, BUCKET_SECS)),
+        Value::Gauge(g) => f(series(name.to_string(), MetricType::Gauge, g, 0)),
+        Value::Set(members) => f(series(
+            name.to_string(),
+            MetricType::Gauge,
+            members.len() as f64,
+            0,
+        )),
+        // A value whose every point was refused has nothing to say.
+        Value::Samples { count, .. } if count == 0.0 => {}
+        Value::Samples {
+            count,
+            sum,
+            min: _,
+            max,
+            mut samples,
+        } => {
+            samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+            f(series(format!("{name}.max"), MetricType::Gauge, max, 0));
+            f(series(
+                format!("{name}.median"),
+                MetricType::Gauge,
+                percentile(&samples, 0.5),
+                0,
+            ));
+            f(series(
+                format!("{name}.avg"),
+                MetricType::Gauge,
+                sum / count,
+                0,
+            ));
+            f(series(
+                format!("{name}.count"),
+                MetricType::Rate,
+                count / BUCKET_SECS as f64,
+                BUCKET_SECS,
+            ));
+            f(series(
+                format!("{name}.95percentile"),
+                MetricType::Gauge,
+                percentile(&samples, 0.95),
+                0,
+            ));
+        }
+        Value::Sketch(s) if s.count() == 0 => {}
+        Value::Sketch(s) => f(Item::Sketch(SketchMsg {
+            metric: name.to_string(),
+            host: String::new(),
+            tags: tags_of(ident, common),
+            dogsketches: vec![Dogsketch {
+                ts,
+                cnt: s.count() as i64,
+                min: s.min(),
+                max: s.max(),
+                avg: s.avg(),
+                sum: s.sum(),
+                k: s.bins().iter().map(|(k, _)| *k).collect(),
+                n: s.bins().iter().map(|(_, n)| u32::from(*n)).collect(),
+            }],
+            metadata: Some(LAMBDA_ORIGIN),
+        })),
+    }
+}
