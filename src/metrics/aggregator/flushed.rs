@@ -87,7 +87,7 @@ fn emit(ident: &Ident, common: &[String], ts: i64, value: Value, f: &mut impl Fn
             0,
         )),
         // A value whose every point was refused has nothing to say.
-        Value::Samples { count, .. } if count == 0.0 => {}
+        Value::Samples { count: 0.0, .. } => {}
         Value::Samples {
             count,
             sum,
