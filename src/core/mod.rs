@@ -180,7 +180,9 @@ impl Agent {
         let hooks = crate::traces::lifecycle::Hooks {
             invocations: self.inner.invocations.clone(),
             traces: self.inner.traces.clone(),
-            current_request: Arc::new(move || current.as_ref().and_then(|c| lock(c).clone())),
+            current_request: current.map(|c| {
+                Arc::new(move || lock(&c).clone()) as Arc<dyn Fn() -> Option<String> + Send + Sync>
+            }),
             flush: flush_tx,
         };
         let port = self.inner.config.lifecycle_port;

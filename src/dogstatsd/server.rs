@@ -77,7 +77,15 @@ fn read_loop(socket: &UdpSocket, pipeline: &MetricsPipeline, stop: &AtomicBool) 
             Ok(n) => {
                 let now = now_secs();
                 for i in 0..n {
-                    pipeline.ingest_packet(batch.datagram(i), now);
+                    let (datagram, cut) = whole_lines(batch.datagram(i), batch.truncated[i]);
+                    if cut {
+                        // The kernel cut the datagram: its last line is partial, never parsed.
+                        pipeline
+                            .counters
+                            .parse_errors
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    pipeline.ingest_packet(datagram, now);
                 }
                 continue;
             }
@@ -126,10 +134,25 @@ fn set_rcvbuf(socket: &UdpSocket) {
     }
 }
 
+/// The complete lines of a datagram: when the kernel truncated it (larger than
+/// `MAX_DATAGRAM`), everything after its last newline; returns whether a line was cut off.
+fn whole_lines(datagram: &[u8], truncated: bool) -> (&[u8], bool) {
+    if !truncated {
+        return (datagram, false);
+    }
+    let keep = datagram
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    (datagram.get(..keep).unwrap_or_default(), true)
+}
+
 /// Buffers for one `recvmmsg` call.
 struct Batch {
     bufs: Vec<[u8; MAX_DATAGRAM]>,
     lens: [usize; BATCH],
+    /// Whether each datagram was longer than its buffer (`MSG_TRUNC`).
+    truncated: [bool; BATCH],
 }
 
 impl Batch {
@@ -137,6 +160,7 @@ impl Batch {
         Self {
             bufs: vec![[0u8; MAX_DATAGRAM]; BATCH],
             lens: [0; BATCH],
+            truncated: [false; BATCH],
         }
     }
 
@@ -182,6 +206,7 @@ impl Batch {
         let n = n as usize;
         for (i, m) in msgs.iter().take(n).enumerate() {
             self.lens[i] = (m.msg_len as usize).min(MAX_DATAGRAM);
+            self.truncated[i] = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
         }
         Ok(n)
     }
@@ -190,6 +215,51 @@ impl Batch {
     fn receive(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
         let n = socket.recv(&mut self.bufs[0])?;
         self.lens[0] = n;
+        self.truncated[0] = false;
         Ok(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11, row 16: a datagram longer than the buffer loses its last, partial line only.
+    #[test]
+    fn a_truncated_datagram_keeps_its_whole_lines_only() {
+        assert_eq!(whole_lines(b"a:1|c\nb:12", true), (&b"a:1|c\n"[..], true));
+        assert_eq!(whole_lines(b"b:12", true), (&b""[..], true));
+        assert_eq!(
+            whole_lines(b"a:1|c\nb:12", false),
+            (&b"a:1|c\nb:12"[..], false)
+        );
+    }
+
+    #[test]
+    fn the_kernel_flag_is_read() {
+        let pipeline = Arc::new(MetricsPipeline::new(
+            &crate::config::Config::load(&crate::config::source::Source::from_maps(
+                Default::default(),
+                Default::default(),
+            ))
+            .0,
+            vec![],
+        ));
+        let server = DogStatsD::start(0, pipeline.clone()).unwrap();
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut packet = b"whole:1|c\n".to_vec();
+        packet.extend(b"cut:");
+        packet.extend(std::iter::repeat_n(b'1', MAX_DATAGRAM));
+        packet.extend(b"|c");
+        sock.send_to(&packet, server.addrs[0]).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(server.stop(Duration::from_secs(2)));
+        let series = pipeline.take().flushed.collect().series;
+        let names: Vec<&str> = series.iter().map(|s| s.metric.as_str()).collect();
+        assert_eq!(names, ["whole"]);
+        assert_eq!(pipeline.counters.parse_errors.load(Ordering::Relaxed), 1);
     }
 }

@@ -121,6 +121,21 @@ mod tests {
         v.as_object().cloned().unwrap()
     }
 
+    /// Issue 11, row 12: the header comes from the internet; multi-byte characters of the right
+    /// byte length are refused, never sliced through.
+    #[test]
+    fn a_traceparent_with_multibyte_characters_is_refused_without_panicking() {
+        for tp in [
+            "00-é0000000000000000000000000000000-0000000000000001-01",
+            "00-0000000000000000é000000000000000-0000000000000001-01",
+            "00-000000000000000é0000000000000000-0000000000000001-01",
+            "00-00000000000000000000000000000001-00000000000000é0-01",
+            "00-00000000000000000000000000000001-0000000000000001-é",
+        ] {
+            assert_eq!(extract(&map(json!({ "traceparent": tp }))), None, "{tp}");
+        }
+    }
+
     #[test]
     fn datadog_headers_any_case_with_128_bit_tid() {
         let h = map(

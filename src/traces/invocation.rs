@@ -82,13 +82,12 @@ impl Invocations {
                 .then_some(config.capture_lambda_payload_max_depth),
             state: Mutex::new((HashMap::new(), VecDeque::new(), true)),
             init_duration_ns: AtomicU64::new(0),
-            seed: AtomicU64::new(
-                crate::time::now_ms() as u64 ^ u64::from(std::process::id()).rotate_left(32),
-            ),
+            seed: AtomicU64::new(os_seed()),
         }
     }
 
-    /// A random non-zero 63-bit id (splitmix64).
+    /// A random non-zero 63-bit id (splitmix64 over an OS-seeded start: sandboxes that start in
+    /// the same millisecond with the same pid must not share ids).
     fn id(&self) -> u64 {
         let mut z = self
             .seed
@@ -352,6 +351,12 @@ fn truncate(s: &str) -> String {
         cut -= 1;
     }
     format!("{}...", &s[..cut])
+}
+
+/// 64 bits from the OS's random source: std's `RandomState` keys come from it (getrandom).
+fn os_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(crate::time::now_ms())
 }
 
 #[cfg(test)]

@@ -23,8 +23,9 @@ pub(crate) const REQUEST_ID_HEADER: &str = "lambda-runtime-aws-request-id";
 pub(crate) struct Hooks {
     pub invocations: Arc<Invocations>,
     pub traces: Option<Arc<TracesPipeline>>,
-    /// The current on-demand invocation (`None` in Managed Instance mode).
-    pub current_request: Arc<dyn Fn() -> Option<String> + Send + Sync>,
+    /// The current on-demand invocation, if one started yet (`None` in Managed Instance mode,
+    /// where nothing is current).
+    pub current_request: Option<Arc<dyn Fn() -> Option<String> + Send + Sync>>,
     /// Asks the agent to flush; the sender is answered when the flush is done.
     pub flush: mpsc::Sender<oneshot::Sender<()>>,
 }
@@ -51,12 +52,17 @@ pub(crate) async fn start(port: u16, hooks: Hooks) -> std::io::Result<ServerHand
                     let body = http::read_body(body, MAX_BODY).await.unwrap_or_default();
                     let value: serde_json::Value =
                         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-                    let Some(request_id) =
-                        header(REQUEST_ID_HEADER).or_else(|| (hooks.current_request)())
-                    else {
-                        crate::log_warn!(
-                            "{path} without a {REQUEST_ID_HEADER} header in Managed Instance mode; ignored"
-                        );
+                    let current = hooks.current_request.as_ref().and_then(|c| c());
+                    let Some(request_id) = header(REQUEST_ID_HEADER).or(current) else {
+                        if hooks.current_request.is_some() {
+                            crate::log_warn!(
+                                "{path} without a {REQUEST_ID_HEADER} header before the first invocation; ignored"
+                            );
+                        } else {
+                            crate::log_warn!(
+                                "{path} without a {REQUEST_ID_HEADER} header in Managed Instance mode; ignored"
+                            );
+                        }
                         return http::json(
                             StatusCode::BAD_REQUEST,
                             r#"{"error":"missing request id"}"#,

@@ -111,3 +111,14 @@ fn managed_services_off_keeps_context_but_no_inferred_span() {
     assert_eq!((s[0].trace_id, s[0].parent_id), (77, 88));
     assert_eq!(s[0].meta["function_trigger.event_source"], "sqs");
 }
+
+/// Issue 11, row 13: two sandboxes starting together (same millisecond, same pid) must not
+/// share trace and span ids.
+#[test]
+fn ids_of_environments_started_together_differ() {
+    let a = invocations(&[]);
+    let b = invocations(&[]);
+    let (x, y) = (a.id(), b.id());
+    assert_ne!(x, y);
+    assert!(x > 0 && y > 0);
+}
