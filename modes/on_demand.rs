@@ -55,13 +55,12 @@ pub async fn run(
 
                 if planner.may_flush_at_end() {
                     if await_runtime_done {
-                        wait_runtime_done(
-                            &agent,
-                            &request_id,
-                            invocation_deadline,
-                            config.flush_timeout,
-                        )
-                        .await;
+                        // Like the flushes, the wait ends before the deadline: `/next` must go
+                        // out before Lambda times the invocation out.
+                        let until = invocation_deadline
+                            .checked_sub(DEADLINE_MARGIN)
+                            .unwrap_or_else(Instant::now);
+                        wait_runtime_done(&agent, &request_id, until, config.flush_timeout).await;
                     }
                     let now = Instant::now();
                     if planner.flush_at_end(now) {

@@ -114,9 +114,24 @@ impl Agent {
         let agent = Agent { inner };
         let sink_agent = agent.clone();
         let addr = agent.inner.config.telemetry_addr;
-        let server = listener::start(addr, Arc::new(move |events| sink_agent.ingest(events)))
-            .await
-            .map_err(|source| StartError::TelemetryListener { addr, source })?;
+        let sink: listener::Sink = Arc::new(move |events| sink_agent.ingest(events));
+        let server = match listener::start(addr, sink.clone()).await {
+            Ok(server) => server,
+            Err(e) => {
+                // Taken (another extension, an OTel collector layer): any free port does, the
+                // subscription names the one we got.
+                let any = std::net::SocketAddr::new(addr.ip(), 0);
+                let server = listener::start(any, sink)
+                    .await
+                    .map_err(|source| StartError::TelemetryListener { addr: any, source })?;
+                crate::log_warn!(
+                    "the Telemetry API port {} is taken ({e}); listening on {} instead",
+                    addr.port(),
+                    server.addr
+                );
+                server
+            }
+        };
         *lock(&agent.inner.telemetry) = Some(server);
         let port = agent.inner.config.dogstatsd_port;
         match DogStatsD::start(port, agent.inner.metrics.clone()) {
