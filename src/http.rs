@@ -1,6 +1,8 @@
-//! A minimal HTTP/1.1 server loop over hyper, shared by every local listener (Telemetry API
-//! listener now; DogStatsD-adjacent HTTP listeners later) and by the test platform. Owns
-//! accepting, per-connection tasks, bounded body reading and stopping. Must not know routes.
+//! The one HTTP/1.1 server primitive over hyper, shared by every local listener (Telemetry API,
+//! trace agent, lifecycle API) and by the test platform. Owns accepting — at most
+//! `MAX_CONNECTIONS` open at once, back-off on accept errors (`EMFILE` must not spin a core) —,
+//! per-connection tasks with header and body read timeouts, bounded body reading, and stopping
+//! with a drain of the requests in flight. Must not know routes.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -9,21 +11,42 @@ use hyper::{Request, Response, StatusCode};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 pub type HttpResponse = Response<Full<Bytes>>;
+
+/// Connections open at once per server; more wait in the kernel's backlog.
+pub const MAX_CONNECTIONS: usize = 256;
+/// A client must send a request's headers within this (slowloris) …
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// … and its body within this.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest pause after repeated accept errors.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A running server; dropping the handle does not stop it, [`ServerHandle::stop`] does.
 pub struct ServerHandle {
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
+    connections: Arc<Semaphore>,
 }
 
 impl ServerHandle {
     /// Stops accepting connections and ends open ones at their next request boundary.
     pub fn stop(&self) {
         let _ = self.stop.send(true);
+    }
+
+    /// Stops, then waits until every open connection has answered its request in flight, or
+    /// `until`. Returns whether all were drained.
+    pub async fn drain(&self, until: Instant) -> bool {
+        self.stop();
+        let all = MAX_CONNECTIONS as u32;
+        tokio::time::timeout_at(until.into(), self.connections.acquire_many(all))
+            .await
+            .is_ok()
     }
 }
 
@@ -78,18 +101,43 @@ where
     let (stop, mut stopped) = watch::channel(false);
     let handler = Arc::new(handler);
     let upgrade = Arc::new(upgrade);
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = connections.clone();
     tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(1);
         loop {
+            // A slot first: at the cap, new connections wait in the backlog (mini-redis).
+            let slot = tokio::select! {
+                s = slots.clone().acquire_owned() => s,
+                _ = stopped.changed() => break,
+            };
+            let Ok(slot) = slot else { break };
             let accepted = tokio::select! {
                 a = listener.accept() => a,
                 _ = stopped.changed() => break,
             };
-            let Ok((stream, _)) = accepted else { continue };
+            let stream = match accepted {
+                Ok((stream, _)) => {
+                    backoff = Duration::from_millis(1);
+                    stream
+                }
+                Err(e) => {
+                    // EMFILE and friends persist: pause instead of spinning on them.
+                    crate::log_debug!("accept on {addr} failed: {e}; retrying in {backoff:?}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stopped.changed() => break,
+                    }
+                    backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                    continue;
+                }
+            };
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
             let upgrade = upgrade.clone();
             let mut conn_stop = stopped.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 let Ok(stream) = upgrade(stream).await else {
                     return;
                 };
@@ -98,6 +146,8 @@ where
                     async move { handler(req).await }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
                 tokio::pin!(conn);
                 tokio::select! {
@@ -110,16 +160,36 @@ where
             });
         }
     });
-    Ok(ServerHandle { addr, stop })
+    Ok(ServerHandle {
+        addr,
+        stop,
+        connections,
+    })
 }
 
 /// Reads a request body up to `limit` bytes; `None` if larger or broken.
 pub async fn read_body(body: Incoming, limit: usize) -> Option<Bytes> {
-    Limited::new(body, limit)
-        .collect()
+    read_body_sized(body, limit, 0).await
+}
+
+/// Like [`read_body`], into one buffer of `expected` bytes reserved up front (the declared
+/// length, when known): the body is held once, never as chunks plus a copy. `None` also when
+/// the client takes longer than `BODY_TIMEOUT`.
+pub async fn read_body_sized(body: Incoming, limit: usize, expected: usize) -> Option<Bytes> {
+    let read = async {
+        let mut buf = bytes::BytesMut::with_capacity(expected.min(limit));
+        let mut body = Limited::new(body, limit);
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.ok()?.into_data() {
+                buf.extend_from_slice(&data);
+            }
+        }
+        Some(buf.freeze())
+    };
+    tokio::time::timeout(BODY_TIMEOUT, read)
         .await
         .ok()
-        .map(|c| c.to_bytes())
+        .flatten()
 }
 
 /// A request header as text, if present and valid.

@@ -6,8 +6,10 @@
 
 use std::collections::BTreeMap;
 
-/// Causes the shipper already warns about with the intake's error, flush by flush.
-const WARNED_BY_THE_SHIPPER: &str = "delivery";
+/// Whether the shipper already warned about these drops with the intake's error, at the flush.
+fn warned_by_the_shipper(signal: &str, reason: &str) -> bool {
+    reason == "delivery" && matches!(signal, "logs" | "metrics" | "traces")
+}
 
 /// What one drop counter means: the unit counted and why the items were dropped.
 fn describe(signal: &str, reason: &str) -> (&'static str, &'static str) {
@@ -37,6 +39,7 @@ fn describe(signal: &str, reason: &str) -> (&'static str, &'static str) {
         ("logs", "buffer_full") => ("entries", "the buffer was full (TANDEM_LOGS_BUFFER_BYTES)"),
         ("logs", "platform") => ("records", "Lambda dropped them before delivering them"),
         ("apm_proxy", "busy") => ("requests", "every delivery slot stayed busy"),
+        ("apm_proxy", "shutdown") => ("requests", "they were still in flight at shutdown"),
         (_, "delivery") => ("items", "they could not be delivered"),
         _ => ("items", "of an unnamed cause"),
     }
@@ -66,7 +69,7 @@ impl Ledger {
             let total = *value as u64;
             let before = self.reported.insert(name.clone(), total).unwrap_or(0);
             let new = total.saturating_sub(before);
-            if new == 0 || reason == WARNED_BY_THE_SHIPPER {
+            if new == 0 || warned_by_the_shipper(signal, reason) {
                 continue;
             }
             let (unit, why) = describe(signal, reason);

@@ -34,6 +34,8 @@ use tokio::task::JoinHandle;
 const EXIT_MARGIN: Duration = Duration::from_millis(150);
 /// Longest wait at SHUTDOWN for the platform's last telemetry (the final REPORT).
 const SHUTDOWN_TELEMETRY_GRACE: Duration = Duration::from_millis(500);
+/// Longest wait at SHUTDOWN for local requests in flight (tracers, lifecycle calls, uploads).
+const DRAIN_AT_MOST: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -68,6 +70,7 @@ struct Inner {
     telemetry: Mutex<Option<ServerHandle>>,
     totals: Mutex<FlushReport>,
     drops: Mutex<drops::Ledger>,
+    forwarder: Arc<crate::traces::forward::Forwarder>,
 }
 
 /// The shared core. Cheap to clone.
@@ -84,6 +87,7 @@ impl Agent {
         attribution: Attribution,
     ) -> Result<Agent, StartError> {
         let (lifecycle, _) = broadcast::channel(1024);
+        let intake = Arc::new(Intake::new(&config)?);
         let inner = Arc::new(Inner {
             logs: LogsPipeline::new(&config, function.clone(), attribution),
             metrics: Arc::new(MetricsPipeline::new(&config, function.tags.clone())),
@@ -93,7 +97,6 @@ impl Agent {
             )),
             dogstatsd: Mutex::new(None),
             attribution,
-            intake: Arc::new(Intake::new(&config)?),
             traces: config
                 .trace_enabled
                 .then(|| Arc::new(TracesPipeline::new(&config, &function))),
@@ -109,6 +112,8 @@ impl Agent {
             telemetry: Mutex::new(None),
             totals: Mutex::new(FlushReport::default()),
             drops: Mutex::new(drops::Ledger::default()),
+            forwarder: Arc::new(crate::traces::forward::Forwarder::new(intake.clone())),
+            intake,
             config,
         });
         let agent = Agent { inner };
@@ -151,9 +156,7 @@ impl Agent {
         );
         let port = agent.inner.config.apm_receiver_port;
         let traces = agent.inner.traces.clone();
-        let forwarder = Arc::new(crate::traces::forward::Forwarder::new(
-            agent.inner.intake.clone(),
-        ));
+        let forwarder = agent.inner.forwarder.clone();
         match crate::traces::server::start(port, traces, forwarder, routes).await {
             Ok(server) => {
                 crate::log_info!("trace agent listening on {}", server.addr);
@@ -285,12 +288,23 @@ impl Agent {
         if let Some(server) = lock(&self.inner.telemetry).take() {
             server.stop();
         }
-        if let Some(server) = lock(&self.inner.trace_agent).take() {
-            server.stop();
+        // Late end-invocation calls, tracer payloads and proxied uploads in flight finish (or
+        // are cut off) within a share of the budget, before the final flush takes the buffers.
+        let drain_until = Instant::now()
+            + (usable.saturating_duration_since(Instant::now()) / 4).min(DRAIN_AT_MOST);
+        let servers = [
+            lock(&self.inner.trace_agent).take(),
+            lock(&self.inner.lifecycle_api).take(),
+        ];
+        for server in servers.into_iter().flatten() {
+            if !server.drain(drain_until).await {
+                crate::log_warn!(
+                    "shutdown: requests to {} were still open at the drain deadline; they were cut off",
+                    server.addr
+                );
+            }
         }
-        if let Some(server) = lock(&self.inner.lifecycle_api).take() {
-            server.stop();
-        }
+        self.inner.forwarder.drain(drain_until).await;
         let dogstatsd = lock(&self.inner.dogstatsd).take();
         if let Some(d) = dogstatsd {
             d.stop(Duration::from_millis(100)).await;

@@ -90,7 +90,26 @@ impl Forwarder {
         Some(tokio::spawn(async move {
             let delivery = intake.deliver(&key, &url, &payload, &[], deadline).await;
             drop(slot);
+            if !matches!(delivery, Delivery::Delivered { .. }) {
+                // Profile copies have no tracer to tell: every failure is counted here.
+                metrics::counter!("tandem.apm_proxy.dropped", "reason" => "delivery").increment(1);
+            }
             delivery
         }))
+    }
+
+    /// Waits until every delivery in flight has finished, or `until` (SHUTDOWN); returns whether
+    /// all did. Those still running are cut off with the process and counted here.
+    pub(crate) async fn drain(&self, until: Instant) -> bool {
+        let all = MAX_IN_FLIGHT as u32;
+        match tokio::time::timeout_at(until.into(), self.slots.acquire_many(all)).await {
+            Ok(_) => true,
+            Err(_) => {
+                let open = MAX_IN_FLIGHT - self.slots.available_permits();
+                metrics::counter!("tandem.apm_proxy.dropped", "reason" => "shutdown")
+                    .increment(open as u64);
+                false
+            }
+        }
     }
 }

@@ -1,12 +1,12 @@
-//! The trace buffer: decoded tracer payloads go through the processor into a byte-capped
-//! buffer of `TracerPayload`s until a flush takes them. Counts every span received, every trace
+//! The trace buffer: decoded tracer payloads go through the processor into a buffer of
+//! `TracerPayload`s, capped by their estimated heap size (what they really hold in memory, not
+//! their encoded size), until a flush takes them. Counts every span received, every trace
 //! rejected and every span dropped for lack of room.
 
 use super::process::{Processor, Rejected};
 use super::proto::{Span, TracerPayload};
 use crate::config::Config;
 use crate::tags::FunctionContext;
-use prost::Message;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -90,7 +90,7 @@ impl TracesPipeline {
 
     /// Buffers an already-built payload (the invocation span, inferred spans).
     pub fn push(&self, payload: TracerPayload) {
-        let size = payload.encoded_len();
+        let size = heap_size(&payload);
         let mut buf = crate::sync::lock(&self.buffer);
         if buf.1 + size > self.cap_bytes {
             drop(buf);
@@ -109,4 +109,44 @@ impl TracesPipeline {
         buf.1 = 0;
         std::mem::take(&mut buf.0)
     }
+}
+
+/// Estimated heap bytes of a payload: strings, map entries (with the maps' own overhead) and
+/// the structs themselves — about three times its encoded size for typical spans.
+pub(crate) fn heap_size(p: &TracerPayload) -> usize {
+    let map = |m: &std::collections::HashMap<String, String>| {
+        m.iter().map(|(k, v)| k.len() + v.len() + 64).sum::<usize>()
+    };
+    let span = |s: &Span| {
+        const SPAN: usize = 320;
+        SPAN + s.service.len()
+            + s.name.len()
+            + s.resource.len()
+            + s.r#type.len()
+            + map(&s.meta)
+            + s.metrics.keys().map(|k| k.len() + 48).sum::<usize>()
+            + s.meta_struct
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 64)
+                .sum::<usize>()
+            + s.span_links
+                .iter()
+                .map(|l| 96 + l.tracestate.len() + map(&l.attributes))
+                .sum::<usize>()
+    };
+    let chunks: usize = p
+        .chunks
+        .iter()
+        .map(|c| 96 + c.origin.len() + map(&c.tags) + c.spans.iter().map(span).sum::<usize>())
+        .sum();
+    256 + p.container_id.len()
+        + p.language_name.len()
+        + p.language_version.len()
+        + p.tracer_version.len()
+        + p.runtime_id.len()
+        + p.env.len()
+        + p.hostname.len()
+        + p.app_version.len()
+        + map(&p.tags)
+        + chunks
 }

@@ -1,7 +1,9 @@
 //! The local trace agent on `127.0.0.1:8126`: `/v0.4/traces` and `/v0.5/traces` (PUT or
 //! POST, msgpack), `/v0.6/stats`, `/info`, and the APM proxy routes, which are forwarded to
 //! their intakes with the API key added. Bodies over 50 MiB get 413, undecodable ones 400;
-//! neither affects anything else.
+//! neither affects anything else. Trace bodies in flight share a byte budget: one that cannot
+//! get its share within a second gets 429 (the Agent's answer; tracers retry or drop and count),
+//! so concurrent large bodies never add up past the extension's memory bound.
 
 use super::forward::{Forwarded, Forwarder};
 use super::msgpack;
@@ -13,6 +15,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub(crate) const MAX_BODY: usize = 50 * 1024 * 1024;
+/// Trace body bytes being read and decoded at once, across requests: decoded spans take about
+/// four times their msgpack size, so this bounds the trace agent near 40 MiB at its worst.
+pub(crate) const IN_FLIGHT_BYTES: usize = 8 * 1024 * 1024;
+/// Reserved for a body sent without a length (chunked): larger ones are refused.
+const UNSIZED_RESERVE: usize = 2 * 1024 * 1024;
+/// How long a body waits for its share of the budget before 429.
+const BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where each proxied route goes.
 #[derive(Debug, Clone)]
@@ -76,22 +85,48 @@ pub(crate) async fn start(
 ) -> std::io::Result<ServerHandle> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let routes = Arc::new(routes);
+    let budget = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT_BYTES));
     http::serve(listener, move |req| {
         let (pipeline, forwarder, routes) = (pipeline.clone(), forwarder.clone(), routes.clone());
+        let budget = budget.clone();
         async move {
             let (parts, body) = req.into_parts();
             let path = parts.uri.path().to_string();
             if parts.method == Method::GET && path == "/info" {
                 return http::json(StatusCode::OK, info(&routes));
             }
-            if http::header(&parts.headers, "content-length")
-                .and_then(|v| v.parse::<usize>().ok())
-                .is_some_and(|n| n > MAX_BODY)
-            {
+            let declared = http::header(&parts.headers, "content-length")
+                .and_then(|v| v.parse::<usize>().ok());
+            if declared.is_some_and(|n| n > MAX_BODY) {
                 return http::respond(StatusCode::PAYLOAD_TOO_LARGE, "body over 50 MiB");
             }
-            let Some(body) = http::read_body(body, MAX_BODY).await else {
-                return http::respond(StatusCode::PAYLOAD_TOO_LARGE, "body over 50 MiB");
+            let is_traces = matches!(path.as_str(), "/v0.4/traces" | "/v0.5/traces");
+            // Trace bodies are decoded here, so they hold the budget until ingested; proxied
+            // bodies are bounded by the forwarder's slots.
+            let share = declared.unwrap_or(UNSIZED_RESERVE);
+            let permit = if is_traces {
+                let wait = u32::try_from(share)
+                    .ok()
+                    .filter(|n| *n as usize <= IN_FLIGHT_BYTES)
+                    .map(|n| {
+                        tokio::time::timeout(BUDGET_WAIT, budget.clone().acquire_many_owned(n))
+                    });
+                match wait {
+                    Some(w) => match w.await {
+                        Ok(Ok(p)) => Some(p),
+                        _ => return over_budget(pipeline.as_deref(), share),
+                    },
+                    None => return over_budget(pipeline.as_deref(), share),
+                }
+            } else {
+                None
+            };
+            let limit = if is_traces { share } else { MAX_BODY };
+            let Some(body) = http::read_body_sized(body, limit, declared.unwrap_or(0)).await else {
+                if is_traces && declared.is_none() {
+                    return over_budget(pipeline.as_deref(), share);
+                }
+                return http::respond(StatusCode::PAYLOAD_TOO_LARGE, "body too large or too slow");
             };
             let header = |n: &str| http::header(&parts.headers, n).unwrap_or("").to_string();
             match path.as_str() {
@@ -103,6 +138,8 @@ pub(crate) async fn start(
                     } else {
                         msgpack::decode_v05(&body)
                     };
+                    let body_len = body.len();
+                    drop(body);
                     match decoded {
                         Ok(traces) => {
                             if let Some(p) = &pipeline {
@@ -124,12 +161,12 @@ pub(crate) async fn start(
                                     crate::time::now_ms().saturating_mul(1_000_000),
                                 );
                             }
+                            drop(permit);
                             http::json(StatusCode::OK, r#"{"rate_by_service":{}}"#)
                         }
                         Err(e) => {
                             crate::log_warn!(
-                                "trace agent: undecodable {path} payload of {} bytes: {e}",
-                                body.len()
+                                "trace agent: undecodable {path} payload of {body_len} bytes: {e}"
                             );
                             http::respond(
                                 StatusCode::BAD_REQUEST,
@@ -174,6 +211,21 @@ pub(crate) async fn start(
             }
         }
     })
+}
+
+/// A trace body that does not fit the in-flight budget: 429, counted
+/// (`tandem.traces.dropped{reason:over_budget}`, reported at the next flush).
+fn over_budget(pipeline: Option<&TracesPipeline>, bytes: usize) -> http::HttpResponse {
+    if let Some(p) = pipeline {
+        p.counters
+            .requests_over_budget
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    crate::log_debug!("trace agent: a {bytes}-byte body did not fit the in-flight budget; 429");
+    http::respond(
+        StatusCode::TOO_MANY_REQUESTS,
+        "trace payloads in flight exceed the agent's memory budget; retry later",
+    )
 }
 
 /// The tracer's answer for a forwarded request.
