@@ -30,78 +30,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-// Minimal msgpack writers for building realistic payloads.
-fn str_(out: &mut Vec<u8>, s: &str) {
-    let n = s.len();
-    if n < 32 {
-        out.push(0xa0 | n as u8);
-    } else {
-        out.push(0xd9);
-        out.push(n as u8);
-    }
-    out.extend_from_slice(s.as_bytes());
-}
-fn uint(out: &mut Vec<u8>, v: u64) {
-    out.push(0xcf);
-    out.extend_from_slice(&v.to_be_bytes());
-}
-fn map(out: &mut Vec<u8>, n: usize) {
-    out.push(0x80 | n as u8);
-}
-fn arr(out: &mut Vec<u8>, n: usize) {
-    out.push(0xdd);
-    out.extend_from_slice(&(n as u32).to_be_bytes());
-}
-
 const TRACES: usize = 1000;
 const SPANS: usize = 10;
 
 fn v04() -> Vec<u8> {
-    let mut o = Vec::new();
-    arr(&mut o, TRACES);
-    for t in 0..TRACES {
-        arr(&mut o, SPANS);
-        for s in 0..SPANS {
-            map(&mut o, 11);
-            for (k, v) in [
-                ("service", "orders"),
-                ("name", "http.request"),
-                ("resource", "GET /users/{id}"),
-                ("type", "web"),
-            ] {
-                str_(&mut o, k);
-                str_(&mut o, v);
-            }
-            str_(&mut o, "trace_id");
-            uint(&mut o, 1 + t as u64);
-            str_(&mut o, "span_id");
-            uint(&mut o, 1 + (t * SPANS + s) as u64);
-            str_(&mut o, "parent_id");
-            uint(&mut o, if s == 0 { 0 } else { (t * SPANS + s) as u64 });
-            str_(&mut o, "start");
-            uint(&mut o, 1_700_000_000_000_000_000);
-            str_(&mut o, "duration");
-            uint(&mut o, 1_000_000);
-            str_(&mut o, "meta");
-            map(&mut o, 5);
-            for (k, v) in [
-                ("http.url", "https://api.example.com/users/42"),
-                ("http.method", "GET"),
-                ("http.status_code", "200"),
-                ("component", "requests"),
-                ("span.kind", "client"),
-            ] {
-                str_(&mut o, k);
-                str_(&mut o, v);
-            }
-            str_(&mut o, "metrics");
-            map(&mut o, 1);
-            str_(&mut o, "_dd.measured");
-            o.push(0xcb);
-            o.extend_from_slice(&1.0f64.to_be_bytes());
-        }
-    }
-    o
+    tandem_testkit::msgpack::v04(TRACES, SPANS, 0)
 }
 
 fn main() {

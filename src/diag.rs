@@ -47,10 +47,3 @@ macro_rules! log_info { ($($t:tt)*) => { $crate::diag::write($crate::level::LogL
 macro_rules! log_warn { ($($t:tt)*) => { $crate::diag::write($crate::level::LogLevel::Warn, format_args!($($t)*)) } }
 #[macro_export]
 macro_rules! log_error { ($($t:tt)*) => { $crate::diag::write($crate::level::LogLevel::Error, format_args!($($t)*)) } }
-
-/// The process's peak resident memory (`VmHWM` of `/proc/self/status`), in KiB.
-pub fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}

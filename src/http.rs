@@ -172,6 +172,16 @@ pub async fn read_body(body: Incoming, limit: usize) -> Option<Bytes> {
     read_body_sized(body, limit, 0).await
 }
 
+/// Reads and drops a body (up to `limit` bytes, within `BODY_TIMEOUT`), holding one frame at a
+/// time: a refused request is answered only once the client has finished sending it.
+pub async fn discard_body(body: Incoming, limit: usize) {
+    let drain = async {
+        let mut body = Limited::new(body, limit);
+        while let Some(Ok(_)) = body.frame().await {}
+    };
+    let _ = tokio::time::timeout(BODY_TIMEOUT, drain).await;
+}
+
 /// Like [`read_body`], into one buffer of `expected` bytes reserved up front (the declared
 /// length, when known): the body is held once, never as chunks plus a copy. `None` also when
 /// the client takes longer than `BODY_TIMEOUT`.

@@ -17,6 +17,7 @@ pub(crate) mod invocations;
 pub mod lambda;
 pub mod level;
 pub mod logs;
+pub mod memory;
 pub mod metrics;
 pub mod payload;
 pub(crate) mod secret;

@@ -349,7 +349,7 @@ impl Config {
             traces_buffer_bytes: r.u64_in(
                 "TANDEM_TRACES_BUFFER_BYTES",
                 65_536..=268_435_456,
-                12 * 1024 * 1024,
+                6 * 1024 * 1024,
             ) as usize,
             internal_metrics: r.bool("TANDEM_INTERNAL_METRICS", false),
             metrics_context_limit: r.u64_in(

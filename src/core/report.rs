@@ -162,7 +162,7 @@ impl Agent {
         if let Some(line) = super::drops::totals(&crate::counters::snapshot()) {
             crate::log_warn!("{line}");
         }
-        if let Some(kib) = crate::diag::peak_rss_kib() {
+        if let Some(kib) = crate::memory::peak_rss_kib() {
             crate::log_info!("shutdown: peak memory {kib} KiB (VmHWM)");
         }
         crate::log_info!("counters: {}", crate::counters::summary());

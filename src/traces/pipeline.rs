@@ -4,7 +4,7 @@
 //! rejected and every span dropped for lack of room.
 
 use super::process::{Processor, Rejected};
-use super::proto::{Span, TracerPayload};
+use super::proto::{Span, TraceChunk, TracerPayload};
 use crate::config::Config;
 use crate::tags::FunctionContext;
 use std::sync::Mutex;
@@ -89,16 +89,27 @@ impl TracesPipeline {
     }
 
     /// Buffers an already-built payload (the invocation span, inferred spans).
-    pub fn push(&self, payload: TracerPayload) {
-        let size = heap_size(&payload);
+    /// A payload larger than the room left keeps the traces (chunks) that fit; the others are
+    /// dropped and counted.
+    pub fn push(&self, mut payload: TracerPayload) {
+        let mut size = heap_size(&payload);
         let mut buf = crate::sync::lock(&self.buffer);
-        if buf.1 + size > self.cap_bytes {
-            drop(buf);
-            let spans: usize = payload.chunks.iter().map(|c| c.spans.len()).sum();
+        let room = self.cap_bytes.saturating_sub(buf.1);
+        if size > room {
+            let mut dropped = 0;
+            while size > room {
+                let Some(chunk) = payload.chunks.pop() else {
+                    break;
+                };
+                size = size.saturating_sub(chunk_heap_size(&chunk));
+                dropped += chunk.spans.len() as u64;
+            }
             self.counters
                 .spans_dropped_buffer_full
-                .fetch_add(spans as u64, Ordering::Relaxed);
-            return;
+                .fetch_add(dropped, Ordering::Relaxed);
+            if payload.chunks.is_empty() {
+                return;
+            }
         }
         buf.1 += size;
         buf.0.push(payload);
@@ -111,19 +122,19 @@ impl TracesPipeline {
     }
 }
 
-/// Estimated heap bytes of a payload: strings, map entries (with the maps' own overhead) and
-/// the structs themselves — about three times its encoded size for typical spans.
-pub(crate) fn heap_size(p: &TracerPayload) -> usize {
-    let map = |m: &std::collections::HashMap<String, String>| {
-        m.iter().map(|(k, v)| k.len() + v.len() + 64).sum::<usize>()
-    };
+fn string_map(m: &std::collections::HashMap<String, String>) -> usize {
+    m.iter().map(|(k, v)| k.len() + v.len() + 64).sum()
+}
+
+/// Estimated heap bytes of one trace chunk and its spans.
+fn chunk_heap_size(c: &TraceChunk) -> usize {
     let span = |s: &Span| {
         const SPAN: usize = 320;
         SPAN + s.service.len()
             + s.name.len()
             + s.resource.len()
             + s.r#type.len()
-            + map(&s.meta)
+            + string_map(&s.meta)
             + s.metrics.keys().map(|k| k.len() + 48).sum::<usize>()
             + s.meta_struct
                 .iter()
@@ -131,14 +142,17 @@ pub(crate) fn heap_size(p: &TracerPayload) -> usize {
                 .sum::<usize>()
             + s.span_links
                 .iter()
-                .map(|l| 96 + l.tracestate.len() + map(&l.attributes))
+                .map(|l| 96 + l.tracestate.len() + string_map(&l.attributes))
                 .sum::<usize>()
     };
-    let chunks: usize = p
-        .chunks
-        .iter()
-        .map(|c| 96 + c.origin.len() + map(&c.tags) + c.spans.iter().map(span).sum::<usize>())
-        .sum();
+    96 + c.origin.len() + string_map(&c.tags) + c.spans.iter().map(span).sum::<usize>()
+}
+
+/// Estimated heap bytes of a payload: strings, map entries (with the maps' own overhead) and
+/// the structs themselves — about three times its encoded size for typical spans.
+pub(crate) fn heap_size(p: &TracerPayload) -> usize {
+    let map = string_map;
+    let chunks: usize = p.chunks.iter().map(chunk_heap_size).sum();
     256 + p.container_id.len()
         + p.language_name.len()
         + p.language_version.len()

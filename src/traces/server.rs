@@ -111,13 +111,17 @@ pub(crate) async fn start(
                     .map(|n| {
                         tokio::time::timeout(BUDGET_WAIT, budget.clone().acquire_many_owned(n))
                     });
-                match wait {
-                    Some(w) => match w.await {
-                        Ok(Ok(p)) => Some(p),
-                        _ => return over_budget(pipeline.as_deref(), share),
-                    },
-                    None => return over_budget(pipeline.as_deref(), share),
+                let permit = match wait {
+                    Some(w) => w.await.ok().and_then(Result::ok),
+                    None => None,
+                };
+                if permit.is_none() {
+                    // Read to the end (and dropped as it comes) so that the tracer, still
+                    // sending, gets the answer rather than a reset connection.
+                    http::discard_body(body, MAX_BODY).await;
+                    return over_budget(pipeline.as_deref(), share);
                 }
+                permit
             } else {
                 None
             };

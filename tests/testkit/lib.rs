@@ -9,6 +9,7 @@
 pub mod certs;
 pub mod events;
 pub mod intake;
+pub mod msgpack;
 pub mod platform;
 pub mod process;
 pub mod proxy;

@@ -299,7 +299,7 @@ impl Platform {
 
     /// INVOKE to the extension's pending `/next` and `platform.start`; returns how many
     /// `/next` calls had been made.
-    async fn begin_invoke(&self, request_id: &str, timeout: Duration) -> Result<usize, String> {
+    pub async fn begin_invoke(&self, request_id: &str, timeout: Duration) -> Result<usize, String> {
         let before = self.state().next_calls.len();
         if before == 0 || !self.wait_next_calls(before, timeout).await {
             return Err("the extension is not waiting on /next".into());
@@ -310,7 +310,7 @@ impl Platform {
     }
 
     /// `platform.runtimeDone`, the extension's next `/next`, then `platform.report`.
-    async fn finish_invoke(
+    pub async fn finish_invoke(
         &self,
         request_id: &str,
         before: usize,
