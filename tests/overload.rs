@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 use tandem_testkit::events as ev;
 use tandem_testkit::platform::{Outcome, SimMode, TelemetryAnswer};
+use tandem_testkit::process::counter;
 use tandem_testkit::{Harness, request_id};
 
 const T: Duration = Duration::from_secs(30);
@@ -46,19 +47,6 @@ fn warned_drops(log: &[String], prefix: &str, because: &str) -> u64 {
                 .ok()
         })
         .sum()
-}
-
-/// A counter's value in the shutdown `counters:` line (0 when absent).
-fn counter(log: &[String], name: &str) -> u64 {
-    let prefix = format!(" {name}=");
-    log.iter()
-        .rev()
-        .find(|l| l.contains("counters: "))
-        .and_then(|l| {
-            let rest = &l[l.find(&prefix)? + prefix.len()..];
-            rest.split(' ').next()?.parse::<f64>().ok()
-        })
-        .map_or(0, |v| v as u64)
 }
 
 fn enhanced_present(h: &Harness) -> bool {

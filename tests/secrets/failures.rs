@@ -1,6 +1,7 @@
 //! Resolution failures: access denied and a wrong ARN; AWS calls through the standard proxy.
 
 use super::*;
+use tandem_testkit::process::counter;
 
 /// Runs one invocation that logs `lines` lines of 500 bytes while the key cannot be resolved;
 /// returns the agent's log.
@@ -40,19 +41,6 @@ async fn run_without_key(
 }
 
 const LINES: usize = 300;
-
-/// A counter's value in the last `counters:` summary line (0 when absent).
-fn counter(log: &[String], name: &str) -> u64 {
-    let prefix = format!(" {name}=");
-    log.iter()
-        .rev()
-        .find(|l| l.contains("counters: "))
-        .and_then(|l| {
-            let rest = &l[l.find(&prefix)? + prefix.len()..];
-            rest.split(' ').next()?.parse().ok()
-        })
-        .unwrap_or(0)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_denied_and_a_wrong_arn_fail_clearly_delay_nothing_and_stay_within_caps() {

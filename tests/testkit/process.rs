@@ -168,3 +168,16 @@ impl AgentProcess {
         let _ = self.child.kill().await;
     }
 }
+
+/// A counter's value in the agent's last `counters:` line (0 when absent).
+pub fn counter(log: &[String], name: &str) -> u64 {
+    let prefix = format!(" {name}=");
+    log.iter()
+        .rev()
+        .find(|l| l.contains("counters: "))
+        .and_then(|l| {
+            let rest = l.get(l.find(&prefix)? + prefix.len()..)?;
+            rest.split(' ').next()?.parse::<f64>().ok()
+        })
+        .map_or(0, |v| v as u64)
+}
