@@ -11,6 +11,8 @@ pub mod core;
 pub mod counters;
 pub mod diag;
 pub mod dogstatsd;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod http;
 pub(crate) mod intake;
 pub(crate) mod invocations;

@@ -24,6 +24,8 @@ pub enum Fault {
     Drop,
     /// Never answer.
     Hang,
+    /// 429 with `Retry-After` of this many seconds.
+    Throttle(u32),
 }
 
 #[derive(Debug, Clone)]
@@ -302,13 +304,20 @@ async fn capture(
         }
         Fault::Drop => return Err(Abort),
         Fault::Hang => std::future::pending().await,
+        Fault::Throttle(_) => 429,
     };
     unanswered.armed = false;
     record_answer(&shared, idx, status);
-    Ok(http::json(
+    let mut r = http::json(
         StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED),
         "{}",
-    ))
+    );
+    if let Fault::Throttle(secs) = fault
+        && let Ok(v) = hyper::header::HeaderValue::from_str(&secs.to_string())
+    {
+        r.headers_mut().insert("Retry-After", v);
+    }
+    Ok(r)
 }
 
 fn record_answer(shared: &Shared, idx: usize, status: u16) {

@@ -67,6 +67,21 @@ struct State {
     destination: Option<(String, u64, usize, Duration)>,
     /// What the runtime posted, by request id: (`response` or `error`, body).
     runtime_results: std::collections::HashMap<String, (String, String)>,
+    /// Faults to answer the next Extensions API calls with, in order.
+    api_faults: VecDeque<ApiFault>,
+}
+
+/// A misbehaving Extensions API: how one call is answered instead of the normal way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiFault {
+    /// `/register` answers this status.
+    RegisterStatus(u16),
+    /// `/register` answers 200 with a body that is not JSON.
+    RegisterGarbage,
+    /// `/event/next` answers this status.
+    NextStatus(u16),
+    /// `/event/next` answers 200 with a body that is not JSON.
+    NextGarbage,
 }
 
 struct Shared {
@@ -161,6 +176,11 @@ impl Platform {
 
     pub fn mode(&self) -> SimMode {
         self.shared.mode
+    }
+
+    /// Answers the next Extensions API calls of each fault's route with these, in order.
+    pub fn queue_api_faults(&self, faults: impl IntoIterator<Item = ApiFault>) {
+        self.state().api_faults.extend(faults);
     }
 
     pub fn registrations(&self) -> Vec<Registration> {

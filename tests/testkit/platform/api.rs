@@ -11,6 +11,10 @@ pub(super) async fn route(
     let header = |n: &str| http::header(&parts.headers, n).map(str::to_string);
     let body = http::read_body(body, 1 << 20).await.unwrap_or_default();
     let path = parts.uri.path();
+    if let Some(answer) = api_fault(&shared, path) {
+        shared.changed.notify_waiters();
+        return answer;
+    }
     let response = match (&parts.method, path) {
         (&Method::POST, "/2020-01-01/extension/register") => register(
             &shared,
@@ -63,6 +67,34 @@ pub(super) async fn route(
     };
     shared.changed.notify_waiters();
     response
+}
+
+/// The queued fault for this route, if the first one queued is for it.
+fn api_fault(shared: &Shared, path: &str) -> Option<http::HttpResponse> {
+    let mut s = lock(shared);
+    let fault = *s.api_faults.front()?;
+    let (register, next) = (
+        path == "/2020-01-01/extension/register",
+        path == "/2020-01-01/extension/event/next",
+    );
+    let answer = match fault {
+        ApiFault::RegisterStatus(code) if register => http::json(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            r#"{"errorMessage":"injected","errorType":"Extension.Fault"}"#,
+        ),
+        ApiFault::RegisterGarbage if register => http::json(StatusCode::OK, "}{ not json"),
+        ApiFault::NextStatus(code) if next => http::json(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            r#"{"errorMessage":"injected","errorType":"Extension.Fault"}"#,
+        ),
+        ApiFault::NextGarbage if next => http::json(StatusCode::OK, "\u{0}garbage"),
+        _ => return None,
+    };
+    s.api_faults.pop_front();
+    if next {
+        s.next_calls.push(Instant::now());
+    }
+    Some(answer)
 }
 
 fn register(

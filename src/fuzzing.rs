@@ -1,0 +1,95 @@
+//! Entry points for the fuzz targets (`fuzz/`), built only with the `fuzzing` feature: each takes
+//! raw bytes from the fuzzer and drives one remote-input path as the extension does — decode,
+//! then the processing that follows — so a panic anywhere on it is found. Must not be used by
+//! the extension itself.
+
+use crate::config::Config;
+use crate::config::source::Source;
+use crate::logs::{Attribution, LogsPipeline};
+use crate::tags::FunctionContext;
+use crate::traces::invocation::Invocations;
+use crate::traces::pipeline::{TracerInfo, TracesPipeline};
+use serde_json::{Map, Value};
+use std::sync::OnceLock;
+
+const NOW_MS: i64 = 1_700_000_000_000;
+
+fn setup() -> &'static (Config, FunctionContext) {
+    static SETUP: OnceLock<(Config, FunctionContext)> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        let env = [
+            ("AWS_LAMBDA_FUNCTION_NAME", "fuzz"),
+            ("DD_CAPTURE_LAMBDA_PAYLOAD", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let (config, _) = Config::load(&Source::from_maps(env, Default::default()));
+        let function = FunctionContext::new(&config, Some("fuzz"), Some("1"));
+        (config, function)
+    })
+}
+
+/// A tracer's `/v0.4/traces` or `/v0.5/traces` body (the first byte picks which), then the
+/// span processing and the intake encoding.
+pub fn tracer_payload(data: &[u8]) {
+    let Some((which, body)) = data.split_first() else {
+        return;
+    };
+    let decoded = if which % 2 == 0 {
+        crate::traces::msgpack::decode_v04(body)
+    } else {
+        crate::traces::msgpack::decode_v05(body)
+    };
+    let Ok(traces) = decoded else {
+        return;
+    };
+    let (config, function) = setup();
+    let pipeline = TracesPipeline::new(config, function);
+    pipeline.ingest(traces, &TracerInfo::default(), NOW_MS * 1_000_000);
+    let _ = crate::traces::encode::agent_payloads(pipeline.take(), "fuzz");
+}
+
+/// A Telemetry API POST body, through the invocation tracker and the logs pipeline (both
+/// attribution policies).
+pub fn telemetry_batch(data: &[u8]) {
+    let (config, function) = setup();
+    let batch = crate::lambda::events::parse_batch(data, NOW_MS);
+    let mut tracker = crate::invocations::Tracker::new();
+    let logs = [Attribution::StreamOrder, Attribution::RecordOnly]
+        .map(|a| LogsPipeline::new(config, function.clone(), a));
+    for ev in &batch.events {
+        let _ = tracker.apply(&ev.event, ev.time_ms);
+        for l in &logs {
+            l.on_event(ev, tracker.current_request_id());
+        }
+    }
+    for l in &logs {
+        let _ = crate::logs::encode::batches(l.drain());
+    }
+}
+
+/// An invocation event as the Lambda library posts it to `/lambda/start-invocation` (trigger
+/// detection, inferred spans, payload capture), then `/lambda/end-invocation` with the same
+/// bytes as the response.
+pub fn lifecycle_event(data: &[u8]) {
+    let Ok(event) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let (config, function) = setup();
+    let invocations = Invocations::new(config, function);
+    let _ = invocations.start("fuzz-request", &event, NOW_MS * 1_000_000);
+    let _ = invocations.end("fuzz-request", Some(&event), None, NOW_MS * 1_000_000 + 1);
+}
+
+/// Trace-context headers (a JSON object of header names to values) and `_datadog` carriers.
+pub fn trace_context(data: &[u8]) {
+    if let Ok(headers) = serde_json::from_slice::<Map<String, Value>>(data)
+        && let Some(ctx) = crate::traces::context::extract(&headers)
+    {
+        let _ = crate::traces::context::to_headers(&ctx, 1);
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = crate::traces::context::from_carrier(&Value::String(text.to_string()));
+    }
+}
