@@ -5,7 +5,9 @@
 //! 2. UDP ingest: a separate sender process blasts datagrams at the real DogStatsD server on
 //!    loopback at a paced rate; received/sent gives the loss;
 //! 3. heap bytes per live context (counting allocator);
-//! 4. cost of one `/proc` usage sample (start + end snapshot and points).
+//! 4. cost of one `/proc` usage sample (start + end snapshot and points);
+//! 5. memory of a flush of 100k contexts: the heap's peak while taking, emitting and encoding
+//!    them, against the aggregator's steady state (and its own estimate of it).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -20,10 +22,12 @@ use tandem::metrics::pipeline::MetricsPipeline;
 
 struct Counting;
 static HEAP: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 // SAFETY: forwards to the system allocator, only counting bytes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        HEAP.fetch_add(l.size() as isize, Ordering::Relaxed);
+        let now = HEAP.fetch_add(l.size() as isize, Ordering::Relaxed) + l.size() as isize;
+        PEAK.fetch_max(now, Ordering::Relaxed);
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
@@ -167,6 +171,39 @@ fn memory_per_context() {
     );
 }
 
+fn flush_memory() {
+    let n = 100_000;
+    let packets = workload(n, n);
+    let common: Vec<String> = (0..10).map(|i| format!("common{i}:value{i}")).collect();
+    let pipeline = MetricsPipeline::new(&config(), common);
+    let base = HEAP.load(Ordering::Relaxed);
+    for p in &packets {
+        pipeline.ingest_packet(p.as_bytes(), 1_700_000_000);
+    }
+    let steady = HEAP.load(Ordering::Relaxed) - base;
+    PEAK.store(HEAP.load(Ordering::Relaxed), Ordering::Relaxed);
+    let batch = pipeline.take();
+    let after_take = PEAK.load(Ordering::Relaxed) - base;
+    let payloads = tandem::metrics::encode::payloads(batch);
+    let peak = PEAK.load(Ordering::Relaxed) - base;
+    eprintln!(
+        "DEBUG after take {:.1} MiB",
+        after_take as f64 / 1_048_576.0
+    );
+    let bytes: usize = payloads.iter().map(|p| p.payload.body.len()).sum();
+    let mib = |b: isize| b as f64 / 1_048_576.0;
+    println!(
+        "flush of {} contexts: aggregator steady {:.1} MiB, peak {:.1} MiB once taken, {:.1} MiB while encoding ({:.2}× steady); {} payloads, {:.1} MiB compressed",
+        pipeline.live_contexts(),
+        mib(steady),
+        mib(after_take),
+        mib(peak),
+        peak as f64 / steady as f64,
+        payloads.len(),
+        mib(bytes as isize)
+    );
+}
+
 fn usage_sampler_cost() {
     let runs = 200;
     let time = |f: &dyn Fn()| {
@@ -199,9 +236,12 @@ fn main() {
     if args.iter().any(|a| a == "--test") {
         return; // `cargo test --benches` compiles this; measuring is for `cargo bench`.
     }
-    throughput();
-    udp_ingest(300_000.0);
-    udp_ingest(0.0);
-    memory_per_context();
-    usage_sampler_cost();
+    if std::env::var("ONLY_FLUSH").is_err() {
+        throughput();
+        udp_ingest(300_000.0);
+        udp_ingest(0.0);
+        memory_per_context();
+        usage_sampler_cost();
+    }
+    flush_memory();
 }

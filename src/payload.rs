@@ -77,10 +77,15 @@ impl Payload {
         signal: Signal,
     ) -> Self {
         match compress(&raw) {
-            Ok(z) => Payload {
-                encoding: Some(Cow::Borrowed(encoding)),
-                ..Payload::plain(z, content_type, signal)
-            },
+            Ok(mut z) => {
+                // Compressors reserve their worst case (about the input's size): payloads wait
+                // in queues, so each must hold only its own bytes.
+                z.shrink_to_fit();
+                Payload {
+                    encoding: Some(Cow::Borrowed(encoding)),
+                    ..Payload::plain(z, content_type, signal)
+                }
+            }
             Err(_) => Payload::plain(raw, content_type, signal),
         }
     }

@@ -25,7 +25,7 @@ fn describe(signal: &str, reason: &str) -> (&'static str, &'static str) {
         ),
         ("metrics", "context_cap") => (
             "points",
-            "the context cap was reached (TANDEM_METRICS_CONTEXT_LIMIT)",
+            "the context cap was reached (TANDEM_METRICS_CONTEXT_LIMIT, or the memory budget TANDEM_METRICS_MEMORY_BYTES)",
         ),
         ("metrics", "invalid") => ("lines", "they were not valid DogStatsD"),
         ("metrics", "events_cap") => (

@@ -28,7 +28,7 @@ pub const RESERVED_CONTEXTS: usize = 1_000;
 const MAX_SKETCH_WEIGHT: f64 = 1e6;
 /// Estimated heap cost of a context beyond its strings, of a bucket value, and of one set
 /// member or histogram sample (hash map entries and their load factor included).
-const CONTEXT_OVERHEAD: usize = 96;
+const CONTEXT_OVERHEAD: usize = 128;
 const VALUE_OVERHEAD: usize = 80;
 const MEMBER_COST: usize = 16;
 
