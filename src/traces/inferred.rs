@@ -56,8 +56,10 @@ fn ms_to_ns(ms: f64) -> i64 {
     (ms * 1e6) as i64
 }
 
+/// `None` also past what nanoseconds since 1970 can hold (year 2262): the time comes from the
+/// event, so from anyone.
 fn rfc3339_ns(t: &str) -> Option<i64> {
-    crate::time::parse_rfc3339_ms(t).map(|ms| ms * 1_000_000)
+    crate::time::parse_rfc3339_ms(t)?.checked_mul(1_000_000)
 }
 
 fn last_segment(arn: &str) -> &str {

@@ -122,3 +122,17 @@ fn ids_of_environments_started_together_differ() {
     assert_ne!(x, y);
     assert!(x > 0 && y > 0);
 }
+
+/// Found by the `lifecycle_event` fuzz target: an SNS timestamp past year 2262 overflowed when
+/// turned into nanoseconds (a panic with overflow checks, a wrapped start time without).
+#[test]
+fn a_trigger_timestamp_beyond_nanosecond_range_is_ignored() {
+    let inv = invocations(&[]);
+    let event = json!({"Records": [{"EventSource": "aws:sns", "Sns": {
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:topic",
+        "Timestamp": "9999-12-31T23:59:59.000Z", "Message": "m", "MessageId": "1"
+    }}]});
+    inv.start("r", &event, 1_000);
+    let p = inv.end("r", None, None, 2_000).unwrap();
+    assert!(spans(&p).iter().all(|s| s.start >= 0 && s.duration >= 0));
+}
