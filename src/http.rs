@@ -221,3 +221,6 @@ pub fn json(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
     );
     r
 }
+
+#[cfg(test)]
+mod tests;

@@ -357,3 +357,32 @@ async fn shutdown_with_no_invocation_or_a_past_deadline() {
         "{log:?}"
     );
 }
+
+/// Issue 11, row 15: an APM proxy upload still in flight at SHUTDOWN is waited for within the
+/// budget, then counted — never silently abandoned — and the exit stays on time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_uploads_in_flight_at_shutdown_are_awaited_then_counted() {
+    let mut h = Harness::start(bin(), SimMode::OnDemand, TelemetryAnswer::Accept, &[])
+        .await
+        .unwrap();
+    h.intake.set_fault(Fault::Hang);
+    let agent = h.agent.trace_agent_addr(T).await.unwrap();
+    let upload = tokio::spawn(
+        reqwest::Client::new()
+            .put(format!("http://{agent}/v0.6/stats"))
+            .body(&b"\x80"[..])
+            .send(),
+    );
+    assert!(
+        h.intake
+            .wait_for(T, |r| r.iter().any(|c| c.path == "/api/v0.2/stats"))
+            .await,
+        "the upload reached the intake"
+    );
+    let (status, sent, exited) = h.shutdown(Duration::from_secs(3)).await.unwrap();
+    assert!(status.success());
+    assert!(exited < sent + Duration::from_secs(3));
+    let log = h.agent.stderr().join("\n");
+    assert!(log.contains("apm_proxy [shutdown=1 requests]"), "{log}");
+    upload.abort();
+}
