@@ -11,7 +11,7 @@ use tandem::secrets::indirect;
 use tandem::{diag, log_error, log_warn};
 
 fn main() -> ExitCode {
-    tandem::memory::one_malloc_arena();
+    tandem::memory::tune_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None => {}

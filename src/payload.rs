@@ -63,6 +63,26 @@ impl Payload {
         Payload::compressed(raw, "zstd", compress, content_type, signal)
     }
 
+    /// Like [`Payload::zstd`] from a borrowed buffer (one the encoder reuses): copied only if
+    /// compression fails.
+    pub(crate) fn zstd_slice(
+        raw: &[u8],
+        level: i32,
+        content_type: &'static str,
+        signal: Signal,
+    ) -> Self {
+        match zstd::bulk::compress(raw, level) {
+            Ok(mut z) => {
+                z.shrink_to_fit();
+                Payload {
+                    encoding: Some(Cow::Borrowed("zstd")),
+                    ..Payload::plain(z, content_type, signal)
+                }
+            }
+            Err(_) => Payload::plain(raw.to_vec(), content_type, signal),
+        }
+    }
+
     /// `raw` compressed with gzip (fast); sent uncompressed if compression fails.
     pub(crate) fn gzip(raw: Vec<u8>, content_type: &'static str, signal: Signal) -> Self {
         Payload::compressed(raw, "gzip", gzip, content_type, signal)

@@ -1,7 +1,8 @@
 //! Floods and taken ports (issue 11): each flood ends with the extension's peak RSS (`VmHWM`,
 //! which it logs at shutdown from `/proc/self/status`) within 64 MiB, and every item either
 //! delivered or counted as dropped in a WARN line with its cause. Sizes are the issue's; the
-//! throughput figures live in `benches/`.
+//! throughput figures live in `benches/`. They run the release build of the extension (built by
+//! the test kit): that is what ships, and what the bound is about.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -16,8 +17,9 @@ use tandem_testkit::{Harness, request_id};
 const T: Duration = Duration::from_secs(30);
 const PEAK_KIB: u64 = 64 * 1024;
 
+/// The shipped (release) build: the 64 MiB bound is its property.
 fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_tandem"))
+    tandem_testkit::process::release_extension()
 }
 
 /// The peak RSS the extension logged at shutdown.
@@ -66,7 +68,7 @@ async fn finish(h: &mut Harness) -> Vec<String> {
     let log = h.agent.stderr();
     for l in log
         .iter()
-        .filter(|l| l.contains("| WARN") || l.contains("| ERROR"))
+        .filter(|l| l.contains("| WARN") || l.contains("| ERROR") || l.contains("memory: "))
     {
         eprintln!("{l}");
     }
@@ -231,8 +233,13 @@ async fn a_million_metric_contexts_leave_room_for_the_enhanced_metrics() {
     assert!(received > 150_000, "received {received} of {CONTEXTS}");
     // Lines still queued in the kernel when SHUTDOWN stops the reader may be counted after the
     // last counters line: the drops are reported, the received count can lag behind them.
-    assert_eq!(delivered, 100_000, "the context cap is filled exactly");
-    assert!(dropped > 0 && delivered + dropped >= received.min(CONTEXTS as u64) - 64 * 250);
+    // The memory budget admits fewer contexts than the context cap: every one refused is
+    // counted, and each admitted one is delivered.
+    assert!(
+        delivered >= 30_000 && dropped > 0,
+        "{delivered} + {dropped}"
+    );
+    assert!(delivered + dropped >= received.min(CONTEXTS as u64) - 64 * 250);
     assert!(delivered + dropped <= CONTEXTS as u64);
     assert!(enhanced_present(&h), "the enhanced metrics shipped");
 }
@@ -305,4 +312,64 @@ async fn a_taken_telemetry_port_falls_back_to_a_free_one() {
             .iter()
             .any(|e| e["message"]["message"] == "still here")
     );
+}
+
+/// All the floods at once, against an intake that fails half the time: still within 64 MiB,
+/// and the function's invocations still released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_flood_at_once_stays_within_64_mib() {
+    let mut h = Harness::start(
+        bin(),
+        SimMode::OnDemand,
+        TelemetryAnswer::Accept,
+        &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")],
+    )
+    .await
+    .unwrap();
+    h.intake.queue_faults((0..200).map(|i| {
+        if i % 2 == 0 {
+            tandem_testkit::intake::Fault::Status(503)
+        } else {
+            tandem_testkit::intake::Fault::None
+        }
+    }));
+    let traces = h.agent.trace_agent_addr(T).await.unwrap();
+    let statsd = h.agent.dogstatsd_addr(T).await.unwrap();
+    let spans = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        for n in 0..50u64 {
+            let body = tandem_testkit::msgpack::v04(1_000, 10, n * 1_000);
+            let _ = client
+                .put(format!("http://{traces}/v0.4/traces"))
+                .body(body)
+                .send()
+                .await;
+        }
+    });
+    let metrics = std::thread::spawn(move || {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for d in 0..4_000usize {
+            let packet: String = (0..250)
+                .map(|i| format!("flood.m{}:1|c|#k:v\n", d * 250 + i))
+                .collect();
+            let _ = sock.send_to(packet.as_bytes(), statsd);
+        }
+    });
+    let line = "z".repeat(1_000);
+    for n in 0..5 {
+        let id = request_id(n);
+        let before = h.platform.begin_invoke(&id, T).await.unwrap();
+        for _ in 0..40 {
+            h.platform
+                .emit((0..1_000).map(|_| ev::function_text(&line)));
+            assert!(h.platform.wait_telemetry_drained(T).await);
+        }
+        h.platform
+            .finish_invoke(&id, before, Outcome::default(), T)
+            .await
+            .unwrap();
+    }
+    spans.await.unwrap();
+    metrics.join().unwrap();
+    finish(&mut h).await;
 }

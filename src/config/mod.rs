@@ -91,6 +91,9 @@ pub struct Config {
     pub metrics_context_limit: usize,
     /// Most heap bytes (estimated) the metrics aggregator holds for custom metrics.
     pub metrics_memory_bytes: usize,
+    /// Most heap bytes (estimated) of data the whole process buffers: logs, metric contexts,
+    /// traces buffered and in flight, the retry queue.
+    pub memory_bytes: usize,
 }
 
 impl Config {
@@ -360,7 +363,12 @@ impl Config {
             metrics_memory_bytes: r.u64_in(
                 "TANDEM_METRICS_MEMORY_BYTES",
                 1_048_576..=1_073_741_824,
-                24 * 1024 * 1024,
+                16 * 1024 * 1024,
+            ) as usize,
+            memory_bytes: r.u64_in(
+                "TANDEM_MEMORY_BYTES",
+                4_194_304..=4_294_967_296,
+                20 * 1024 * 1024,
             ) as usize,
             logs_buffer_bytes: r.u64_in(
                 "TANDEM_LOGS_BUFFER_BYTES",

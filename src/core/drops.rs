@@ -40,6 +40,10 @@ fn describe(signal: &str, reason: &str) -> (&'static str, &'static str) {
         ("logs", "platform") => ("records", "Lambda dropped them before delivering them"),
         ("apm_proxy", "busy") => ("requests", "every delivery slot stayed busy"),
         ("apm_proxy", "shutdown") => ("requests", "they were still in flight at shutdown"),
+        ("apm_proxy", "over_budget") => (
+            "requests",
+            "their bodies did not fit the memory budget (answered 429)",
+        ),
         (_, "delivery") => ("items", "they could not be delivered"),
         _ => ("items", "of an unnamed cause"),
     }

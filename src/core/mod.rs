@@ -86,6 +86,7 @@ impl Agent {
         function: FunctionContext,
         attribution: Attribution,
     ) -> Result<Agent, StartError> {
+        crate::memory::Budget::global().set_limit(config.memory_bytes);
         let (lifecycle, _) = broadcast::channel(1024);
         let intake = Arc::new(Intake::new(&config)?);
         let inner = Arc::new(Inner {

@@ -235,6 +235,8 @@ impl Intake {
         let (mine, others): (Vec<Pending>, Vec<Pending>) =
             q.drain(..).partition(|p| p.payload.signal == signal);
         q.extend(others);
+        let bytes: usize = mine.iter().map(|p| p.payload.body.len()).sum();
+        crate::memory::Budget::global().release(bytes);
         mine
     }
 
@@ -271,7 +273,8 @@ impl Intake {
             .filter(|p| p.destination == job.destination)
             .map(|p| p.payload.body.len())
             .sum();
-        if bytes + job.payload.body.len() > RETRY_QUEUE_BYTES {
+        let len = job.payload.body.len();
+        if bytes + len > RETRY_QUEUE_BYTES || !crate::memory::Budget::global().try_charge(len) {
             return false;
         }
         q.push_back(job);

@@ -42,6 +42,7 @@ pub(crate) async fn start(addr: SocketAddr, sink: Sink) -> std::io::Result<Serve
             if !batch.events.is_empty() {
                 sink(batch.events);
             }
+            crate::memory::trim_after(body.len());
             http::respond(StatusCode::OK, "")
         }
     })

@@ -10,6 +10,7 @@ pub(crate) mod rules;
 use crate::config::Config;
 use crate::diag;
 use crate::lambda::events::{InvocationRecord, LogBody, TelemetryEvent, Timed};
+use crate::memory::Budget;
 use crate::tags::FunctionContext;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -197,11 +198,16 @@ impl LogsPipeline {
             ddtags: &self.ddtags,
             ddsource: "lambda",
         };
-        let Ok(encoded) = serde_json::to_vec(&entry) else {
+        let Ok(mut encoded) = serde_json::to_vec(&entry) else {
             return;
         };
+        // The serializer grows its buffer by doubling: an entry waits in the buffer with its
+        // own bytes only.
+        encoded.shrink_to_fit();
         let mut buf = crate::sync::lock(&self.buffer);
-        if buf.bytes + encoded.len() > self.cap_bytes {
+        if buf.bytes + encoded.len() > self.cap_bytes
+            || !Budget::global().try_charge(entry_cost(encoded.len()))
+        {
             drop(buf);
             self.counters
                 .dropped_buffer_full
@@ -217,6 +223,7 @@ impl LogsPipeline {
     /// Takes everything buffered, oldest first.
     pub fn drain(&self) -> Vec<Vec<u8>> {
         let mut buf = crate::sync::lock(&self.buffer);
+        Budget::global().release(buf.bytes + buf.entries.len() * ENTRY_OVERHEAD);
         buf.bytes = 0;
         std::mem::take(&mut buf.entries).into()
     }
@@ -228,7 +235,9 @@ impl LogsPipeline {
         let mut buf = crate::sync::lock(&self.buffer);
         let mut dropped = 0;
         for e in entries.into_iter().rev() {
-            if buf.bytes + e.len() > self.cap_bytes {
+            if buf.bytes + e.len() > self.cap_bytes
+                || !Budget::global().try_charge(entry_cost(e.len()))
+            {
                 dropped += 1;
                 continue;
             }
@@ -242,6 +251,14 @@ impl LogsPipeline {
         let buf = crate::sync::lock(&self.buffer);
         (buf.entries.len(), buf.bytes)
     }
+}
+
+/// Heap beyond an entry's bytes: its `Vec` and its slot in the queue.
+const ENTRY_OVERHEAD: usize = 48;
+
+/// What one buffered entry of `len` bytes costs the memory budget.
+fn entry_cost(len: usize) -> usize {
+    len + ENTRY_OVERHEAD
 }
 
 fn is_failure(r: &InvocationRecord) -> bool {

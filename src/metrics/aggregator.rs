@@ -60,7 +60,7 @@ impl Hasher for IdentityHasher {
         self.0 = v;
     }
 }
-type ByHash<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
+pub(super) type ByHash<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
 
 /// What names a context: shared with the flushes that emit its values.
 #[derive(Debug)]
@@ -87,18 +87,27 @@ impl Context {
 }
 
 #[derive(Debug)]
+// Boxed variants keep every bucket slot at 16 bytes: a flood of contexts is mostly slots.
 pub(super) enum Value {
     Count(f64),
     Gauge(f64),
-    Set(HashSet<u64, BuildHasherDefault<IdentityHasher>>),
-    Samples {
-        count: f64,
-        sum: f64,
-        min: f64,
-        max: f64,
-        samples: Vec<(f64, f64)>,
-    },
+    #[expect(
+        clippy::box_collection,
+        reason = "a set's table header would make every slot 40 bytes; sets are rare"
+    )]
+    Set(Box<HashSet<u64, BuildHasherDefault<IdentityHasher>>>),
+    Samples(Box<Samples>),
     Sketch(Box<Sketch>),
+}
+
+/// A histogram's or timer's points in one bucket.
+#[derive(Debug)]
+pub(super) struct Samples {
+    pub(super) count: f64,
+    pub(super) sum: f64,
+    pub(super) min: f64,
+    pub(super) max: f64,
+    pub(super) samples: Vec<(f64, f64)>,
 }
 
 /// The aggregator. Not thread-safe by itself: the owner wraps it in a lock.
@@ -142,6 +151,11 @@ impl Aggregator {
     /// Estimated heap bytes held now.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Changes the most custom metrics may hold (the process's memory budget moves).
+    pub fn set_budget(&mut self, bytes: usize) {
+        self.budget = bytes;
     }
 
     /// Adds a DogStatsD line (already validated) at `now` (unix seconds).
@@ -298,17 +312,19 @@ impl Aggregator {
     /// Cheap: values move out and contexts are shared, so the caller can emit and encode
     /// outside the owner's lock, one item at a time.
     pub fn flush(&mut self) -> Flushed {
-        let mut values = Vec::new();
         let buckets = std::mem::take(&mut self.buckets);
-        for (ts, bucket) in buckets {
-            for (key, value) in bucket {
-                if let Some(ctx) = self.contexts.get(&key) {
-                    values.push((ctx.ident.clone(), ts, value));
+        // The buckets move out whole; only a pointer per context is added.
+        let mut idents: ByHash<Arc<Ident>> = ByHash::default();
+        for bucket in buckets.values() {
+            for key in bucket.keys() {
+                if let Some(ctx) = self.contexts.get(key) {
+                    idents.entry(*key).or_insert_with(|| ctx.ident.clone());
                 }
             }
         }
         let out = Flushed {
-            values,
+            buckets,
+            idents,
             common_tags: self.common_tags.clone(),
         };
         self.contexts
@@ -349,14 +365,14 @@ fn empty(kind: Kind) -> Value {
     match kind {
         Kind::Count => Value::Count(0.0),
         Kind::Gauge => Value::Gauge(0.0),
-        Kind::Set => Value::Set(HashSet::default()),
-        Kind::Timer | Kind::Histogram => Value::Samples {
+        Kind::Set => Value::Set(Box::default()),
+        Kind::Timer | Kind::Histogram => Value::Samples(Box::new(Samples {
             count: 0.0,
             sum: 0.0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             samples: Vec::new(),
-        },
+        })),
         Kind::Distribution => Value::Sketch(Box::default()),
     }
 }
@@ -398,24 +414,18 @@ fn add(value: &mut Value, v: f64, weight: f64, room: usize) -> Result<usize, Ref
         }
         Value::Gauge(g) => *g = v,
         Value::Set(_) => {}
-        Value::Samples {
-            count,
-            sum,
-            min,
-            max,
-            samples,
-        } => {
-            let next = *sum + scaled;
+        Value::Samples(s) => {
+            let next = s.sum + scaled;
             if !next.is_finite() {
                 return Err(Refused::Invalid);
             }
-            *count += weight;
-            *sum = next;
-            *min = min.min(v);
-            *max = max.max(v);
+            s.count += weight;
+            s.sum = next;
+            s.min = s.min.min(v);
+            s.max = s.max.max(v);
             // Count, sum, min and max stay exact; percentiles use the samples kept.
-            if samples.len() < MAX_SAMPLES && room >= MEMBER_COST {
-                samples.push((v, weight));
+            if s.samples.len() < MAX_SAMPLES && room >= MEMBER_COST {
+                s.samples.push((v, weight));
                 return Ok(MEMBER_COST);
             }
         }

@@ -81,14 +81,20 @@ impl Chunker {
         if !self.ends.is_empty() && self.raw.len() + add > CHUNK_RAW {
             self.seal();
         }
+        if self.raw.capacity() == 0 {
+            self.raw.reserve_exact(CHUNK_RAW.max(add));
+        }
         prost::encoding::message::encode(ITEMS_FIELD, msg, &mut self.raw);
         self.ends.push(self.raw.len());
     }
 
     fn seal(&mut self) {
+        // One raw buffer for the whole flush, cleared between chunks.
         let raw = std::mem::take(&mut self.raw);
         let ends = std::mem::take(&mut self.ends);
         self.compress(&raw, 0, &ends);
+        self.raw = raw;
+        self.raw.clear();
     }
 
     /// Compresses `raw[base..ends.last()]`; halves any group whose compressed form is still too
@@ -100,12 +106,8 @@ impl Chunker {
         let Some(slice) = raw.get(base..end) else {
             return;
         };
-        let payload = Payload::zstd(
-            slice.to_vec(),
-            ZSTD_LEVEL,
-            "application/x-protobuf",
-            Signal::Metrics,
-        );
+        let payload =
+            Payload::zstd_slice(slice, ZSTD_LEVEL, "application/x-protobuf", Signal::Metrics);
         if payload.body.len() > MAX_COMPRESSED && ends.len() > 1 {
             let (left, right) = ends.split_at(ends.len() / 2);
             let cut = left.last().copied().unwrap_or(base);

@@ -4,6 +4,7 @@
 
 use super::aggregator::{Aggregator, Flushed, Refused};
 use crate::config::Config;
+use crate::memory::Budget;
 use crate::metrics::parse::{self, Event, Kind, Parsed, ServiceCheck};
 use serde_json::{Value, json};
 use std::sync::Mutex;
@@ -38,6 +39,8 @@ pub struct MetricsPipeline {
     events: Mutex<(Vec<Value>, Vec<Value>)>,
     namespace: Option<String>,
     common_tags: Vec<String>,
+    /// `TANDEM_METRICS_MEMORY_BYTES`: the most custom metrics hold, budget permitting.
+    budget: usize,
     pub counters: MetricCounters,
 }
 
@@ -51,6 +54,7 @@ impl MetricsPipeline {
             )),
             events: Mutex::new((Vec::new(), Vec::new())),
             namespace: config.statsd_metric_namespace.clone(),
+            budget: config.metrics_memory_bytes,
             common_tags,
             counters: MetricCounters::default(),
         }
@@ -60,6 +64,12 @@ impl MetricsPipeline {
     pub fn ingest_packet(&self, packet: &[u8], now: i64) {
         self.counters.packets.fetch_add(1, Ordering::Relaxed);
         let mut agg = crate::sync::lock(&self.aggregator);
+        // Custom metrics get what is left of the process's budget, within their own.
+        let held = agg.bytes();
+        agg.set_budget(
+            self.budget
+                .min(held.saturating_add(Budget::global().free())),
+        );
         let mut lines = 0;
         let mut errors = 0;
         let mut overflow = 0;
@@ -100,6 +110,7 @@ impl MetricsPipeline {
                 Err(_) => errors += 1,
             }
         }
+        Budget::global().charge(agg.bytes().saturating_sub(held));
         drop(agg);
         self.counters.lines.fetch_add(lines, Ordering::Relaxed);
         if errors > 0 {
@@ -132,7 +143,10 @@ impl MetricsPipeline {
     fn value(&self, name: &str, tags: &[String], kind: Kind, value: f64, ts: i64) {
         let mut refs: Vec<&str> = tags.iter().map(String::as_str).collect();
         let mut agg = crate::sync::lock(&self.aggregator);
-        let counter = match agg.insert_value(name, &mut refs, kind, value, ts) {
+        let held = agg.bytes();
+        let inserted = agg.insert_value(name, &mut refs, kind, value, ts);
+        Budget::global().charge(agg.bytes().saturating_sub(held));
+        let counter = match inserted {
             Ok(()) => return,
             Err(Refused::ContextCap) => &self.counters.context_overflow,
             Err(Refused::Invalid) => &self.counters.parse_errors,
@@ -147,7 +161,13 @@ impl MetricsPipeline {
 
     /// Takes everything aggregated so far.
     pub fn take(&self) -> MetricsBatch {
-        let flushed = crate::sync::lock(&self.aggregator).flush();
+        let flushed = {
+            let mut agg = crate::sync::lock(&self.aggregator);
+            let held = agg.bytes();
+            let flushed = agg.flush();
+            Budget::global().release(held.saturating_sub(agg.bytes()));
+            flushed
+        };
         let (events, checks) = std::mem::take(&mut *crate::sync::lock(&self.events));
         MetricsBatch {
             flushed,

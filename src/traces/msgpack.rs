@@ -222,26 +222,35 @@ impl<'a> Reader<'a> {
 
 /// Decodes a `/v0.4/traces` body.
 pub fn decode_v04(body: &[u8]) -> Result<Vec<Vec<Span>>, DecodeError> {
+    let mut out = Vec::new();
+    decode_v04_each(body, |t| out.push(t))?;
+    Ok(out)
+}
+
+/// Decodes a `/v0.4/traces` body one trace at a time, handing each to `each` as soon as it is
+/// decoded (so a large body never exists decoded all at once). On an error, the traces before
+/// it have been handed over.
+pub fn decode_v04_each(body: &[u8], each: impl FnMut(Vec<Span>)) -> Result<(), DecodeError> {
     let mut r = Reader::new(body);
-    traces(&mut r, span_v04)
+    traces(&mut r, span_v04, each)
 }
 
 /// The `[[span, …], …]` layout both versions share; `span` decodes one span.
 fn traces<'a>(
     r: &mut Reader<'a>,
     mut span: impl FnMut(&mut Reader<'a>) -> Result<Span, DecodeError>,
-) -> Result<Vec<Vec<Span>>, DecodeError> {
+    mut each: impl FnMut(Vec<Span>),
+) -> Result<(), DecodeError> {
     let traces = r.array_len()?;
-    let mut out = Vec::with_capacity(traces);
     for _ in 0..traces {
         let n = r.array_len()?;
         let mut trace = Vec::with_capacity(n);
         for _ in 0..n {
             trace.push(span(r)?);
         }
-        out.push(trace);
+        each(trace);
     }
-    Ok(out)
+    Ok(())
 }
 
 fn span_v04(r: &mut Reader<'_>) -> Result<Span, DecodeError> {
@@ -288,6 +297,13 @@ fn span_v04(r: &mut Reader<'_>) -> Result<Span, DecodeError> {
 
 /// Decodes a `/v0.5/traces` body.
 pub fn decode_v05(body: &[u8]) -> Result<Vec<Vec<Span>>, DecodeError> {
+    let mut out = Vec::new();
+    decode_v05_each(body, |t| out.push(t))?;
+    Ok(out)
+}
+
+/// [`decode_v04_each`] for `/v0.5/traces` (string table first).
+pub fn decode_v05_each(body: &[u8], each: impl FnMut(Vec<Span>)) -> Result<(), DecodeError> {
     let mut r = Reader::new(body);
     if r.array_len()? != 2 {
         return Err(DecodeError::Fields(0));
@@ -304,36 +320,40 @@ pub fn decode_v05(body: &[u8]) -> Result<Vec<Vec<Span>>, DecodeError> {
             .map(|s| s.to_string())
             .ok_or(DecodeError::Index(i))
     };
-    traces(&mut r, |r| {
-        let fields = r.array_len()?;
-        if fields != 12 {
-            return Err(DecodeError::Fields(fields));
-        }
-        let mut span = Span {
-            service: s(r)?,
-            name: s(r)?,
-            resource: s(r)?,
-            ..Default::default()
-        };
-        span.trace_id = r.u64()?;
-        span.span_id = r.u64()?;
-        span.parent_id = r.u64()?;
-        span.start = r.i64()?;
-        span.duration = r.i64()?;
-        span.error = r.i64()? as i32;
-        let m = r.map_len()?;
-        let mut meta = HashMap::with_capacity(m);
-        for _ in 0..m {
-            meta.insert(s(r)?, s(r)?);
-        }
-        span.meta = meta;
-        for _ in 0..r.map_len()? {
-            let k = s(r)?;
-            span.metrics.insert(k, r.f64()?);
-        }
-        span.r#type = s(r)?;
-        Ok(span)
-    })
+    traces(
+        &mut r,
+        |r| {
+            let fields = r.array_len()?;
+            if fields != 12 {
+                return Err(DecodeError::Fields(fields));
+            }
+            let mut span = Span {
+                service: s(r)?,
+                name: s(r)?,
+                resource: s(r)?,
+                ..Default::default()
+            };
+            span.trace_id = r.u64()?;
+            span.span_id = r.u64()?;
+            span.parent_id = r.u64()?;
+            span.start = r.i64()?;
+            span.duration = r.i64()?;
+            span.error = r.i64()? as i32;
+            let m = r.map_len()?;
+            let mut meta = HashMap::with_capacity(m);
+            for _ in 0..m {
+                meta.insert(s(r)?, s(r)?);
+            }
+            span.meta = meta;
+            for _ in 0..r.map_len()? {
+                let k = s(r)?;
+                span.metrics.insert(k, r.f64()?);
+            }
+            span.r#type = s(r)?;
+            Ok(span)
+        },
+        each,
+    )
 }
 
 #[cfg(test)]

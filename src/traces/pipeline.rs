@@ -6,6 +6,7 @@
 use super::process::{Processor, Rejected};
 use super::proto::{Span, TraceChunk, TracerPayload};
 use crate::config::Config;
+use crate::memory::Budget;
 use crate::tags::FunctionContext;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,39 +54,31 @@ impl TracesPipeline {
 
     /// Processes and buffers decoded traces from one tracer request.
     pub fn ingest(&self, traces: Vec<Vec<Span>>, tracer: &TracerInfo, now_ns: i64) {
-        let spans: usize = traces.iter().map(Vec::len).sum();
-        self.counters
-            .spans_received
-            .fetch_add(spans as u64, Ordering::Relaxed);
-        let mut chunks = Vec::with_capacity(traces.len());
+        let mut batch = self.batch(tracer, now_ns);
         for trace in traces {
-            match self.processor.process(trace, now_ns) {
-                Ok(chunk) => chunks.push(chunk),
-                Err(Rejected::Empty) => {}
-                Err(_) => {
-                    self.counters
-                        .traces_rejected
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            batch.add(trace);
         }
-        if chunks.is_empty() {
-            return;
+        batch.finish();
+    }
+
+    /// Starts buffering one tracer request's traces as they are decoded.
+    pub fn batch<'p>(&'p self, tracer: &'p TracerInfo, now_ns: i64) -> TraceBatch<'p> {
+        TraceBatch {
+            pipeline: self,
+            tracer,
+            now_ns,
+            room: self.room(),
+            chunks: Vec::new(),
+            dropped: 0,
         }
-        let mut payload = TracerPayload {
-            container_id: tracer.container_id.clone(),
-            language_name: tracer.language.clone(),
-            language_version: tracer.language_version.clone(),
-            tracer_version: tracer.tracer_version.clone(),
-            chunks,
-            env: self.env.clone(),
-            app_version: self.app_version.clone(),
-            ..Default::default()
-        };
-        if !tracer.client_computed_stats {
-            payload.tags.insert("_dd.compute_stats".into(), "1".into());
-        }
-        self.push(payload);
+    }
+
+    /// Bytes the buffer can still take: its own cap, and the process's budget.
+    fn room(&self) -> usize {
+        let buf = crate::sync::lock(&self.buffer);
+        self.cap_bytes
+            .saturating_sub(buf.1)
+            .min(Budget::global().free())
     }
 
     /// Buffers an already-built payload (the invocation span, inferred spans).
@@ -94,7 +87,8 @@ impl TracesPipeline {
     pub fn push(&self, mut payload: TracerPayload) {
         let mut size = heap_size(&payload);
         let mut buf = crate::sync::lock(&self.buffer);
-        let room = self.cap_bytes.saturating_sub(buf.1);
+        let budget = Budget::global();
+        let room = self.cap_bytes.saturating_sub(buf.1).min(budget.free());
         if size > room {
             let mut dropped = 0;
             while size > room {
@@ -111,31 +105,103 @@ impl TracesPipeline {
                 return;
             }
         }
+        budget.charge(size);
         buf.1 += size;
         buf.0.push(payload);
     }
 
     pub fn take(&self) -> Vec<TracerPayload> {
         let mut buf = crate::sync::lock(&self.buffer);
+        Budget::global().release(buf.1);
         buf.1 = 0;
         std::mem::take(&mut buf.0)
     }
 }
 
+/// A map entry: two `String`s in the table (with its load factor) and their two allocations.
 fn string_map(m: &std::collections::HashMap<String, String>) -> usize {
-    m.iter().map(|(k, v)| k.len() + v.len() + 64).sum()
+    m.iter().map(|(k, v)| k.len() + v.len() + 112).sum()
+}
+
+/// One tracer request's traces on their way into the buffer: each is processed as soon as it is
+/// decoded, or dropped unprocessed once the request's room is used up (processing grows every
+/// span: a flood costs one decoded trace, never a processed copy of what is refused).
+pub struct TraceBatch<'p> {
+    pipeline: &'p TracesPipeline,
+    tracer: &'p TracerInfo,
+    now_ns: i64,
+    room: usize,
+    chunks: Vec<TraceChunk>,
+    dropped: u64,
+}
+
+impl TraceBatch<'_> {
+    pub fn add(&mut self, trace: Vec<Span>) {
+        let p = self.pipeline;
+        p.counters
+            .spans_received
+            .fetch_add(trace.len() as u64, Ordering::Relaxed);
+        if self.room == 0 {
+            self.dropped += trace.len() as u64;
+            return;
+        }
+        match p.processor.process(trace, self.now_ns) {
+            Ok(chunk) => {
+                let size = chunk_heap_size(&chunk);
+                if size > self.room {
+                    self.room = 0;
+                    self.dropped += chunk.spans.len() as u64;
+                    return;
+                }
+                self.room -= size;
+                self.chunks.push(chunk);
+            }
+            Err(Rejected::Empty) => {}
+            Err(_) => {
+                p.counters.traces_rejected.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Buffers what was kept and counts what was dropped.
+    pub fn finish(self) {
+        let p = self.pipeline;
+        if self.dropped > 0 {
+            p.counters
+                .spans_dropped_buffer_full
+                .fetch_add(self.dropped, Ordering::Relaxed);
+        }
+        if self.chunks.is_empty() {
+            return;
+        }
+        let tracer = self.tracer;
+        let mut payload = TracerPayload {
+            container_id: tracer.container_id.clone(),
+            language_name: tracer.language.clone(),
+            language_version: tracer.language_version.clone(),
+            tracer_version: tracer.tracer_version.clone(),
+            chunks: self.chunks,
+            env: p.env.clone(),
+            app_version: p.app_version.clone(),
+            ..Default::default()
+        };
+        if !tracer.client_computed_stats {
+            payload.tags.insert("_dd.compute_stats".into(), "1".into());
+        }
+        p.push(payload);
+    }
 }
 
 /// Estimated heap bytes of one trace chunk and its spans.
 fn chunk_heap_size(c: &TraceChunk) -> usize {
     let span = |s: &Span| {
-        const SPAN: usize = 320;
+        const SPAN: usize = 400;
         SPAN + s.service.len()
             + s.name.len()
             + s.resource.len()
             + s.r#type.len()
             + string_map(&s.meta)
-            + s.metrics.keys().map(|k| k.len() + 48).sum::<usize>()
+            + s.metrics.keys().map(|k| k.len() + 64).sum::<usize>()
             + s.meta_struct
                 .iter()
                 .map(|(k, v)| k.len() + v.len() + 64)

@@ -9,6 +9,7 @@ use super::forward::{Forwarded, Forwarder};
 use super::msgpack;
 use super::pipeline::{TracerInfo, TracesPipeline};
 use crate::http::{self, ServerHandle};
+use crate::memory::Budget;
 use crate::payload::{Payload, Signal};
 use hyper::{Method, StatusCode};
 use std::net::SocketAddr;
@@ -20,6 +21,9 @@ pub(crate) const MAX_BODY: usize = 50 * 1024 * 1024;
 pub(crate) const IN_FLIGHT_BYTES: usize = 8 * 1024 * 1024;
 /// Reserved for a body sent without a length (chunked): larger ones are refused.
 const UNSIZED_RESERVE: usize = 2 * 1024 * 1024;
+/// Memory a trace body holds per byte while it is decoded and processed trace by trace: the
+/// body itself and, at most, the traces of the same size taken from it.
+const DECODED_PER_BYTE: usize = 2;
 /// How long a body waits for its share of the budget before 429.
 const BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -104,31 +108,42 @@ pub(crate) async fn start(
             // Trace bodies are decoded here, so they hold the budget until ingested; proxied
             // bodies are bounded by the forwarder's slots.
             let share = declared.unwrap_or(UNSIZED_RESERVE);
-            let permit = if is_traces {
-                let wait = u32::try_from(share)
+            // Trace bodies wait for their share of the in-flight budget; every body then holds
+            // its memory in the process budget (trace bodies: what they decode into) until it is
+            // ingested or forwarded.
+            let slot = if is_traces {
+                match u32::try_from(share)
                     .ok()
                     .filter(|n| *n as usize <= IN_FLIGHT_BYTES)
-                    .map(|n| {
+                {
+                    Some(n) => {
                         tokio::time::timeout(BUDGET_WAIT, budget.clone().acquire_many_owned(n))
-                    });
-                let permit = match wait {
-                    Some(w) => w.await.ok().and_then(Result::ok),
+                            .await
+                            .ok()
+                            .and_then(Result::ok)
+                    }
                     None => None,
-                };
-                if permit.is_none() {
-                    // Read to the end (and dropped as it comes) so that the tracer, still
-                    // sending, gets the answer rather than a reset connection.
-                    http::discard_body(body, MAX_BODY).await;
-                    return over_budget(pipeline.as_deref(), share);
                 }
-                permit
             } else {
                 None
             };
-            let limit = if is_traces { share } else { MAX_BODY };
-            let Some(body) = http::read_body_sized(body, limit, declared.unwrap_or(0)).await else {
-                if is_traces && declared.is_none() {
-                    return over_budget(pipeline.as_deref(), share);
+            let held = if is_traces {
+                share.saturating_mul(DECODED_PER_BYTE)
+            } else {
+                share
+            };
+            let reserved = (!is_traces || slot.is_some())
+                .then(|| Budget::global().reserve(held))
+                .flatten();
+            if reserved.is_none() {
+                // Read to the end (and dropped as it comes) so that the tracer, still sending,
+                // gets the answer rather than a reset connection.
+                http::discard_body(body, MAX_BODY).await;
+                return over_budget(pipeline.as_deref(), is_traces, share);
+            }
+            let Some(body) = http::read_body_sized(body, share, declared.unwrap_or(0)).await else {
+                if declared.is_none() {
+                    return over_budget(pipeline.as_deref(), is_traces, share);
                 }
                 return http::respond(StatusCode::PAYLOAD_TOO_LARGE, "body too large or too slow");
             };
@@ -137,37 +152,40 @@ pub(crate) async fn start(
                 "/v0.4/traces" | "/v0.5/traces"
                     if matches!(parts.method, Method::PUT | Method::POST) =>
                 {
-                    let decoded = if path == "/v0.4/traces" {
-                        msgpack::decode_v04(&body)
-                    } else {
-                        msgpack::decode_v05(&body)
+                    let tracer = TracerInfo {
+                        language: header("Datadog-Meta-Lang"),
+                        language_version: header("Datadog-Meta-Lang-Version"),
+                        tracer_version: header("Datadog-Meta-Tracer-Version"),
+                        container_id: header("Datadog-Container-ID"),
+                        client_computed_stats: matches!(
+                            header("Datadog-Client-Computed-Stats")
+                                .to_ascii_lowercase()
+                                .as_str(),
+                            "true" | "yes" | "1"
+                        ),
                     };
-                    let body_len = body.len();
-                    drop(body);
-                    match decoded {
-                        Ok(traces) => {
-                            if let Some(p) = &pipeline {
-                                let tracer = TracerInfo {
-                                    language: header("Datadog-Meta-Lang"),
-                                    language_version: header("Datadog-Meta-Lang-Version"),
-                                    tracer_version: header("Datadog-Meta-Tracer-Version"),
-                                    container_id: header("Datadog-Container-ID"),
-                                    client_computed_stats: matches!(
-                                        header("Datadog-Client-Computed-Stats")
-                                            .to_ascii_lowercase()
-                                            .as_str(),
-                                        "true" | "yes" | "1"
-                                    ),
-                                };
-                                p.ingest(
-                                    traces,
-                                    &tracer,
-                                    crate::time::now_ms().saturating_mul(1_000_000),
-                                );
-                            }
-                            drop(permit);
-                            http::json(StatusCode::OK, r#"{"rate_by_service":{}}"#)
+                    let now_ns = crate::time::now_ms().saturating_mul(1_000_000);
+                    // Each trace is processed as soon as it is decoded: the body never exists
+                    // decoded all at once. Traces decoded before an error are kept.
+                    let mut batch = pipeline.as_deref().map(|p| p.batch(&tracer, now_ns));
+                    let mut each = |trace| {
+                        if let Some(b) = batch.as_mut() {
+                            b.add(trace);
                         }
+                    };
+                    let decoded = if path == "/v0.4/traces" {
+                        msgpack::decode_v04_each(&body, &mut each)
+                    } else {
+                        msgpack::decode_v05_each(&body, &mut each)
+                    };
+                    if let Some(b) = batch {
+                        b.finish();
+                    }
+                    let body_len = body.len();
+                    drop((body, slot, reserved));
+                    crate::memory::trim_after(body_len);
+                    match decoded {
+                        Ok(()) => http::json(StatusCode::OK, r#"{"rate_by_service":{}}"#),
                         Err(e) => {
                             crate::log_warn!(
                                 "trace agent: undecodable {path} payload of {body_len} bytes: {e}"
@@ -217,13 +235,21 @@ pub(crate) async fn start(
     })
 }
 
-/// A trace body that does not fit the in-flight budget: 429, counted
-/// (`tandem.traces.dropped{reason:over_budget}`, reported at the next flush).
-fn over_budget(pipeline: Option<&TracesPipeline>, bytes: usize) -> http::HttpResponse {
-    if let Some(p) = pipeline {
-        p.counters
-            .requests_over_budget
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+/// A body that does not fit the in-flight or the process budget: 429, counted
+/// (`tandem.traces.dropped{reason:over_budget}` or `tandem.apm_proxy.dropped{…}`, reported at
+/// the next flush).
+fn over_budget(
+    pipeline: Option<&TracesPipeline>,
+    is_traces: bool,
+    bytes: usize,
+) -> http::HttpResponse {
+    match pipeline {
+        Some(p) if is_traces => {
+            p.counters
+                .requests_over_budget
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        _ => metrics::counter!("tandem.apm_proxy.dropped", "reason" => "over_budget").increment(1),
     }
     crate::log_debug!("trace agent: a {bytes}-byte body did not fit the in-flight budget; 429");
     http::respond(

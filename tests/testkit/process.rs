@@ -181,3 +181,34 @@ pub fn counter(log: &[String], name: &str) -> u64 {
         })
         .map_or(0, |v| v as u64)
 }
+
+/// The extension as it ships (release profile), built once per test process by the `cargo`
+/// running the tests (a no-op when up to date). Memory bounds are properties of this binary:
+/// the debug build carries about 12 MiB more of its own.
+pub fn release_extension() -> &'static std::path::Path {
+    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("..");
+        let status = std::process::Command::new(cargo)
+            .current_dir(&root)
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "-p",
+                "tandem-extension",
+                "--bin",
+                "tandem",
+            ])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the release extension failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        target.join("release").join("tandem")
+    })
+}

@@ -2,16 +2,18 @@
 //! copied), turned into intake messages one at a time so that encoding never holds every series
 //! of a flush in memory at once. Must not encode or ship.
 
-use super::{BUCKET_SECS, Ident, Value, percentile};
+use super::{BUCKET_SECS, ByHash, Ident, Samples, Value, percentile};
 use crate::metrics::proto::{
     Dogsketch, LAMBDA_ORIGIN, MetricPoint, MetricSeries, MetricType, SketchMsg,
 };
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A flush's values, to emit.
 #[derive(Debug, Default)]
 pub struct Flushed {
-    pub(super) values: Vec<(Arc<Ident>, i64, Value)>,
+    pub(super) buckets: BTreeMap<i64, ByHash<Value>>,
+    pub(super) idents: ByHash<Arc<Ident>>,
     pub(super) common_tags: Arc<[String]>,
 }
 
@@ -31,13 +33,17 @@ pub struct Collected {
 
 impl Flushed {
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.buckets.values().all(|b| b.is_empty())
     }
 
     /// Hands every message to `f`, one at a time; each is dropped once `f` has encoded it.
     pub fn for_each(self, mut f: impl FnMut(Item)) {
-        for (ident, ts, value) in self.values {
-            emit(&ident, &self.common_tags, ts, value, &mut f);
+        for (ts, bucket) in self.buckets {
+            for (key, value) in bucket {
+                if let Some(ident) = self.idents.get(&key) {
+                    emit(ident, &self.common_tags, ts, value, &mut f);
+                }
+            }
         }
     }
 
@@ -87,14 +93,15 @@ fn emit(ident: &Ident, common: &[String], ts: i64, value: Value, f: &mut impl Fn
             0,
         )),
         // A value whose every point was refused has nothing to say.
-        Value::Samples { count: 0.0, .. } => {}
-        Value::Samples {
-            count,
-            sum,
-            min: _,
-            max,
-            mut samples,
-        } => {
+        Value::Samples(s) if s.count == 0.0 => {}
+        Value::Samples(s) => {
+            let Samples {
+                count,
+                sum,
+                min: _,
+                max,
+                mut samples,
+            } = *s;
             samples.sort_by(|a, b| a.0.total_cmp(&b.0));
             f(series(format!("{name}.max"), MetricType::Gauge, max, 0));
             f(series(
