@@ -16,9 +16,7 @@ const FOUNDATION: &[&str] = &[
     "base64", "counters", "diag", "http", "level", "memory", "payload", "secret", "sync", "time",
 ];
 /// Pure leaves: they import nothing of ours at all.
-const LEAVES: &[&str] = &[
-    "base64", "level", "memory", "payload", "secret", "sync", "time",
-];
+const LEAVES: &[&str] = &["base64", "level", "payload", "secret", "sync", "time"];
 /// Signals and pipelines the intake must never know.
 const SIGNALS: &[&str] = &[
     "core",
