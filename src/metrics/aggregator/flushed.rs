@@ -2,7 +2,8 @@
 //! copied), turned into intake messages one at a time so that encoding never holds every series
 //! of a flush in memory at once. Must not encode or ship.
 
-use super::{BUCKET_SECS, ByHash, Ident, Samples, Value, percentile};
+use super::value::{Samples, Value, percentile};
+use super::{BUCKET_SECS, ByHash, Ident};
 use crate::metrics::proto::{
     Dogsketch, LAMBDA_ORIGIN, MetricPoint, MetricSeries, MetricType, SketchMsg,
 };
