@@ -39,19 +39,6 @@ fn logs_dropped_at_shutdown(log: &[String]) -> u64 {
         .sum()
 }
 
-fn peak_kib(log: &[String]) -> u64 {
-    log.iter()
-        .find_map(|l| {
-            l.split("shutdown: peak memory ")
-                .nth(1)?
-                .split(" KiB")
-                .next()?
-                .parse()
-                .ok()
-        })
-        .expect("the shutdown line with the peak memory")
-}
-
 /// Three invocations of 40 lines against an intake failing as `fault` (then `after`, if the
 /// intake recovers): every entry is delivered or reported dropped, nothing is held past its
 /// flush deadline, the process exits cleanly within 64 MiB.
@@ -105,7 +92,8 @@ async fn intake_fault(fault: Fault, after: Option<Fault>) {
         total,
         "{fault:?}: delivered {delivered} + dropped {dropped}: {log:?}"
     );
-    let peak = peak_kib(&log);
+    let peak =
+        tandem_testkit::process::peak_kib(&log).expect("the shutdown line with the peak memory");
     assert!(peak <= 64 * 1024, "{fault:?}: peak {peak} KiB");
 }
 

@@ -22,20 +22,6 @@ fn bin() -> &'static Path {
     tandem_testkit::process::release_extension()
 }
 
-/// The peak RSS the extension logged at shutdown.
-fn peak_kib(log: &[String]) -> u64 {
-    log.iter()
-        .find_map(|l| {
-            l.split("shutdown: peak memory ")
-                .nth(1)?
-                .split(" KiB")
-                .next()?
-                .parse()
-                .ok()
-        })
-        .expect("the shutdown line with the peak memory")
-}
-
 /// The sum of `<signal>: N <unit> were dropped because <why>` WARN lines for one cause.
 fn warned_drops(log: &[String], prefix: &str, because: &str) -> u64 {
     log.iter()
@@ -72,7 +58,8 @@ async fn finish(h: &mut Harness) -> Vec<String> {
     {
         eprintln!("{l}");
     }
-    let peak = peak_kib(&log);
+    let peak =
+        tandem_testkit::process::peak_kib(&log).expect("the shutdown line with the peak memory");
     eprintln!("peak RSS {peak} KiB");
     assert!(peak <= PEAK_KIB, "peak RSS {peak} KiB");
     log

@@ -212,3 +212,15 @@ pub fn release_extension() -> &'static std::path::Path {
         target.join("release").join("tandem")
     })
 }
+
+/// The peak RSS the extension logged at shutdown (`shutdown: peak memory N KiB (VmHWM)`).
+pub fn peak_kib(log: &[String]) -> Option<u64> {
+    log.iter().find_map(|l| {
+        l.split("shutdown: peak memory ")
+            .nth(1)?
+            .split(" KiB")
+            .next()?
+            .parse()
+            .ok()
+    })
+}
