@@ -32,6 +32,10 @@ fn describe(signal: &str, reason: &str) -> (&'static str, &'static str) {
             "events and service checks",
             "too many waited for the next flush",
         ),
+        ("metrics", "shutdown") => (
+            "lines",
+            "they were still queued in the kernel when SHUTDOWN stopped DogStatsD",
+        ),
         ("metrics", "value_cap") => (
             "values",
             "one context held too many set members or past timestamps",

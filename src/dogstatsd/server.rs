@@ -19,6 +19,8 @@ const BATCH: usize = 64;
 pub struct DogStatsD {
     pub addrs: Vec<SocketAddr>,
     stop: Arc<AtomicBool>,
+    /// Set when `stop` gave up waiting: the readers then only count what they read.
+    abandon: Arc<AtomicBool>,
     done: Vec<tokio::sync::oneshot::Receiver<()>>,
 }
 
@@ -33,6 +35,7 @@ impl DogStatsD {
             Err(e) => crate::log_debug!("DogStatsD: no IPv6 loopback ({e}); IPv4 only"),
         }
         let stop = Arc::new(AtomicBool::new(false));
+        let abandon = Arc::new(AtomicBool::new(false));
         let mut addrs = Vec::new();
         let mut done = Vec::new();
         for socket in sockets {
@@ -40,24 +43,33 @@ impl DogStatsD {
             set_rcvbuf(&socket);
             socket.set_read_timeout(Some(Duration::from_millis(100)))?;
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let (pipeline, stop) = (pipeline.clone(), stop.clone());
+            let (pipeline, stop, abandon) = (pipeline.clone(), stop.clone(), abandon.clone());
             std::thread::Builder::new()
                 .name("dogstatsd".into())
                 .spawn(move || {
-                    read_loop(&socket, &pipeline, &stop);
+                    read_loop(&socket, &pipeline, &stop, &abandon);
                     let _ = tx.send(());
                 })?;
             done.push(rx);
         }
-        Ok(DogStatsD { addrs, stop, done })
+        Ok(DogStatsD {
+            addrs,
+            stop,
+            abandon,
+            done,
+        })
     }
 
-    /// Stops reading after draining what is queued; waits at most `within`.
+    /// Stops reading after draining what is queued; waits at most `within`. What is still
+    /// queued then would arrive after the final flush: it is counted as dropped
+    /// (`tandem.metrics.dropped{reason:shutdown}`), never ingested.
     pub async fn stop(self, within: Duration) {
         self.stop.store(true, Ordering::Relaxed);
+        let until = tokio::time::Instant::now() + within;
         for rx in self.done {
-            let _ = tokio::time::timeout(within, rx).await;
+            let _ = tokio::time::timeout_at(until, rx).await;
         }
+        self.abandon.store(true, Ordering::Relaxed);
     }
 }
 
@@ -65,7 +77,12 @@ fn now_secs() -> i64 {
     crate::time::now_ms() / 1000
 }
 
-fn read_loop(socket: &UdpSocket, pipeline: &MetricsPipeline, stop: &AtomicBool) {
+fn read_loop(
+    socket: &UdpSocket,
+    pipeline: &MetricsPipeline,
+    stop: &AtomicBool,
+    abandon: &AtomicBool,
+) {
     let mut batch = Batch::new();
     loop {
         let stopping = stop.load(Ordering::Relaxed);
@@ -77,6 +94,12 @@ fn read_loop(socket: &UdpSocket, pipeline: &MetricsPipeline, stop: &AtomicBool) 
             Ok(n) => {
                 let now = now_secs();
                 for i in 0..n {
+                    if abandon.load(Ordering::Relaxed) {
+                        let lines = crate::metrics::parse::byte_lines(batch.datagram(i)).count();
+                        metrics::counter!("tandem.metrics.dropped", "reason" => "shutdown")
+                            .increment(lines as u64);
+                        continue;
+                    }
                     let (datagram, cut) = whole_lines(batch.datagram(i), batch.truncated[i]);
                     if cut {
                         // The kernel cut the datagram: its last line is partial, never parsed.
