@@ -37,6 +37,18 @@ fn warned_drops(log: &[String], prefix: &str, because: &str) -> u64 {
         .sum()
 }
 
+/// On-demand, flushing at the end of each invocation, default settings otherwise.
+async fn start() -> Harness {
+    Harness::start(
+        bin(),
+        SimMode::OnDemand,
+        TelemetryAnswer::Accept,
+        &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")],
+    )
+    .await
+    .unwrap()
+}
+
 fn enhanced_present(h: &Harness) -> bool {
     let sketches = h.intake.sketches();
     ["invocations", "duration", "billed_duration"]
@@ -67,14 +79,7 @@ async fn finish(h: &mut Harness) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_500k_spans_is_delivered_or_reported_within_64_mib() {
-    let mut h = Harness::start(
-        bin(),
-        SimMode::OnDemand,
-        TelemetryAnswer::Accept,
-        &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")],
-    )
-    .await
-    .unwrap();
+    let mut h = start().await;
     let addr = h.agent.trace_agent_addr(T).await.unwrap();
     let url = format!("http://{addr}/v0.4/traces");
     const REQUESTS: u64 = 50;
@@ -177,14 +182,7 @@ async fn four_concurrent_40_mb_tracer_bodies_get_429_and_are_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_metric_contexts_leave_room_for_the_enhanced_metrics() {
-    let mut h = Harness::start(
-        bin(),
-        SimMode::OnDemand,
-        TelemetryAnswer::Accept,
-        &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")],
-    )
-    .await
-    .unwrap();
+    let mut h = start().await;
     let addr = h.agent.dogstatsd_addr(T).await.unwrap();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     const CONTEXTS: usize = 1_000_000;
@@ -233,14 +231,7 @@ async fn a_million_metric_contexts_leave_room_for_the_enhanced_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_mb_of_logs_in_one_invocation_stay_within_64_mib() {
-    let mut h = Harness::start(
-        bin(),
-        SimMode::OnDemand,
-        TelemetryAnswer::Accept,
-        &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")],
-    )
-    .await
-    .unwrap();
+    let mut h = start().await;
     let line = "y".repeat(1_000);
     const LINES: usize = 200_000;
     let id = request_id(1);
@@ -305,14 +296,7 @@ async fn a_taken_telemetry_port_falls_back_to_a_free_one() {
 /// and the function's invocations still released.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_flood_at_once_stays_within_64_mib() {
-    let mut h = Harness::start(
-        bin(),
-        SimMode::OnDemand,
-        TelemetryAnswer::Accept,
-        &[("DD_SERVERLESS_FLUSH_STRATEGY", "end")],
-    )
-    .await
-    .unwrap();
+    let mut h = start().await;
     h.intake.queue_faults((0..200).map(|i| {
         if i % 2 == 0 {
             tandem_testkit::intake::Fault::Status(503)
