@@ -64,6 +64,8 @@ pub struct Config {
     pub apm_filter_tags_reject: Vec<String>,
     pub apm_filter_tags_regex_require: Vec<String>,
     pub apm_filter_tags_regex_reject: Vec<String>,
+    /// `DD_APM_IGNORE_RESOURCES`: traces whose root span's resource matches one are not sent.
+    pub apm_ignore_resources: Vec<String>,
     pub service_mapping: BTreeMap<String, String>,
     pub trace_managed_services: bool,
     pub capture_lambda_payload: bool,
@@ -321,6 +323,7 @@ impl Config {
             apm_filter_tags_reject: r.list("DD_APM_FILTER_TAGS_REJECT"),
             apm_filter_tags_regex_require: r.list("DD_APM_FILTER_TAGS_REGEX_REQUIRE"),
             apm_filter_tags_regex_reject: r.list("DD_APM_FILTER_TAGS_REGEX_REJECT"),
+            apm_ignore_resources: r.comma_list("DD_APM_IGNORE_RESOURCES"),
             service_mapping: r.mapping("DD_SERVICE_MAPPING"),
             trace_managed_services: r.bool("DD_TRACE_MANAGED_SERVICES", true),
             capture_lambda_payload: r.bool("DD_CAPTURE_LAMBDA_PAYLOAD", false),

@@ -138,6 +138,18 @@ impl<'a> Reader<'a> {
         self.tags(name)
     }
 
+    /// Entries separated by commas only (they may hold spaces), an entry in double quotes may
+    /// hold commas — the Agent's form for lists of patterns — or a JSON list of strings.
+    pub(crate) fn comma_list(&mut self, name: &str) -> Vec<String> {
+        let Some((_, v)) = self.source.get(name) else {
+            return Vec::new();
+        };
+        if v.trim_start().starts_with('[') {
+            return self.tags(name);
+        }
+        split_quoted(v)
+    }
+
     /// A JSON value of type `T`. `secret` hides the value in the warning (it may hold keys).
     pub(crate) fn json<T: serde::de::DeserializeOwned>(
         &mut self,
@@ -218,5 +230,24 @@ pub(crate) fn split_list(v: &str) -> Vec<String> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(str::to_string)
+        .collect()
+}
+
+/// `a, "b,c" ,d` → `a`, `b,c`, `d`: commas outside double quotes separate; quotes are removed.
+fn split_quoted(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in v.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
         .collect()
 }

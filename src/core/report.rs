@@ -35,6 +35,7 @@ impl Agent {
             let t = &t.counters;
             dropped("traces", "buffer_full", load(&t.spans_dropped_buffer_full));
             dropped("traces", "invalid", load(&t.traces_rejected));
+            metrics::counter!("tandem.traces.filtered").absolute(load(&t.traces_filtered));
             dropped("traces", "over_budget", load(&t.requests_over_budget));
         }
         if self.inner.config.internal_metrics {

@@ -26,6 +26,9 @@ pub struct TracerInfo {
 pub struct TraceCounters {
     pub spans_received: AtomicU64,
     pub traces_rejected: AtomicU64,
+    /// Traces the user's own rules filtered out (`DD_APM_FILTER_TAGS_*`,
+    /// `DD_APM_IGNORE_RESOURCES`): asked for, so not a loss.
+    pub traces_filtered: AtomicU64,
     pub spans_dropped_buffer_full: AtomicU64,
     /// Tracer requests answered 429: their payloads would have exceeded the in-flight budget.
     pub requests_over_budget: AtomicU64,
@@ -157,7 +160,10 @@ impl TraceBatch<'_> {
                 self.chunks.push(chunk);
             }
             Err(Rejected::Empty) => {}
-            Err(_) => {
+            Err(Rejected::Filtered) => {
+                p.counters.traces_filtered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(Rejected::ZeroId) => {
                 p.counters.traces_rejected.fetch_add(1, Ordering::Relaxed);
             }
         }

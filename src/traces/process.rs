@@ -66,9 +66,16 @@ pub struct Processor {
     replace: Vec<(String, Regex, String)>,
     require: Vec<Filter>,
     reject: Vec<Filter>,
+    /// `DD_APM_IGNORE_RESOURCES`, matched against the root span's resource.
+    ignore_resources: Vec<Regex>,
     /// `host:port` strings whose HTTP spans are the tracer talking to us or to Lambda.
     internal_hosts: Vec<String>,
 }
+
+/// Addresses a DNS span resolves against when it is the sandbox's own plumbing, not the
+/// function's work: the non-routable and loopback addresses, and the X-Ray daemon's
+/// (Datadog's extension drops these spans too).
+const PLUMBING_DNS: [&str; 3] = ["0.0.0.0", "127.0.0.1", "169.254.79.129"];
 
 impl Processor {
     pub fn new(config: &Config, function: &FunctionContext) -> Self {
@@ -93,10 +100,25 @@ impl Processor {
         require.extend(filters(&config.apm_filter_tags_regex_require, true));
         let mut reject = filters(&config.apm_filter_tags_reject, false);
         reject.extend(filters(&config.apm_filter_tags_regex_reject, true));
-        let mut internal_hosts: Vec<String> = [config.lifecycle_port, config.apm_receiver_port]
+        let ignore_resources = config
+            .apm_ignore_resources
             .iter()
-            .flat_map(|p| [format!("127.0.0.1:{p}"), format!("localhost:{p}")])
+            .filter_map(|pattern| match Regex::new(pattern) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    crate::log_warn!("DD_APM_IGNORE_RESOURCES pattern {pattern:?} is invalid ({e}); expected a regular expression; skipping it");
+                    None
+                }
+            })
             .collect();
+        let mut internal_hosts: Vec<String> = [
+            config.lifecycle_port,
+            config.apm_receiver_port,
+            config.dogstatsd_port,
+        ]
+        .iter()
+        .flat_map(|p| [format!("127.0.0.1:{p}"), format!("localhost:{p}")])
+        .collect();
         if let Some(api) = &config.lambda.runtime_api {
             internal_hosts.push(api.clone());
         }
@@ -112,6 +134,7 @@ impl Processor {
             replace,
             require,
             reject,
+            ignore_resources,
             internal_hosts,
         }
     }
@@ -128,6 +151,10 @@ impl Processor {
         let root = root_index(&spans);
         if !self.require.iter().all(|f| f.matches(&spans[root]))
             || self.reject.iter().any(|f| f.matches(&spans[root]))
+            || self
+                .ignore_resources
+                .iter()
+                .any(|re| re.is_match(&spans[root].resource))
         {
             return Err(Rejected::Filtered);
         }
@@ -151,9 +178,25 @@ impl Processor {
         })
     }
 
+    /// A span of the sandbox's plumbing: the tracer or library talking to us, to Lambda's
+    /// Runtime API or to DogStatsD (by URL or TCP peer), or a DNS lookup of the sandbox's own.
     fn is_internal(&self, span: &Span) -> bool {
-        let url = span.meta.get("http.url").or_else(|| span.meta.get("url"));
-        url.is_some_and(|u| self.internal_hosts.iter().any(|h| u.contains(h.as_str())))
+        let meta = |k: &str| span.meta.get(k).map(String::as_str);
+        let url = meta("http.url").or_else(|| meta("url"));
+        if url.is_some_and(|u| self.internal_hosts.iter().any(|h| u.contains(h.as_str()))) {
+            return true;
+        }
+        if let (Some(host), Some(port)) = (meta("tcp.remote.host"), meta("tcp.remote.port")) {
+            let peer = format!("{host}:{port}");
+            if self.internal_hosts.contains(&peer) {
+                return true;
+            }
+        }
+        let plumbing = |v: &str| PLUMBING_DNS.iter().any(|p| v.starts_with(p));
+        span.name == "dns.lookup"
+            || meta("dns.address").is_some_and(plumbing)
+            || span.resource == "0.0.0.0"
+            || span.resource == "127.0.0.1"
     }
 
     fn normalize(&self, s: &mut Span, now_ns: i64) {

@@ -159,3 +159,72 @@ fn filter_tags_require_and_reject_with_regex_variants() {
         .is_ok()
     );
 }
+
+/// Issue 12 (PARITY "Cold start, timeouts, stats"): `DD_APM_IGNORE_RESOURCES` drops traces by
+/// their root's resource; entries hold spaces, and quoted ones commas.
+#[test]
+fn ignore_resources_filter_on_the_root_resource() {
+    let p = processor(&[(
+        "DD_APM_IGNORE_RESOURCES",
+        r#"GET /healthcheck, "^(SELECT|UPDATE) a,b$" ,^ping"#,
+    )]);
+    let with_resource = |r: &str| {
+        let mut root = span(1, 0, &[]);
+        root.resource = r.into();
+        vec![root, span(2, 1, &[])]
+    };
+    for ignored in ["GET /healthcheck", "SELECT a,b", "ping pong"] {
+        assert!(
+            matches!(
+                p.process(with_resource(ignored), NOW),
+                Err(Rejected::Filtered)
+            ),
+            "{ignored}"
+        );
+    }
+    for kept in ["GET /users", "SELECT a", "a ping"] {
+        assert!(p.process(with_resource(kept), NOW).is_ok(), "{kept}");
+    }
+    // A child's resource does not count.
+    let mut trace = with_resource("GET /users");
+    trace[1].resource = "GET /healthcheck".into();
+    assert!(p.process(trace, NOW).is_ok());
+}
+
+/// Issue 12 (PARITY): the sandbox's plumbing is not the function's work — DNS lookups of the
+/// loopback, non-routable and X-Ray daemon addresses, and TCP spans to the extension's or
+/// Lambda's own ports — as Datadog's extension drops them.
+#[test]
+fn plumbing_spans_are_dropped() {
+    let p = processor(&[]);
+    let root = span(1, 0, &[("http.url", "https://api.example.com/x")]);
+    let mut lookup = span(2, 1, &[]);
+    lookup.name = "dns.lookup".into();
+    let xray = span(3, 1, &[("dns.address", "169.254.79.129")]);
+    let loopback = span(4, 1, &[("dns.address", "127.0.0.1")]);
+    let runtime = span(
+        5,
+        1,
+        &[
+            ("tcp.remote.host", "127.0.0.1"),
+            ("tcp.remote.port", "9001"),
+        ],
+    );
+    let extension = span(
+        6,
+        1,
+        &[
+            ("tcp.remote.host", "127.0.0.1"),
+            ("tcp.remote.port", "8124"),
+        ],
+    );
+    let real_dns = span(7, 1, &[("dns.address", "10.0.0.2")]);
+    let chunk = p
+        .process(
+            vec![root, lookup, xray, loopback, runtime, extension, real_dns],
+            NOW,
+        )
+        .unwrap();
+    let ids: Vec<u64> = chunk.spans.iter().map(|s| s.span_id).collect();
+    assert_eq!(ids, [1, 7]);
+}
