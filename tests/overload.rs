@@ -6,11 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use std::net::UdpSocket;
 use std::path::Path;
 use std::time::Duration;
 use tandem_testkit::events as ev;
-use tandem_testkit::platform::{Outcome, SimMode, TelemetryAnswer};
+use tandem_testkit::floods;
+use tandem_testkit::platform::{SimMode, TelemetryAnswer};
 use tandem_testkit::process::counter;
 use tandem_testkit::{Harness, request_id};
 
@@ -81,33 +81,19 @@ async fn finish(h: &mut Harness) -> Vec<String> {
 async fn a_flood_of_500k_spans_is_delivered_or_reported_within_64_mib() {
     let mut h = start().await;
     let addr = h.agent.trace_agent_addr(T).await.unwrap();
-    let url = format!("http://{addr}/v0.4/traces");
     const REQUESTS: u64 = 50;
-    const SPANS: u64 = 10_000;
-    let client = reqwest::Client::new();
-    let mut refused = 0;
-    for n in 0..REQUESTS {
-        let body = tandem_testkit::msgpack::v04(1_000, 10, n * 1_000);
-        let r = client
-            .put(&url)
-            .header("Content-Type", "application/msgpack")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        match r.status().as_u16() {
-            200 => {}
-            429 => refused += 1,
-            s => panic!("status {s}"),
-        }
-        // Ten invocations over the flood, each flushing at its end.
+    const SPANS: u64 = floods::SPANS_PER_REQUEST;
+    let platform = &h.platform;
+    // Ten invocations over the flood, each flushing at its end.
+    let refused = floods::spans(addr, REQUESTS, async |n| {
         if n % 5 == 4 {
-            h.platform
+            platform
                 .invoke(&request_id(n), vec![ev::function_text("x")], T)
                 .await
                 .unwrap();
         }
-    }
+    })
+    .await;
     let log = finish(&mut h).await;
     let delivered = h
         .intake
@@ -184,18 +170,8 @@ async fn four_concurrent_40_mb_tracer_bodies_get_429_and_are_counted() {
 async fn a_million_metric_contexts_leave_room_for_the_enhanced_metrics() {
     let mut h = start().await;
     let addr = h.agent.dogstatsd_addr(T).await.unwrap();
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     const CONTEXTS: usize = 1_000_000;
-    const PER_DATAGRAM: usize = 250;
-    let mut sent = 0;
-    while sent < CONTEXTS {
-        let mut packet = String::new();
-        for i in sent..(sent + PER_DATAGRAM).min(CONTEXTS) {
-            packet.push_str(&format!("flood.m{i}:1|c|#k:v\n"));
-        }
-        sock.send_to(packet.as_bytes(), addr).unwrap();
-        sent += PER_DATAGRAM;
-    }
+    floods::metric_contexts(addr, CONTEXTS).unwrap();
     h.platform
         .invoke(&request_id(1), vec![ev::function_text("x")], T)
         .await
@@ -232,17 +208,8 @@ async fn a_million_metric_contexts_leave_room_for_the_enhanced_metrics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_mb_of_logs_in_one_invocation_stay_within_64_mib() {
     let mut h = start().await;
-    let line = "y".repeat(1_000);
     const LINES: usize = 200_000;
-    let id = request_id(1);
-    let before = h.platform.begin_invoke(&id, T).await.unwrap();
-    for _ in 0..LINES / 1_000 {
-        h.platform
-            .emit((0..1_000).map(|_| ev::function_text(&line)));
-        assert!(h.platform.wait_telemetry_drained(T).await);
-    }
-    h.platform
-        .finish_invoke(&id, before, Outcome::default(), T)
+    floods::logs_in_one_invocation(&h.platform, &request_id(1), LINES, 1_000, T)
         .await
         .unwrap();
     let log = finish(&mut h).await;
@@ -306,41 +273,14 @@ async fn every_flood_at_once_stays_within_64_mib() {
     }));
     let traces = h.agent.trace_agent_addr(T).await.unwrap();
     let statsd = h.agent.dogstatsd_addr(T).await.unwrap();
-    let spans = tokio::spawn(async move {
-        let client = reqwest::Client::new();
-        for n in 0..50u64 {
-            let body = tandem_testkit::msgpack::v04(1_000, 10, n * 1_000);
-            let _ = client
-                .put(format!("http://{traces}/v0.4/traces"))
-                .body(body)
-                .send()
-                .await;
-        }
-    });
-    let metrics = std::thread::spawn(move || {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        for d in 0..4_000usize {
-            let packet: String = (0..250)
-                .map(|i| format!("flood.m{}:1|c|#k:v\n", d * 250 + i))
-                .collect();
-            let _ = sock.send_to(packet.as_bytes(), statsd);
-        }
-    });
-    let line = "z".repeat(1_000);
+    let spans = tokio::spawn(floods::spans(traces, 50, async |_| {}));
+    let metrics = std::thread::spawn(move || floods::metric_contexts(statsd, 1_000_000));
     for n in 0..5 {
-        let id = request_id(n);
-        let before = h.platform.begin_invoke(&id, T).await.unwrap();
-        for _ in 0..40 {
-            h.platform
-                .emit((0..1_000).map(|_| ev::function_text(&line)));
-            assert!(h.platform.wait_telemetry_drained(T).await);
-        }
-        h.platform
-            .finish_invoke(&id, before, Outcome::default(), T)
+        floods::logs_in_one_invocation(&h.platform, &request_id(n), 40_000, 1_000, T)
             .await
             .unwrap();
     }
     spans.await.unwrap();
-    metrics.join().unwrap();
+    metrics.join().unwrap().unwrap();
     finish(&mut h).await;
 }

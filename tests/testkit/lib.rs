@@ -8,6 +8,7 @@
 
 pub mod certs;
 pub mod events;
+pub mod floods;
 pub mod intake;
 pub mod msgpack;
 pub mod platform;
