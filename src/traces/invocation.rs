@@ -163,12 +163,13 @@ impl Invocations {
         Some(self.build(request_id, live, response, error, now_ns))
     }
 
-    /// The invocation timed out before end-invocation: its span, marked as such.
+    /// The invocation timed out before end-invocation: its span, marked as Datadog's extension
+    /// marks it (monitors match on these words).
     pub(crate) fn timeout(&self, request_id: &str, now_ns: i64) -> Option<TracerPayload> {
         let live = self.take(request_id)?;
         let error = InvocationError {
-            message: "Datadog detected an Impending Timeout".into(),
-            kind: "Impending Timeout".into(),
+            message: "Datadog detected a Timeout".into(),
+            kind: "Timeout".into(),
             stack: String::new(),
         };
         Some(self.build(request_id, live, None, Some(error), now_ns))

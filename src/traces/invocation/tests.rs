@@ -76,9 +76,10 @@ fn timeout_cold_start_and_unknown_requests() {
         (
             lambda.error,
             lambda.meta["error.type"].as_str(),
+            lambda.meta["error.msg"].as_str(),
             lambda.duration
         ),
-        (1, "Impending Timeout", 3_000_000_000)
+        (1, "Timeout", "Datadog detected a Timeout", 3_000_000_000)
     );
     let cold = s
         .iter()
