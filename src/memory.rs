@@ -53,6 +53,16 @@ impl Budget {
             });
     }
 
+    /// Follows a holder's own count from `before` to `after` bytes (charges growth, releases
+    /// shrinkage).
+    pub fn account(&self, before: usize, after: usize) {
+        if after > before {
+            self.charge(after - before);
+        } else {
+            self.release(before - after);
+        }
+    }
+
     /// Bytes still free.
     pub fn free(&self) -> usize {
         self.limit

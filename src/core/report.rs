@@ -110,16 +110,17 @@ impl Agent {
         metrics::counter!("tandem.intake.items_dropped").increment(payloads(|r| r.dropped));
         metrics::gauge!("tandem.flush.last_ms").set(report.elapsed.as_secs_f64() * 1000.0);
         crate::log_debug!("counters: {}", crate::counters::summary());
-        let budget = crate::memory::Budget::global();
-        // The flush emptied the buffers: their pages go back to the kernel.
-        crate::memory::trim();
-        crate::log_debug!(
-            "memory: {} KiB of data buffered ({} KiB free in TANDEM_MEMORY_BYTES); RSS {} KiB, peak {} KiB",
-            budget.used() / 1024,
-            budget.free() / 1024,
-            crate::memory::rss_kib().unwrap_or(0),
-            crate::memory::peak_rss_kib().unwrap_or(0)
-        );
+        // Two reads of /proc: only when someone reads the debug log.
+        if crate::diag::enabled(crate::level::LogLevel::Debug) {
+            let budget = crate::memory::Budget::global();
+            crate::log_debug!(
+                "memory: {} KiB of data buffered ({} KiB free in TANDEM_MEMORY_BYTES); RSS {} KiB, peak {} KiB",
+                budget.used() / 1024,
+                budget.free() / 1024,
+                crate::memory::rss_kib().unwrap_or(0),
+                crate::memory::peak_rss_kib().unwrap_or(0)
+            );
+        }
         let mut totals = lock(&self.inner.totals);
         totals.logs.merge(report.logs.clone());
         totals.metrics.merge(report.metrics.clone());

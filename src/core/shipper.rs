@@ -11,6 +11,7 @@ use std::time::Instant;
 impl Agent {
     pub(super) async fn flush_locked(&self, deadline: Instant, last: bool) -> FlushReport {
         self.publish_counters();
+        let buffered = crate::memory::Budget::global().used();
         let started = Instant::now();
         self.inner.intake.endpoints_settled(deadline).await;
         let (logs, metrics, traces) = tokio::join!(
@@ -24,6 +25,9 @@ impl Agent {
             traces,
             elapsed: started.elapsed(),
         };
+        // What the flush freed goes back to the kernel — when it was much (a small
+        // invocation's flush does not walk the heap on the post-runtime path).
+        crate::memory::trim_after(buffered.saturating_sub(crate::memory::Budget::global().used()));
         self.record_flush(&report);
         report
     }

@@ -205,9 +205,7 @@ impl LogsPipeline {
         // own bytes only.
         encoded.shrink_to_fit();
         let mut buf = crate::sync::lock(&self.buffer);
-        if buf.bytes + encoded.len() > self.cap_bytes
-            || !Budget::global().try_charge(entry_cost(encoded.len()))
-        {
+        if !self.admit(&buf, encoded.len()) {
             drop(buf);
             self.counters
                 .dropped_buffer_full
@@ -235,9 +233,7 @@ impl LogsPipeline {
         let mut buf = crate::sync::lock(&self.buffer);
         let mut dropped = 0;
         for e in entries.into_iter().rev() {
-            if buf.bytes + e.len() > self.cap_bytes
-                || !Budget::global().try_charge(entry_cost(e.len()))
-            {
+            if !self.admit(&buf, e.len()) {
                 dropped += 1;
                 continue;
             }
@@ -250,6 +246,14 @@ impl LogsPipeline {
     pub fn buffered(&self) -> (usize, usize) {
         let buf = crate::sync::lock(&self.buffer);
         (buf.entries.len(), buf.bytes)
+    }
+}
+
+impl LogsPipeline {
+    /// Whether an entry of `len` bytes fits the buffer's cap and the process's memory budget
+    /// (charged to the budget when it does).
+    fn admit(&self, buf: &Buffer, len: usize) -> bool {
+        buf.bytes + len <= self.cap_bytes && Budget::global().try_charge(entry_cost(len))
     }
 }
 

@@ -110,7 +110,7 @@ impl MetricsPipeline {
                 Err(_) => errors += 1,
             }
         }
-        Budget::global().charge(agg.bytes().saturating_sub(held));
+        Budget::global().account(held, agg.bytes());
         drop(agg);
         self.counters.lines.fetch_add(lines, Ordering::Relaxed);
         if errors > 0 {
@@ -145,7 +145,7 @@ impl MetricsPipeline {
         let mut agg = crate::sync::lock(&self.aggregator);
         let held = agg.bytes();
         let inserted = agg.insert_value(name, &mut refs, kind, value, ts);
-        Budget::global().charge(agg.bytes().saturating_sub(held));
+        Budget::global().account(held, agg.bytes());
         let counter = match inserted {
             Ok(()) => return,
             Err(Refused::ContextCap) => &self.counters.context_overflow,
@@ -165,7 +165,7 @@ impl MetricsPipeline {
             let mut agg = crate::sync::lock(&self.aggregator);
             let held = agg.bytes();
             let flushed = agg.flush();
-            Budget::global().release(held.saturating_sub(agg.bytes()));
+            Budget::global().account(held, agg.bytes());
             flushed
         };
         let (events, checks) = std::mem::take(&mut *crate::sync::lock(&self.events));

@@ -223,7 +223,6 @@ fn chunk_heap_size(c: &TraceChunk) -> usize {
 /// Estimated heap bytes of a payload: strings, map entries (with the maps' own overhead) and
 /// the structs themselves — about three times its encoded size for typical spans.
 pub(crate) fn heap_size(p: &TracerPayload) -> usize {
-    let map = string_map;
     let chunks: usize = p.chunks.iter().map(chunk_heap_size).sum();
     256 + p.container_id.len()
         + p.language_name.len()
@@ -233,6 +232,6 @@ pub(crate) fn heap_size(p: &TracerPayload) -> usize {
         + p.env.len()
         + p.hostname.len()
         + p.app_version.len()
-        + map(&p.tags)
+        + string_map(&p.tags)
         + chunks
 }
