@@ -3,6 +3,7 @@
 //! Lambda facts read from the environment. Must not do I/O beyond reading the yaml file, and
 //! must never fail: a bad value is a warning and the documented default.
 
+pub mod apm;
 pub mod flush_strategy;
 pub(crate) mod parse;
 mod read;
@@ -10,6 +11,7 @@ pub mod source;
 mod types;
 
 use crate::secret::Secret;
+pub use apm::{Obfuscation, PropagationStyle};
 pub use flush_strategy::FlushStrategy;
 use parse::Reader;
 use source::Source;
@@ -66,6 +68,12 @@ pub struct Config {
     pub apm_filter_tags_regex_reject: Vec<String>,
     /// `DD_APM_IGNORE_RESOURCES`: traces whose root span's resource matches one are not sent.
     pub apm_ignore_resources: Vec<String>,
+    /// `DD_APM_OBFUSCATION_*`.
+    pub obfuscation: Obfuscation,
+    /// `DD_TRACE_PROPAGATION_STYLE(_EXTRACT)`, in extraction order.
+    pub propagation_styles: Vec<PropagationStyle>,
+    /// `DD_TRACE_AWS_SERVICE_REPRESENTATION_ENABLED`: inferred spans named after the resource.
+    pub aws_service_representation: bool,
     pub service_mapping: BTreeMap<String, String>,
     pub trace_managed_services: bool,
     pub capture_lambda_payload: bool,
@@ -324,6 +332,9 @@ impl Config {
             apm_filter_tags_regex_require: r.list("DD_APM_FILTER_TAGS_REGEX_REQUIRE"),
             apm_filter_tags_regex_reject: r.list("DD_APM_FILTER_TAGS_REGEX_REJECT"),
             apm_ignore_resources: r.comma_list("DD_APM_IGNORE_RESOURCES"),
+            obfuscation: apm::obfuscation(&mut r),
+            propagation_styles: apm::propagation_styles(&mut r),
+            aws_service_representation: r.bool("DD_TRACE_AWS_SERVICE_REPRESENTATION_ENABLED", true),
             service_mapping: r.mapping("DD_SERVICE_MAPPING"),
             trace_managed_services: r.bool("DD_TRACE_MANAGED_SERVICES", true),
             capture_lambda_payload: r.bool("DD_CAPTURE_LAMBDA_PAYLOAD", false),

@@ -7,6 +7,7 @@ pub(crate) mod forward;
 pub(crate) mod inferred;
 pub(crate) mod invocation;
 pub(crate) mod lifecycle;
+pub(crate) mod obfuscate;
 pub mod msgpack;
 pub mod pipeline;
 pub mod process;

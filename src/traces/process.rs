@@ -68,6 +68,7 @@ pub struct Processor {
     reject: Vec<Filter>,
     /// `DD_APM_IGNORE_RESOURCES`, matched against the root span's resource.
     ignore_resources: Vec<Regex>,
+    obfuscation: super::obfuscate::Options,
     /// `host:port` strings whose HTTP spans are the tracer talking to us or to Lambda.
     internal_hosts: Vec<String>,
 }
@@ -135,12 +136,24 @@ impl Processor {
             require,
             reject,
             ignore_resources,
+            obfuscation: super::obfuscate::Options::new(config),
             internal_hosts,
         }
     }
 
-    /// Processes one trace (all spans of a chunk share a trace id).
+    /// Processes one trace (all spans of a chunk share a trace id) whose stats nobody computed.
     pub fn process(&self, spans: Vec<Span>, now_ns: i64) -> Result<TraceChunk, Rejected> {
+        self.process_with(spans, now_ns, true)
+    }
+
+    /// Processes one trace; `stamp_stats` when the backend must compute its stats (the tracer
+    /// did not): each span then says so in `_dd.compute_stats`, as Datadog's extension does.
+    pub fn process_with(
+        &self,
+        spans: Vec<Span>,
+        now_ns: i64,
+        stamp_stats: bool,
+    ) -> Result<TraceChunk, Rejected> {
         if spans.iter().any(|s| s.trace_id == 0 || s.span_id == 0) {
             return Err(Rejected::ZeroId);
         }
@@ -163,13 +176,23 @@ impl Processor {
             .get("_sampling_priority_v1")
             .map_or(1, |p| *p as i32);
         for span in &mut spans {
+            // Lambda libraries sometimes name the service after the operation.
+            if span.service == "aws.lambda" {
+                span.service.clone_from(&self.service);
+            }
             self.normalize(span, now_ns);
-            self.scrub(span);
-            span.meta.insert("_dd.origin".into(), "lambda".into());
             for (k, v) in &self.function_tags {
                 span.meta.entry(k.clone()).or_insert_with(|| v.clone());
             }
+            span.meta.insert("_dd.origin".into(), "lambda".into());
+            span.meta.insert("origin".into(), "lambda".into());
+            if stamp_stats {
+                span.meta.insert("_dd.compute_stats".into(), "1".into());
+            }
+            super::obfuscate::span(span, &self.obfuscation);
+            self.scrub(span);
         }
+        mark_top_level(&mut spans);
         Ok(TraceChunk {
             priority,
             origin: "lambda".into(),
@@ -267,6 +290,26 @@ fn truncate(s: &mut String, max: usize) {
             cut -= 1;
         }
         s.truncate(cut);
+    }
+}
+
+/// The Agent's top-level marker (`_top_level: 1`): a span whose parent is not in the trace or
+/// belongs to another service — what trace metrics and stats are computed on.
+fn mark_top_level(spans: &mut [Span]) {
+    let services: std::collections::HashMap<u64, String> = spans
+        .iter()
+        .map(|s| (s.span_id, s.service.clone()))
+        .collect();
+    for s in spans {
+        let top = s.parent_id == 0
+            || services
+                .get(&s.parent_id)
+                .is_none_or(|parent| *parent != s.service);
+        if top {
+            s.metrics.insert("_top_level".into(), 1.0);
+        } else {
+            s.metrics.remove("_top_level");
+        }
     }
 }
 
