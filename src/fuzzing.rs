@@ -9,7 +9,7 @@ use crate::logs::{Attribution, LogsPipeline};
 use crate::tags::FunctionContext;
 use crate::traces::invocation::Invocations;
 use crate::traces::pipeline::{TracerInfo, TracesPipeline};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::OnceLock;
 
 const NOW_MS: i64 = 1_700_000_000_000;
@@ -47,7 +47,7 @@ pub fn tracer_payload(data: &[u8]) {
     let (config, function) = setup();
     let pipeline = TracesPipeline::new(config, function);
     pipeline.ingest(traces, &TracerInfo::default(), NOW_MS * 1_000_000);
-    let _ = crate::traces::encode::agent_payloads(pipeline.take(), "fuzz");
+    let _ = crate::traces::encode::agent_payloads(pipeline.take(true), "fuzz");
 }
 
 /// A Telemetry API POST body, through the invocation tracker and the logs pipeline (both
@@ -79,17 +79,28 @@ pub fn lifecycle_event(data: &[u8]) {
     let (config, function) = setup();
     let invocations = Invocations::new(config, function);
     let _ = invocations.start("fuzz-request", &event, NOW_MS * 1_000_000);
-    let _ = invocations.end("fuzz-request", Some(&event), None, NOW_MS * 1_000_000 + 1);
+    let tracer = crate::traces::invocation::TracerIds {
+        span_id: Some(7),
+        ..Default::default()
+    };
+    let now = NOW_MS * 1_000_000 + 1;
+    if let Some(built) = invocations.end("fuzz-request", Some(&event), None, tracer, now) {
+        let pipeline = TracesPipeline::new(config, function);
+        pipeline.ingest_built(built, now);
+        let _ = pipeline.take(true);
+    }
 }
 
 /// Trace-context headers (a JSON object of header names to values) and `_datadog` carriers.
 pub fn trace_context(data: &[u8]) {
-    if let Ok(headers) = serde_json::from_slice::<Map<String, Value>>(data)
-        && let Some(ctx) = crate::traces::context::extract(&headers)
+    use crate::config::PropagationStyle::{B3, B3Multi, Datadog, TraceContext};
+    let all = crate::traces::context::Extractor::new(&[Datadog, TraceContext, B3Multi, B3]);
+    if let Ok(headers) = serde_json::from_slice::<Value>(data)
+        && let Some(ctx) = all.headers(&headers)
     {
         let _ = crate::traces::context::to_headers(&ctx, 1);
     }
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = crate::traces::context::from_carrier(&Value::String(text.to_string()));
+        let _ = all.carrier(&Value::String(text.to_string()));
     }
 }

@@ -57,8 +57,10 @@ pub(super) fn obfuscation(r: &mut Reader) -> Obfuscation {
     let p = "DD_APM_OBFUSCATION_";
     let mut b = |name: &str, default: bool| r.bool(&format!("{p}{name}"), default);
     let http_remove_query_string = b("HTTP_REMOVE_QUERY_STRING", d.http_remove_query_string);
-    let http_remove_paths_with_digits =
-        b("HTTP_REMOVE_PATHS_WITH_DIGITS", d.http_remove_paths_with_digits);
+    let http_remove_paths_with_digits = b(
+        "HTTP_REMOVE_PATHS_WITH_DIGITS",
+        d.http_remove_paths_with_digits,
+    );
     let redis_enabled = b("REDIS_ENABLED", d.redis_enabled);
     let redis_remove_all_args = b("REDIS_REMOVE_ALL_ARGS", d.redis_remove_all_args);
     let memcached_enabled = b("MEMCACHED_ENABLED", d.memcached_enabled);

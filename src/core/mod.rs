@@ -89,6 +89,7 @@ impl Agent {
         crate::memory::Budget::global().set_limit(config.memory_bytes);
         let (lifecycle, _) = broadcast::channel(1024);
         let intake = Arc::new(Intake::new(&config)?);
+        let invocations = Arc::new(Invocations::new(&config, &function));
         let inner = Arc::new(Inner {
             logs: LogsPipeline::new(&config, function.clone(), attribution),
             metrics: Arc::new(MetricsPipeline::new(&config, function.tags.clone())),
@@ -98,11 +99,15 @@ impl Agent {
             )),
             dogstatsd: Mutex::new(None),
             attribution,
-            traces: config
-                .trace_enabled
-                .then(|| Arc::new(TracesPipeline::new(&config, &function))),
+            traces: config.trace_enabled.then(|| {
+                Arc::new(TracesPipeline::with_cold_start(
+                    &config,
+                    &function,
+                    invocations.cold.clone(),
+                ))
+            }),
             trace_agent: Mutex::new(None),
-            invocations: Arc::new(Invocations::new(&config, &function)),
+            invocations,
             lifecycle_api: Mutex::new(None),
             serial: (attribution == Attribution::StreamOrder).then(serial::Serial::default),
             function,

@@ -69,10 +69,10 @@ impl Agent {
         // A timeout ends the invocation's span (marked as such) if the library never did.
         let timed_out = |request_id: &str| {
             let now_ns = ev.time_ms.saturating_mul(1_000_000);
-            if let (Some(payload), Some(traces)) =
+            if let (Some(built), Some(traces)) =
                 (inv.timeout(request_id, now_ns), &self.inner.traces)
             {
-                traces.push(payload);
+                traces.ingest_built(built, now_ns);
             }
         };
         match &ev.event {

@@ -45,7 +45,7 @@ impl Agent {
         };
         let mut jobs = self.inner.intake.take_retries(Signal::Traces);
         let env = self.inner.config.env.as_deref().unwrap_or_default();
-        let encoded = crate::traces::encode::agent_payloads(traces.take(), env);
+        let encoded = crate::traces::encode::agent_payloads(traces.take(last), env);
         jobs.extend(self.inner.intake.jobs(encoded));
         self.deliver_jobs(jobs, deadline, last, "traces").await
     }

@@ -1,19 +1,67 @@
-//! Trace context propagation: Datadog headers (`x-datadog-trace-id`, `-parent-id`,
-//! `-sampling-priority`, `x-datadog-tags` with `_dd.p.tid` for 128-bit ids) and W3C
-//! `traceparent`, read from a case-insensitive header map (HTTP triggers) or a `_datadog`
-//! carrier (queues and buses). Pure.
+//! Trace context propagation in the styles Datadog's tracers speak: Datadog headers
+//! (`x-datadog-trace-id`, `-parent-id`, `-sampling-priority`, `x-datadog-tags` with
+//! `_dd.p.tid` for 128-bit ids and the other `_dd.p.*` tags), W3C `traceparent`/`tracestate`,
+//! B3 multi-header and B3 single-header — read from a case-insensitive header map (HTTP
+//! triggers) or a `_datadog` carrier (queues and buses). Pure.
 
 #![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
 
+use crate::config::PropagationStyle;
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct TraceContext {
     pub trace_id: u64,
     /// Upper 64 bits of a 128-bit trace id (`_dd.p.tid`), 0 when absent.
     pub trace_id_high: u64,
     pub parent_id: u64,
     pub sampling_priority: Option<i32>,
+    /// Propagation tags (`_dd.p.*` other than the trace id's high bits), kept on the root
+    /// inferred span (or `aws.lambda`) as Datadog does.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Reads trace contexts in the styles `DD_TRACE_PROPAGATION_STYLE(_EXTRACT)` names, in order:
+/// the first style that finds a context wins.
+#[derive(Debug, Clone)]
+pub(crate) struct Extractor {
+    styles: Vec<PropagationStyle>,
+}
+
+impl Default for Extractor {
+    fn default() -> Self {
+        Self::new(&crate::config::apm::DEFAULT_STYLES)
+    }
+}
+
+impl Extractor {
+    pub(crate) fn new(styles: &[PropagationStyle]) -> Self {
+        Self {
+            styles: styles.to_vec(),
+        }
+    }
+
+    /// From a header map (a JSON object of header names to strings).
+    pub(crate) fn headers(&self, headers: &Value) -> Option<TraceContext> {
+        let h = headers.as_object()?;
+        self.styles.iter().find_map(|style| match style {
+            PropagationStyle::Datadog => datadog(h),
+            PropagationStyle::TraceContext => w3c(h),
+            PropagationStyle::B3Multi => b3multi(h),
+            PropagationStyle::B3 => b3single(h),
+        })
+    }
+
+    /// A `_datadog` carrier: a JSON object, or a JSON string holding one.
+    pub(crate) fn carrier(&self, v: &Value) -> Option<TraceContext> {
+        match v {
+            Value::Object(_) => self.headers(v),
+            Value::String(s) => serde_json::from_str::<Value>(s)
+                .ok()
+                .and_then(|m| self.headers(&m)),
+            _ => None,
+        }
+    }
 }
 
 /// Looks a header up whatever its case.
@@ -22,11 +70,6 @@ fn get<'a>(headers: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .and_then(|(_, v)| v.as_str())
-}
-
-/// Extracts a context from headers; Datadog headers first, then W3C.
-pub(crate) fn extract(headers: &Map<String, Value>) -> Option<TraceContext> {
-    datadog(headers).or_else(|| w3c(headers))
 }
 
 fn datadog(h: &Map<String, Value>) -> Option<TraceContext> {
@@ -40,22 +83,40 @@ fn datadog(h: &Map<String, Value>) -> Option<TraceContext> {
         .unwrap_or(0);
     let sampling_priority =
         get(h, "x-datadog-sampling-priority").and_then(|p| p.trim().parse().ok());
-    let trace_id_high = get(h, "x-datadog-tags")
-        .and_then(|tags| {
-            tags.split(',')
-                .find_map(|t| t.trim().strip_prefix("_dd.p.tid="))
-        })
-        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-        .unwrap_or(0);
+    let mut trace_id_high = 0;
+    let mut tags = Vec::new();
+    for tag in get(h, "x-datadog-tags").unwrap_or("").split(',') {
+        let Some((k, v)) = tag.trim().split_once('=') else {
+            continue;
+        };
+        if k == "_dd.p.tid" {
+            trace_id_high = u64::from_str_radix(v, 16).unwrap_or(0);
+        } else if k.starts_with("_dd.p.") {
+            tags.push((k.to_string(), v.to_string()));
+        }
+    }
     Some(TraceContext {
         trace_id,
         trace_id_high,
         parent_id,
         sampling_priority,
+        tags,
     })
 }
 
-/// `traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`.
+/// A 32-hex (or 16-hex) trace id as (high, low).
+fn hex_trace_id(t: &str) -> Option<(u64, u64)> {
+    let (high, low) = match t.len() {
+        32 => (u64::from_str_radix(t.get(..16)?, 16).ok()?, t.get(16..)?),
+        16 => (0, t),
+        _ => return None,
+    };
+    let low = u64::from_str_radix(low, 16).ok()?;
+    (high != 0 || low != 0).then_some((high, low))
+}
+
+/// `traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; Datadog's
+/// propagation tags ride in `tracestate` (`dd=s:…;t.dm:…`).
 fn w3c(h: &Map<String, Value>) -> Option<TraceContext> {
     let tp = get(h, "traceparent")?.trim();
     let mut parts = tp.split('-').skip(1);
@@ -66,48 +127,103 @@ fn w3c(h: &Map<String, Value>) -> Option<TraceContext> {
     if trace.len() != 32 || parent.len() != 16 || flags.len() != 2 {
         return None;
     }
-    let trace_id_high = u64::from_str_radix(trace.get(..16)?, 16).ok()?;
-    let trace_id = u64::from_str_radix(trace.get(16..)?, 16).ok()?;
+    let (trace_id_high, trace_id) = hex_trace_id(trace)?;
     let parent_id = u64::from_str_radix(parent, 16).ok()?;
     let flags = u8::from_str_radix(flags, 16).ok()?;
-    if trace_id == 0 && trace_id_high == 0 {
-        return None;
+    let mut sampling_priority = i32::from(flags & 1);
+    let mut tags = Vec::new();
+    let dd = get(h, "tracestate")
+        .unwrap_or("")
+        .split(',')
+        .find_map(|m| m.trim().strip_prefix("dd="));
+    for field in dd.unwrap_or("").split(';') {
+        match field.split_once(':') {
+            Some(("s", p)) => {
+                // The Datadog priority when it agrees with the sampled flag.
+                if let Ok(p) = p.parse::<i32>()
+                    && (p > 0) == (sampling_priority > 0)
+                {
+                    sampling_priority = p;
+                }
+            }
+            Some((k, v)) if k.starts_with("t.") && k != "t.tid" => {
+                tags.push((
+                    format!("_dd.p.{}", k.get(2..).unwrap_or("")),
+                    v.replace('~', "="),
+                ));
+            }
+            _ => {}
+        }
     }
     Some(TraceContext {
         trace_id,
         trace_id_high,
         parent_id,
-        sampling_priority: Some(i32::from(flags & 1)),
+        sampling_priority: Some(sampling_priority),
+        tags,
     })
 }
 
-/// A `_datadog` carrier: a JSON object, or a JSON string holding one.
-pub(crate) fn from_carrier(v: &Value) -> Option<TraceContext> {
+fn b3_sampled(v: &str) -> Option<i32> {
     match v {
-        Value::Object(m) => extract(m),
-        Value::String(s) => serde_json::from_str::<Map<String, Value>>(s)
-            .ok()
-            .and_then(|m| extract(&m)),
+        "1" | "true" => Some(1),
+        "0" | "false" => Some(0),
+        "d" => Some(2),
         _ => None,
     }
 }
 
-/// Response headers that hand the context to the tracer (start-invocation).
+/// `x-b3-traceid`, `x-b3-spanid`, `x-b3-sampled` (or `x-b3-flags: 1`).
+fn b3multi(h: &Map<String, Value>) -> Option<TraceContext> {
+    let (trace_id_high, trace_id) = hex_trace_id(get(h, "x-b3-traceid")?.trim())?;
+    let parent_id = get(h, "x-b3-spanid")
+        .and_then(|p| u64::from_str_radix(p.trim(), 16).ok())
+        .unwrap_or(0);
+    let sampling_priority = match get(h, "x-b3-flags").map(str::trim) {
+        Some("1") => Some(2),
+        _ => get(h, "x-b3-sampled").and_then(|s| b3_sampled(s.trim())),
+    };
+    Some(TraceContext {
+        trace_id,
+        trace_id_high,
+        parent_id,
+        sampling_priority,
+        tags: Vec::new(),
+    })
+}
+
+/// `b3: <trace id>-<span id>[-<sampled>[-<parent span id>]]`, or just `b3: 0|1|d`.
+fn b3single(h: &Map<String, Value>) -> Option<TraceContext> {
+    let mut parts = get(h, "b3")?.trim().split('-');
+    let (trace_id_high, trace_id) = hex_trace_id(parts.next()?)?;
+    let parent_id = u64::from_str_radix(parts.next()?, 16).ok()?;
+    let sampling_priority = parts.next().and_then(b3_sampled);
+    Some(TraceContext {
+        trace_id,
+        trace_id_high,
+        parent_id,
+        sampling_priority,
+        tags: Vec::new(),
+    })
+}
+
+/// Response headers that hand the context to the tracer (start-invocation): the trace id,
+/// the span to parent under, the sampling decision if one was made upstream, and the
+/// propagation tags.
 pub(crate) fn to_headers(ctx: &TraceContext, parent_id: u64) -> Vec<(&'static str, String)> {
     let mut out = vec![
         ("x-datadog-trace-id", ctx.trace_id.to_string()),
         ("x-datadog-parent-id", parent_id.to_string()),
-        ("x-datadog-span-id", parent_id.to_string()),
-        (
-            "x-datadog-sampling-priority",
-            ctx.sampling_priority.unwrap_or(1).to_string(),
-        ),
     ];
+    if let Some(p) = ctx.sampling_priority {
+        out.push(("x-datadog-sampling-priority", p.to_string()));
+    }
+    let mut tags: Vec<String> = ctx.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
     if ctx.trace_id_high != 0 {
-        out.push((
-            "x-datadog-tags",
-            format!("_dd.p.tid={:016x}", ctx.trace_id_high),
-        ));
+        tags.push(format!("_dd.p.tid={:016x}", ctx.trace_id_high));
+    }
+    if !tags.is_empty() {
+        out.push(("x-datadog-tags", tags.join(",")));
     }
     out
 }
@@ -121,6 +237,14 @@ mod tests {
         v.as_object().cloned().unwrap()
     }
 
+    fn extract(m: Map<String, Value>) -> Option<TraceContext> {
+        Extractor::default().headers(&Value::Object(m))
+    }
+
+    fn from_carrier(v: &Value) -> Option<TraceContext> {
+        Extractor::default().carrier(v)
+    }
+
     /// Issue 11, row 12: the header comes from the internet; multi-byte characters of the right
     /// byte length are refused, never sliced through.
     #[test]
@@ -132,7 +256,7 @@ mod tests {
             "00-00000000000000000000000000000001-00000000000000é0-01",
             "00-00000000000000000000000000000001-0000000000000001-é",
         ] {
-            assert_eq!(extract(&map(json!({ "traceparent": tp }))), None, "{tp}");
+            assert_eq!(extract(map(json!({ "traceparent": tp }))), None, "{tp}");
         }
     }
 
@@ -142,12 +266,13 @@ mod tests {
             json!({"X-Datadog-Trace-Id": "123", "x-datadog-parent-id": "456", "x-datadog-sampling-priority": "2", "x-datadog-tags": "_dd.p.dm=-0,_dd.p.tid=66d1b2c300000000"}),
         );
         assert_eq!(
-            extract(&h),
+            extract(h.clone()),
             Some(TraceContext {
                 trace_id: 123,
                 trace_id_high: 0x66d1_b2c3_0000_0000,
                 parent_id: 456,
-                sampling_priority: Some(2)
+                sampling_priority: Some(2),
+                tags: vec![("_dd.p.dm".into(), "-0".into())],
             })
         );
     }
@@ -156,7 +281,7 @@ mod tests {
     fn w3c_traceparent() {
         let h =
             map(json!({"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}));
-        let c = extract(&h).unwrap();
+        let c = extract(h.clone()).unwrap();
         assert_eq!(
             (
                 c.trace_id_high,
@@ -176,7 +301,7 @@ mod tests {
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "garbage",
         ] {
-            assert_eq!(extract(&map(json!({"traceparent": bad}))), None, "{bad}");
+            assert_eq!(extract(map(json!({"traceparent": bad}))), None, "{bad}");
         }
     }
 
@@ -189,8 +314,8 @@ mod tests {
             .map(|c| (c.trace_id, c.parent_id)),
             Some((9, 8))
         );
-        assert_eq!(extract(&map(json!({"x-datadog-trace-id": "0"}))), None);
-        assert_eq!(extract(&map(json!({}))), None);
+        assert_eq!(extract(map(json!({"x-datadog-trace-id": "0"}))), None);
+        assert_eq!(extract(map(json!({}))), None);
         assert_eq!(from_carrier(&json!(5)), None);
     }
 }

@@ -1,37 +1,25 @@
 //! The invocation span: per request id (never shared between concurrent invocations), what
 //! `/lambda/start-invocation` told us (event, trigger, upstream context) becomes, at
 //! `/lambda/end-invocation` or at a timeout, the `aws.lambda` span with its inferred parents
-//! and, on a cold start, the `aws.lambda.cold_start` span. Bounded in live invocations.
+//! and, on a cold start, the `aws.lambda.cold_start` span beside it. Under universal
+//! instrumentation the `aws.lambda` span takes the tracer's placeholder span id, trace id and
+//! sampling decision from end-invocation. Bounded in live invocations. These spans then go
+//! through the same processing as the tracer's (the traces pipeline).
 
-use super::context::TraceContext;
+use super::context::{Extractor, TraceContext};
 use super::inferred::{self, Options, Trigger};
 use super::proto::{Span, TraceChunk, TracerPayload};
 use crate::config::Config;
 use crate::tags::FunctionContext;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 const MAX_LIVE: usize = 10_000;
-const MAX_CAPTURED_VALUE: usize = 5_000;
-/// Key fragments whose values are never captured.
-const SECRET_KEYS: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "authorization",
-    "cookie",
-    "api_key",
-    "apikey",
-    "api-key",
-    "private_key",
-    "credential",
-    "session",
-    "signature",
-];
+/// The resource of the placeholder root span Java, .NET and Go tracers create for the
+/// invocation; it stands for `aws.lambda` and is never shipped.
+pub(crate) const PLACEHOLDER_RESOURCE: &str = "dd-tracer-serverless-span";
 
 /// Error details the library reports on end-invocation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -41,10 +29,77 @@ pub(crate) struct InvocationError {
     pub stack: String,
 }
 
+/// What the tracer said at `/lambda/end-invocation` about its own trace (universal
+/// instrumentation): the ids and sampling decision of its placeholder root span.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct TracerIds {
+    pub trace_id: Option<u64>,
+    pub trace_id_high: u64,
+    pub span_id: Option<u64>,
+    pub sampling_priority: Option<i32>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The `aws.lambda` span and its companions, and — when the tracer made a placeholder root —
+/// that placeholder's span id, whose tags are still to be merged in.
+pub(crate) struct Built {
+    pub payload: TracerPayload,
+    pub placeholder: Option<u64>,
+}
+
+/// The environment's cold start, shared by the spans we build and the spans Python/Node
+/// libraries build (`aws.lambda` with `cold_start: true`): one cold-start span, once.
+#[derive(Debug)]
+pub(crate) struct ColdStart {
+    init_ns: AtomicU64,
+    first_invocation: AtomicBool,
+    span_due: AtomicBool,
+    /// Managed Instances have no cold-start span (as Datadog's extension).
+    enabled: bool,
+}
+
+impl ColdStart {
+    pub(crate) fn new(enabled: bool) -> Self {
+        Self {
+            init_ns: AtomicU64::new(0),
+            first_invocation: AtomicBool::new(true),
+            span_due: AtomicBool::new(true),
+            enabled,
+        }
+    }
+
+    pub(crate) fn set_init_duration_ms(&self, ms: f64) {
+        self.init_ns.store((ms * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    /// The cold-start span for the `aws.lambda` span `lambda` — once per environment, placed
+    /// as Datadog places it: a sibling of `aws.lambda` under the trigger span.
+    pub(crate) fn span_for(&self, lambda: &Span, span_id: u64) -> Option<Span> {
+        let init_ns = self.init_ns.load(Ordering::Relaxed) as i64;
+        if !self.enabled || init_ns <= 0 || !self.span_due.swap(false, Ordering::Relaxed) {
+            return None;
+        }
+        let mut cs = Span {
+            service: lambda.service.clone(),
+            name: "aws.lambda.cold_start".into(),
+            resource: lambda.resource.clone(),
+            trace_id: lambda.trace_id,
+            span_id,
+            parent_id: lambda.parent_id,
+            start: lambda.start - init_ns,
+            duration: init_ns,
+            r#type: "serverless".into(),
+            ..Default::default()
+        };
+        if let Some(r) = lambda.meta.get("request_id") {
+            cs.meta.insert("request_id".into(), r.clone());
+        }
+        Some(cs)
+    }
+}
+
 struct Live {
     start_ns: i64,
-    context: TraceContext,
-    lambda_span_id: u64,
     trigger: Trigger,
     cold_start: bool,
     request_tags: Vec<(String, String)>,
@@ -54,56 +109,72 @@ pub(crate) struct Invocations {
     service: String,
     function_name: String,
     function_arn: String,
-    function_tags: Vec<(String, String)>,
+    region: String,
     mapping: BTreeMap<String, String>,
     managed_services: bool,
+    representation: bool,
+    extractor: Extractor,
     capture_depth: Option<u64>,
-    state: Mutex<(HashMap<String, Live>, VecDeque<String>, bool)>,
-    init_duration_ns: AtomicU64,
-    seed: AtomicU64,
+    state: Mutex<(HashMap<String, Live>, VecDeque<String>)>,
+    pub(crate) cold: Arc<ColdStart>,
+    ids: SpanIds,
 }
 
-impl Invocations {
-    pub(crate) fn new(config: &Config, function: &FunctionContext) -> Self {
-        Self {
-            service: function.service.clone(),
-            function_name: function.function_name.clone(),
-            function_arn: function.arn.to_ascii_lowercase(),
-            function_tags: function
-                .tags
-                .iter()
-                .filter_map(|t| t.split_once(':'))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            mapping: config.service_mapping.clone(),
-            managed_services: config.trace_managed_services,
-            capture_depth: config
-                .capture_lambda_payload
-                .then_some(config.capture_lambda_payload_max_depth),
-            state: Mutex::new((HashMap::new(), VecDeque::new(), true)),
-            init_duration_ns: AtomicU64::new(0),
-            seed: AtomicU64::new(os_seed()),
-        }
-    }
+/// Random non-zero 63-bit span and trace ids (splitmix64 over an OS-seeded start: sandboxes
+/// that start in the same millisecond with the same pid must not share ids).
+pub(crate) struct SpanIds(AtomicU64);
 
-    /// A random non-zero 63-bit id (splitmix64 over an OS-seeded start: sandboxes that start in
-    /// the same millisecond with the same pid must not share ids).
-    fn id(&self) -> u64 {
+impl Default for SpanIds {
+    fn default() -> Self {
+        Self(AtomicU64::new(os_seed()))
+    }
+}
+
+impl SpanIds {
+    pub(crate) fn next(&self) -> u64 {
         let mut z = self
-            .seed
+            .0
             .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
             .wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         ((z ^ (z >> 31)) >> 1).max(1)
     }
+}
 
-    pub(crate) fn set_init_duration_ms(&self, ms: f64) {
-        self.init_duration_ns
-            .store((ms * 1e6) as u64, Ordering::Relaxed);
+impl Invocations {
+    pub(crate) fn new(config: &Config, function: &FunctionContext) -> Self {
+        let managed_instance =
+            config.lambda.initialization_type.as_deref() == Some("lambda-managed-instances");
+        Self {
+            service: function.service.clone(),
+            function_name: function.function_name.clone(),
+            function_arn: function.arn.to_ascii_lowercase(),
+            region: function.region.clone(),
+            mapping: config.service_mapping.clone(),
+            managed_services: config.trace_managed_services,
+            representation: config.aws_service_representation,
+            extractor: Extractor::new(&config.propagation_styles),
+            capture_depth: config
+                .capture_lambda_payload
+                .then_some(config.capture_lambda_payload_max_depth),
+            state: Mutex::new((HashMap::new(), VecDeque::new())),
+            cold: Arc::new(ColdStart::new(!managed_instance)),
+            ids: SpanIds::default(),
+        }
     }
 
-    /// Starts tracking `request_id`; returns the headers that hand the context to the tracer.
+    pub(crate) fn id(&self) -> u64 {
+        self.ids.next()
+    }
+
+    pub(crate) fn set_init_duration_ms(&self, ms: f64) {
+        self.cold.set_init_duration_ms(ms);
+    }
+
+    /// Starts tracking `request_id`; returns the headers that hand an upstream context to the
+    /// tracer. Without one, nothing is handed over: the tracer starts its own trace and makes
+    /// its own sampling decision (`DD_TRACE_SAMPLE_RATE`), which end-invocation reports back.
     pub(crate) fn start(
         &self,
         request_id: &str,
@@ -115,22 +186,22 @@ impl Invocations {
             &Options {
                 service_mapping: &self.mapping,
                 managed_services: self.managed_services,
+                representation: self.representation,
+                region: &self.region,
+                extractor: &self.extractor,
             },
         );
-        let context = trigger.context.unwrap_or(TraceContext {
-            trace_id: self.id(),
-            trace_id_high: 0,
-            parent_id: 0,
-            sampling_priority: Some(1),
-        });
-        let lambda_span_id = self.id();
-        let headers = super::context::to_headers(&context, lambda_span_id);
+        let headers = trigger
+            .context
+            .as_ref()
+            .map(|c| super::context::to_headers(c, c.parent_id))
+            .unwrap_or_default();
         let request_tags = self
             .capture_depth
-            .map(|d| flatten("function.request", event, d))
+            .map(|d| super::capture::flatten("function.request", event, d))
             .unwrap_or_default();
+        let cold_start = self.cold.first_invocation.swap(false, Ordering::Relaxed);
         let mut st = crate::sync::lock(&self.state);
-        let cold_start = std::mem::replace(&mut st.2, false);
         if st.0.len() >= MAX_LIVE
             && let Some(old) = st.1.pop_front()
         {
@@ -141,8 +212,6 @@ impl Invocations {
             request_id.to_string(),
             Live {
                 start_ns: now_ns,
-                context,
-                lambda_span_id,
                 trigger,
                 cold_start,
                 request_tags,
@@ -157,22 +226,30 @@ impl Invocations {
         request_id: &str,
         response: Option<&Value>,
         error: Option<InvocationError>,
+        tracer: TracerIds,
         now_ns: i64,
-    ) -> Option<TracerPayload> {
+    ) -> Option<Built> {
         let live = self.take(request_id)?;
-        Some(self.build(request_id, live, response, error, now_ns))
+        Some(self.build(request_id, live, response, error, tracer, now_ns))
     }
 
     /// The invocation timed out before end-invocation: its span, marked as Datadog's extension
     /// marks it (monitors match on these words).
-    pub(crate) fn timeout(&self, request_id: &str, now_ns: i64) -> Option<TracerPayload> {
+    pub(crate) fn timeout(&self, request_id: &str, now_ns: i64) -> Option<Built> {
         let live = self.take(request_id)?;
         let error = InvocationError {
             message: "Datadog detected a Timeout".into(),
             kind: "Timeout".into(),
             stack: String::new(),
         };
-        Some(self.build(request_id, live, None, Some(error), now_ns))
+        Some(self.build(
+            request_id,
+            live,
+            None,
+            Some(error),
+            TracerIds::default(),
+            now_ns,
+        ))
     }
 
     /// Forgets an invocation that will never end (its report arrived).
@@ -193,9 +270,31 @@ impl Invocations {
         live: Live,
         response: Option<&Value>,
         error: Option<InvocationError>,
+        tracer: TracerIds,
         now_ns: i64,
-    ) -> TracerPayload {
-        let ctx = live.context;
+    ) -> Built {
+        // The upstream context wins; else the tracer's own trace (universal instrumentation);
+        // else a new trace.
+        let ctx = live
+            .trigger
+            .context
+            .clone()
+            .unwrap_or_else(|| TraceContext {
+                trace_id: tracer.trace_id.unwrap_or_else(|| self.id()),
+                trace_id_high: tracer.trace_id_high,
+                parent_id: 0,
+                sampling_priority: tracer.sampling_priority,
+                tags: tracer.tags.clone(),
+            });
+        let priority = ctx
+            .sampling_priority
+            .or(tracer.sampling_priority)
+            .unwrap_or(1);
+        let status = response
+            .and_then(|r| r.get("statusCode"))
+            .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()));
+        let failed_http = status.is_some_and(|c| (500..600).contains(&c));
+        let timed_out = error.as_ref().is_some_and(|e| e.kind == "Timeout");
         let mut spans = Vec::new();
         let mut parent = ctx.parent_id;
         for inf in &live.trigger.inferred {
@@ -212,6 +311,17 @@ impl Invocations {
                 live.start_ns
             };
             sp.duration = (end - sp.start).max(0);
+            sp.meta
+                .insert("_dd.base_service".into(), self.service.clone());
+            sp.meta.insert("peer.service".into(), self.service.clone());
+            if inf.synchronous
+                && let Some(code) = status
+            {
+                sp.meta.insert("http.status_code".into(), code.to_string());
+            }
+            if failed_http || timed_out {
+                sp.error = 1;
+            }
             parent = sp.span_id;
             spans.push(sp);
         }
@@ -220,7 +330,7 @@ impl Invocations {
             name: "aws.lambda".into(),
             resource: self.function_name.clone(),
             trace_id: ctx.trace_id,
-            span_id: live.lambda_span_id,
+            span_id: tracer.span_id.unwrap_or_else(|| self.id()),
             parent_id: parent,
             start: live.start_ns,
             duration: (now_ns - live.start_ns).max(0),
@@ -228,13 +338,11 @@ impl Invocations {
             ..Default::default()
         };
         let m = &mut lambda.meta;
-        for (k, v) in &self.function_tags {
-            m.insert(k.clone(), v.clone());
-        }
         m.insert("request_id".into(), request_id.into());
         m.insert("cold_start".into(), live.cold_start.to_string());
         m.insert("function_arn".into(), self.function_arn.clone());
         m.insert("resource_names".into(), self.function_name.clone());
+        m.insert("span.kind".into(), "server".into());
         if !live.trigger.source.is_empty() {
             m.insert(
                 "function_trigger.event_source".into(),
@@ -247,17 +355,14 @@ impl Invocations {
         for (k, v) in live.trigger.tags.iter().chain(&live.request_tags) {
             m.insert(k.clone(), v.clone());
         }
-        if let Some(code) = response
-            .and_then(|r| r.get("statusCode"))
-            .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
-        {
+        if let Some(code) = status {
             m.insert("http.status_code".into(), code.to_string());
-            if code >= 500 && error.is_none() {
+            if failed_http && error.is_none() {
                 lambda.error = 1;
             }
         }
         if let (Some(d), Some(r)) = (self.capture_depth, response) {
-            for (k, v) in flatten("function.response", r, d) {
+            for (k, v) in super::capture::flatten("function.response", r, d) {
                 lambda.meta.insert(k, v);
             }
         }
@@ -269,89 +374,38 @@ impl Invocations {
                 lambda.meta.insert("error.stack".into(), e.stack);
             }
         }
+        // Propagation tags sit on the root span: the outermost inferred span, or aws.lambda.
+        let root = spans.first_mut().unwrap_or(&mut lambda);
+        for (k, v) in &ctx.tags {
+            root.meta.insert(k.clone(), v.clone());
+        }
         if ctx.trace_id_high != 0 {
-            lambda
-                .meta
+            root.meta
                 .insert("_dd.p.tid".into(), format!("{:016x}", ctx.trace_id_high));
         }
-        lambda.metrics.insert("_dd.top_level".into(), 1.0);
-        lambda.metrics.insert(
-            "_sampling_priority_v1".into(),
-            f64::from(ctx.sampling_priority.unwrap_or(1)),
-        );
-        let init_ns = self.init_duration_ns.load(Ordering::Relaxed) as i64;
-        if live.cold_start && init_ns > 0 {
-            let mut cs = Span {
-                service: self.service.clone(),
-                name: "aws.lambda.cold_start".into(),
-                resource: self.function_name.clone(),
-                trace_id: ctx.trace_id,
-                span_id: self.id(),
-                parent_id: lambda.span_id,
-                start: live.start_ns - init_ns,
-                duration: init_ns,
-                r#type: "serverless".into(),
-                ..Default::default()
-            };
-            cs.meta.insert("request_id".into(), request_id.into());
+        lambda
+            .metrics
+            .insert("_sampling_priority_v1".into(), f64::from(priority));
+        if live.cold_start
+            && let Some(cs) = self.cold.span_for(&lambda, self.id())
+        {
             spans.push(cs);
         }
         spans.push(lambda);
-        for sp in &mut spans {
-            sp.meta.insert("_dd.origin".into(), "lambda".into());
-        }
         let chunk = TraceChunk {
-            priority: ctx.sampling_priority.unwrap_or(1),
+            priority,
             origin: "lambda".into(),
             spans,
             ..Default::default()
         };
-        TracerPayload {
-            chunks: vec![chunk],
-            ..Default::default()
+        Built {
+            payload: TracerPayload {
+                chunks: vec![chunk],
+                ..Default::default()
+            },
+            placeholder: tracer.span_id,
         }
     }
-}
-
-/// Flattens JSON into `prefix.a.b` tags up to `depth` levels; deeper values are kept as JSON
-/// text. Values are truncated; keys that look like secrets are redacted.
-pub(crate) fn flatten(prefix: &str, v: &Value, depth: u64) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    walk(prefix, v, depth, &mut out);
-    out
-}
-
-fn walk(key: &str, v: &Value, depth: u64, out: &mut Vec<(String, String)>) {
-    let leaf = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
-    if SECRET_KEYS.iter().any(|s| leaf.contains(s)) {
-        out.push((key.to_string(), "redacted".into()));
-        return;
-    }
-    match v {
-        Value::Object(m) if depth > 0 && !m.is_empty() => {
-            for (k, child) in m {
-                walk(&format!("{key}.{k}"), child, depth - 1, out);
-            }
-        }
-        Value::Array(a) if depth > 0 && !a.is_empty() => {
-            for (i, child) in a.iter().enumerate() {
-                walk(&format!("{key}.{i}"), child, depth - 1, out);
-            }
-        }
-        Value::String(s) => out.push((key.to_string(), truncate(s))),
-        other => out.push((key.to_string(), truncate(&other.to_string()))),
-    }
-}
-
-fn truncate(s: &str) -> String {
-    if s.len() <= MAX_CAPTURED_VALUE {
-        return s.to_string();
-    }
-    let mut cut = MAX_CAPTURED_VALUE;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}...", &s[..cut])
 }
 
 /// 64 bits from the OS's random source: std's `RandomState` keys come from it (getrandom).

@@ -7,7 +7,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
 
-use super::invocation::{InvocationError, Invocations};
+use super::invocation::{InvocationError, Invocations, TracerIds};
 use super::pipeline::TracesPipeline;
 use crate::http::{self, ServerHandle};
 use hyper::{Method, StatusCode};
@@ -89,11 +89,14 @@ pub(crate) async fn start(port: u16, hooks: Hooks) -> std::io::Result<ServerHand
                                 .unwrap_or_default(),
                         });
                     let response = (!value.is_null()).then_some(&value);
-                    if let (Some(payload), Some(traces)) = (
-                        hooks.invocations.end(&request_id, response, error, now_ns),
+                    let tracer = tracer_ids(&|n| header(n));
+                    if let (Some(built), Some(traces)) = (
+                        hooks
+                            .invocations
+                            .end(&request_id, response, error, tracer, now_ns),
                         &hooks.traces,
                     ) {
-                        traces.push(payload);
+                        traces.ingest_built(built, now_ns);
                     }
                     http::json(StatusCode::OK, "{}")
                 }
@@ -101,4 +104,31 @@ pub(crate) async fn start(port: u16, hooks: Hooks) -> std::io::Result<ServerHand
             }
         }
     })
+}
+
+/// The tracer's own trace, from end-invocation's headers (universal instrumentation).
+fn tracer_ids(header: &dyn Fn(&str) -> Option<String>) -> TracerIds {
+    let id = |n: &str| {
+        header(n)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|v| *v != 0)
+    };
+    let mut ids = TracerIds {
+        trace_id: id("x-datadog-trace-id"),
+        span_id: id("x-datadog-span-id"),
+        sampling_priority: header("x-datadog-sampling-priority")
+            .and_then(|p| p.trim().parse::<f64>().ok())
+            .map(|p| p as i32),
+        ..Default::default()
+    };
+    for tag in header("x-datadog-tags").unwrap_or_default().split(',') {
+        match tag.trim().split_once('=') {
+            Some(("_dd.p.tid", hex)) => {
+                ids.trace_id_high = u64::from_str_radix(hex, 16).unwrap_or(0)
+            }
+            Some((k, v)) if k.starts_with("_dd.p.") => ids.tags.push((k.into(), v.into())),
+            _ => {}
+        }
+    }
+    ids
 }

@@ -1,14 +1,16 @@
 //! Traces: the local trace agent (msgpack payloads from tracers), span processing, the
 //! invocation span and inferred spans, and the trace intake encoding.
 
+pub(crate) mod adopt;
+pub(crate) mod capture;
 pub(crate) mod context;
 pub(crate) mod encode;
 pub(crate) mod forward;
 pub(crate) mod inferred;
 pub(crate) mod invocation;
 pub(crate) mod lifecycle;
-pub(crate) mod obfuscate;
 pub mod msgpack;
+pub(crate) mod obfuscate;
 pub mod pipeline;
 pub mod process;
 pub mod proto;

@@ -69,12 +69,18 @@ pub(crate) fn span(s: &mut Span, opts: &Options) {
         }
         "http" | "web" => {
             if let Some(u) = s.meta.get_mut("http.url") {
-                *u = url(u, o.http_remove_query_string, o.http_remove_paths_with_digits);
+                *u = url(
+                    u,
+                    o.http_remove_query_string,
+                    o.http_remove_paths_with_digits,
+                );
             }
         }
         _ => {}
     }
-    if o.remove_stack_traces && let Some(st) = s.meta.get_mut("error.stack") {
+    if o.remove_stack_traces
+        && let Some(st) = s.meta.get_mut("error.stack")
+    {
         *st = "?".into();
     }
 }
@@ -153,9 +159,8 @@ fn sql_tokens(q: &str) -> Vec<Token<'_>> {
             b'\'' => {
                 i += 1;
                 while i < b.len() {
-                    if at(i) == b'\'' && at(i + 1) == b'\'' {
-                        i += 2;
-                    } else if at(i) == b'\\' {
+                    // `''` and `\'` escape a quote.
+                    if (at(i) == b'\'' && at(i + 1) == b'\'') || at(i) == b'\\' {
                         i += 2;
                     } else if at(i) == b'\'' {
                         break;

@@ -3,11 +3,14 @@
 //! their encoded size), until a flush takes them. Counts every span received, every trace
 //! rejected and every span dropped for lack of room.
 
+use super::adopt::{self, Adoption};
+use super::invocation::{Built, ColdStart, SpanIds};
 use super::process::{Processor, Rejected};
 use super::proto::{Span, TraceChunk, TracerPayload};
 use crate::config::Config;
 use crate::memory::Budget;
 use crate::tags::FunctionContext;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -38,6 +41,11 @@ pub struct TracesPipeline {
     processor: Processor,
     env: String,
     app_version: String,
+    /// `_dd.tags.function` of every tracer payload: the function's tags, `k:v,k:v`.
+    function_tags: String,
+    adoption: Adoption,
+    cold: Arc<ColdStart>,
+    ids: SpanIds,
     cap_bytes: usize,
     buffer: Mutex<(Vec<TracerPayload>, usize)>,
     pub counters: TraceCounters,
@@ -45,10 +53,23 @@ pub struct TracesPipeline {
 
 impl TracesPipeline {
     pub fn new(config: &Config, function: &FunctionContext) -> Self {
+        Self::with_cold_start(config, function, Arc::new(ColdStart::new(true)))
+    }
+
+    /// A pipeline that shares the environment's cold start with the invocation spans.
+    pub(crate) fn with_cold_start(
+        config: &Config,
+        function: &FunctionContext,
+        cold: Arc<ColdStart>,
+    ) -> Self {
         Self {
             processor: Processor::new(config, function),
             env: config.env.clone().unwrap_or_default(),
             app_version: config.version.clone().unwrap_or_default(),
+            function_tags: function.tags.join(","),
+            adoption: Adoption::default(),
+            cold,
+            ids: SpanIds::default(),
             cap_bytes: config.traces_buffer_bytes,
             buffer: Mutex::new((Vec::new(), 0)),
             counters: TraceCounters::default(),
@@ -72,7 +93,58 @@ impl TracesPipeline {
             now_ns,
             room: self.room(),
             chunks: Vec::new(),
+            completed: Vec::new(),
             dropped: 0,
+        }
+    }
+
+    /// Buffers the spans we built for an invocation, once they went through the processing
+    /// every tracer span gets (and, under universal instrumentation, met their placeholder).
+    pub(crate) fn ingest_built(&self, built: Built, now_ns: i64) {
+        for payload in self.adoption.built(built, now_ns) {
+            self.push_built(payload, now_ns);
+        }
+    }
+
+    fn push_built(&self, mut payload: TracerPayload, now_ns: i64) {
+        let chunks = std::mem::take(&mut payload.chunks);
+        for chunk in chunks {
+            let priority = chunk.priority;
+            self.counters
+                .spans_received
+                .fetch_add(chunk.spans.len() as u64, Ordering::Relaxed);
+            match self.processor.process_with(chunk.spans, now_ns, true) {
+                Ok(mut done) => {
+                    done.priority = priority;
+                    payload.chunks.push(done);
+                }
+                Err(why) => self.count_rejected(why),
+            }
+        }
+        if payload.chunks.is_empty() {
+            return;
+        }
+        payload.env.clone_from(&self.env);
+        payload.app_version.clone_from(&self.app_version);
+        payload
+            .tags
+            .insert("_dd.tags.function".into(), self.function_tags.clone());
+        self.push(payload);
+    }
+
+    fn count_rejected(&self, why: Rejected) {
+        match why {
+            Rejected::Empty => {}
+            Rejected::Filtered => {
+                self.counters
+                    .traces_filtered
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Rejected::ZeroId => {
+                self.counters
+                    .traces_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -113,11 +185,41 @@ impl TracesPipeline {
         buf.0.push(payload);
     }
 
-    pub fn take(&self) -> Vec<TracerPayload> {
+    /// Everything buffered, after releasing the invocation spans that waited too long for
+    /// their tracer's placeholder (all of them at the `last` flush).
+    pub fn take(&self, last: bool) -> Vec<TracerPayload> {
+        let now_ns = crate::time::now_ms().saturating_mul(1_000_000);
+        for payload in self.adoption.release(now_ns, last) {
+            self.push_built(payload, now_ns);
+        }
         let mut buf = crate::sync::lock(&self.buffer);
         Budget::global().release(buf.1);
         buf.1 = 0;
         std::mem::take(&mut buf.0)
+    }
+}
+
+impl TracesPipeline {
+    /// A Python or Node library builds `aws.lambda` itself; on a cold start the extension adds
+    /// the `aws.lambda.cold_start` span beside it (with the library's `aws.lambda.load` spans
+    /// under it), as Datadog's extension does.
+    fn add_cold_start(&self, trace: &mut Vec<Span>) {
+        let Some(lambda) = trace.iter().find(|s| {
+            s.name == "aws.lambda" && s.meta.get("cold_start").map(String::as_str) == Some("true")
+        }) else {
+            return;
+        };
+        let Some(cs) = self.cold.span_for(lambda, self.ids.next()) else {
+            return;
+        };
+        let lambda_id = lambda.span_id;
+        for load in trace
+            .iter_mut()
+            .filter(|s| s.name == "aws.lambda.load" && s.parent_id == lambda_id)
+        {
+            load.parent_id = cs.span_id;
+        }
+        trace.push(cs);
     }
 }
 
@@ -135,6 +237,8 @@ pub struct TraceBatch<'p> {
     now_ns: i64,
     room: usize,
     chunks: Vec<TraceChunk>,
+    /// Invocation spans this request's placeholders completed.
+    completed: Vec<TracerPayload>,
     dropped: u64,
 }
 
@@ -148,7 +252,16 @@ impl TraceBatch<'_> {
             self.dropped += trace.len() as u64;
             return;
         }
-        match p.processor.process(trace, self.now_ns) {
+        let (mut trace, placeholders) = adopt::split(trace);
+        for ph in placeholders {
+            self.completed.extend(p.adoption.placeholder(ph));
+        }
+        if trace.is_empty() {
+            return;
+        }
+        p.add_cold_start(&mut trace);
+        let stamp_stats = !self.tracer.client_computed_stats;
+        match p.processor.process_with(trace, self.now_ns, stamp_stats) {
             Ok(chunk) => {
                 let size = chunk_heap_size(&chunk);
                 if size > self.room {
@@ -159,13 +272,7 @@ impl TraceBatch<'_> {
                 self.room -= size;
                 self.chunks.push(chunk);
             }
-            Err(Rejected::Empty) => {}
-            Err(Rejected::Filtered) => {
-                p.counters.traces_filtered.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(Rejected::ZeroId) => {
-                p.counters.traces_rejected.fetch_add(1, Ordering::Relaxed);
-            }
+            Err(why) => p.count_rejected(why),
         }
     }
 
@@ -177,10 +284,20 @@ impl TraceBatch<'_> {
                 .spans_dropped_buffer_full
                 .fetch_add(self.dropped, Ordering::Relaxed);
         }
+        for payload in self.completed {
+            p.push_built(payload, self.now_ns);
+        }
         if self.chunks.is_empty() {
             return;
         }
         let tracer = self.tracer;
+        let runtime_id = self
+            .chunks
+            .iter()
+            .flat_map(|c| c.spans.iter())
+            .find_map(|s| s.meta.get("runtime-id"))
+            .cloned()
+            .unwrap_or_default();
         let mut payload = TracerPayload {
             container_id: tracer.container_id.clone(),
             language_name: tracer.language.clone(),
@@ -189,11 +306,12 @@ impl TraceBatch<'_> {
             chunks: self.chunks,
             env: p.env.clone(),
             app_version: p.app_version.clone(),
+            runtime_id,
             ..Default::default()
         };
-        if !tracer.client_computed_stats {
-            payload.tags.insert("_dd.compute_stats".into(), "1".into());
-        }
+        payload
+            .tags
+            .insert("_dd.tags.function".into(), p.function_tags.clone());
         p.push(payload);
     }
 }

@@ -226,7 +226,7 @@ impl Processor {
         if s.service.is_empty() {
             s.service = self.service.clone();
         }
-        truncate(&mut s.service, MAX_SERVICE);
+        normalize_service(&mut s.service);
         if s.name.is_empty() {
             s.name = "unnamed_operation".into();
         }
@@ -275,6 +275,43 @@ impl Processor {
             }
         }
     }
+}
+
+/// The Agent's service normalisation: lower case; letters, digits and `_ - : . /` kept, any
+/// other run of characters becomes one `_`; leading non-letters and trailing `_` dropped; at
+/// most 100 bytes. A name left empty becomes `unnamed-service`, as the Agent names it.
+fn normalize_service(service: &mut String) {
+    let ok = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | ':' | '.' | '/');
+    if service.len() <= MAX_SERVICE
+        && service.starts_with(|c: char| c.is_alphabetic())
+        && service.chars().all(|c| ok(c) && !c.is_uppercase())
+        && !service.ends_with('_')
+    {
+        return;
+    }
+    let mut out = String::with_capacity(service.len());
+    let mut underscore = false;
+    for c in service.chars().flat_map(char::to_lowercase) {
+        if out.is_empty() && !c.is_alphabetic() {
+            continue;
+        }
+        if ok(c) {
+            out.push(c);
+            underscore = false;
+        } else if !underscore {
+            out.push('_');
+            underscore = true;
+        }
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    truncate(&mut out, MAX_SERVICE);
+    *service = if out.is_empty() {
+        "unnamed-service".to_string()
+    } else {
+        out
+    };
 }
 
 fn replace(v: &mut String, re: &Regex, repl: &str) {

@@ -30,10 +30,11 @@ fn payload_capture_flattens_truncates_and_redacts() {
             "r",
             Some(&json!({"statusCode": 201, "body": {"token": "abc", "ok": true}})),
             None,
+            TracerIds::default(),
             2_000,
         )
         .unwrap();
-    let m = &spans(&p).last().unwrap().meta;
+    let m = &spans(&p.payload).last().unwrap().meta;
     assert_eq!(m["function.request.user.name"], "ann");
     assert_eq!(m["function.request.user.password"], "redacted");
     assert_eq!(m["function.request.Authorization"], "redacted");
@@ -53,9 +54,11 @@ fn payload_capture_flattens_truncates_and_redacts() {
 
     let off = invocations(&[]);
     off.start("r", &event, 1_000);
-    let p = off.end("r", None, None, 2_000).unwrap();
+    let p = off
+        .end("r", None, None, TracerIds::default(), 2_000)
+        .unwrap();
     assert!(
-        !spans(&p)
+        !spans(&p.payload)
             .last()
             .unwrap()
             .meta
@@ -70,7 +73,7 @@ fn timeout_cold_start_and_unknown_requests() {
     inv.set_init_duration_ms(250.0);
     inv.start("a", &json!({}), 1_000_000_000);
     let p = inv.timeout("a", 4_000_000_000).unwrap();
-    let s = spans(&p);
+    let s = spans(&p.payload);
     let lambda = s.iter().find(|s| s.name == "aws.lambda").unwrap();
     assert_eq!(
         (
@@ -85,16 +88,25 @@ fn timeout_cold_start_and_unknown_requests() {
         .iter()
         .find(|s| s.name == "aws.lambda.cold_start")
         .unwrap();
+    // Datadog places it beside aws.lambda, under the trigger span (here: none).
     assert_eq!(
         (cold.parent_id, cold.duration, cold.start),
-        (lambda.span_id, 250_000_000, 750_000_000)
+        (lambda.parent_id, 250_000_000, 750_000_000)
     );
-    assert!(inv.end("a", None, None, 5).is_none(), "already ended");
-    assert!(inv.end("never-started", None, None, 5).is_none());
-    inv.start("b", &json!({}), 10);
-    let p = inv.end("b", None, None, 20).unwrap();
     assert!(
-        spans(&p).iter().all(|s| s.name != "aws.lambda.cold_start"),
+        inv.end("a", None, None, TracerIds::default(), 5).is_none(),
+        "already ended"
+    );
+    assert!(
+        inv.end("never-started", None, None, TracerIds::default(), 5)
+            .is_none()
+    );
+    inv.start("b", &json!({}), 10);
+    let p = inv.end("b", None, None, TracerIds::default(), 20).unwrap();
+    assert!(
+        spans(&p.payload)
+            .iter()
+            .all(|s| s.name != "aws.lambda.cold_start"),
         "warm invocation"
     );
 }
@@ -106,8 +118,8 @@ fn managed_services_off_keeps_context_but_no_inferred_span() {
         "messageAttributes": {"_datadog": {"stringValue": "{\"x-datadog-trace-id\":\"77\",\"x-datadog-parent-id\":\"88\"}"}}}]});
     let headers = inv.start("r", &event, 1);
     assert!(headers.contains(&("x-datadog-trace-id", "77".to_string())));
-    let p = inv.end("r", None, None, 2).unwrap();
-    let s = spans(&p);
+    let p = inv.end("r", None, None, TracerIds::default(), 2).unwrap();
+    let s = spans(&p.payload);
     assert_eq!(s.len(), 1);
     assert_eq!((s[0].trace_id, s[0].parent_id), (77, 88));
     assert_eq!(s[0].meta["function_trigger.event_source"], "sqs");
@@ -134,6 +146,12 @@ fn a_trigger_timestamp_beyond_nanosecond_range_is_ignored() {
         "Timestamp": "9999-12-31T23:59:59.000Z", "Message": "m", "MessageId": "1"
     }}]});
     inv.start("r", &event, 1_000);
-    let p = inv.end("r", None, None, 2_000).unwrap();
-    assert!(spans(&p).iter().all(|s| s.start >= 0 && s.duration >= 0));
+    let p = inv
+        .end("r", None, None, TracerIds::default(), 2_000)
+        .unwrap();
+    assert!(
+        spans(&p.payload)
+            .iter()
+            .all(|s| s.start >= 0 && s.duration >= 0)
+    );
 }

@@ -1,3 +1,5 @@
+#![allow(clippy::indexing_slicing)] // test code: a panic is a failed test
+
 use super::*;
 
 fn opts(f: impl FnOnce(&mut Obfuscation)) -> Options {
@@ -83,8 +85,14 @@ fn redis_memcached_and_json_bodies() {
         "find",
         &[("mongodb.query", r#"{"name":"bob","age":{"$gt":3}}"#)],
     );
-    span(&mut s, &opts(|o| o.mongodb_keep_values = vec!["name".into()]));
-    assert_eq!(s.meta["mongodb.query"], r#"{"age":{"$gt":"?"},"name":"bob"}"#);
+    span(
+        &mut s,
+        &opts(|o| o.mongodb_keep_values = vec!["name".into()]),
+    );
+    assert_eq!(
+        s.meta["mongodb.query"],
+        r#"{"age":{"$gt":"?"},"name":"bob"}"#
+    );
     let mut s = typed("elasticsearch", "q", &[("elasticsearch.body", "not json")]);
     span(&mut s, &Options::default());
     assert_eq!(s.meta["elasticsearch.body"], "?");
@@ -109,6 +117,9 @@ fn http_urls_only_when_asked_and_stack_traces() {
             o.remove_stack_traces = true;
         }),
     );
-    assert_eq!(s.meta["http.url"], "https://api.example.com/users/?/orders?");
+    assert_eq!(
+        s.meta["http.url"],
+        "https://api.example.com/users/?/orders?"
+    );
     assert_eq!(s.meta["error.stack"], "?");
 }

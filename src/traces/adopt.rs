@@ -1,0 +1,156 @@
+//! Universal instrumentation (Java, .NET, Go tracers): the tracer's placeholder root span
+//! (resource `dd-tracer-serverless-span`) is never shipped; the `aws.lambda` span we build has
+//! already taken its span id, and here takes its tags. The two meet in either order — the
+//! placeholder may reach the trace agent before or after `/lambda/end-invocation` — keyed by
+//! span id, so concurrent Managed Instance invocations never mix. Bounded; a built span whose
+//! placeholder never comes is released by the flush after a grace period.
+
+use super::invocation::{Built, PLACEHOLDER_RESOURCE};
+use super::proto::{Span, TracerPayload};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+/// Placeholders or built spans held at once, each side.
+const MAX_HELD: usize = 1_000;
+/// How long a built span waits for its placeholder before a flush ships it without.
+pub(crate) const GRACE_NS: i64 = 1_000_000_000;
+
+#[derive(Default)]
+struct Held<T> {
+    by_id: HashMap<u64, T>,
+    order: VecDeque<u64>,
+}
+
+impl<T> Held<T> {
+    /// Holds `v`; returns what fell out to keep the bound.
+    fn put(&mut self, id: u64, v: T) -> Option<T> {
+        let evicted = if self.by_id.len() >= MAX_HELD {
+            self.order
+                .pop_front()
+                .and_then(|old| self.by_id.remove(&old))
+        } else {
+            None
+        };
+        self.order.push_back(id);
+        self.by_id.insert(id, v);
+        evicted
+    }
+
+    fn take(&mut self, id: u64) -> Option<T> {
+        let v = self.by_id.remove(&id)?;
+        self.order.retain(|x| *x != id);
+        Some(v)
+    }
+}
+
+/// Placeholders waiting for their invocation; built invocations (and when they were parked)
+/// waiting for their placeholder.
+type State = (Held<Span>, Held<(TracerPayload, i64)>);
+
+#[derive(Default)]
+pub(crate) struct Adoption {
+    state: Mutex<State>,
+}
+
+/// Whether `span` is a tracer's placeholder root.
+pub(crate) fn is_placeholder(span: &Span) -> bool {
+    span.resource == PLACEHOLDER_RESOURCE
+}
+
+impl Adoption {
+    /// A built invocation: ready to ship (its placeholder came already, or it has none), or
+    /// held until the placeholder comes. Returns what is ready, including anything the bound
+    /// pushed out.
+    pub(crate) fn built(&self, built: Built, now_ns: i64) -> Vec<TracerPayload> {
+        let Built {
+            mut payload,
+            placeholder,
+        } = built;
+        let Some(id) = placeholder else {
+            return vec![payload];
+        };
+        let mut st = crate::sync::lock(&self.state);
+        if let Some(ph) = st.0.take(id) {
+            merge(&mut payload, ph);
+            return vec![payload];
+        }
+        st.1.put(id, (payload, now_ns))
+            .map(|(p, _)| p)
+            .into_iter()
+            .collect()
+    }
+
+    /// A placeholder from the tracer: the built invocation it completes, if one is waiting.
+    pub(crate) fn placeholder(&self, span: Span) -> Option<TracerPayload> {
+        let mut st = crate::sync::lock(&self.state);
+        if let Some((mut payload, _)) = st.1.take(span.span_id) {
+            merge(&mut payload, span);
+            return Some(payload);
+        }
+        st.0.put(span.span_id, span);
+        None
+    }
+
+    /// Built invocations that waited longer than the grace period (all of them at the last
+    /// flush): shipped without their placeholder's tags rather than never.
+    pub(crate) fn release(&self, now_ns: i64, all: bool) -> Vec<TracerPayload> {
+        let mut st = crate::sync::lock(&self.state);
+        let due: Vec<u64> =
+            st.1.order
+                .iter()
+                .copied()
+                .filter(|id| {
+                    all || st
+                        .1
+                        .by_id
+                        .get(id)
+                        .is_some_and(|(_, at)| now_ns - at >= GRACE_NS)
+                })
+                .collect();
+        due.into_iter()
+            .filter_map(|id| st.1.take(id).map(|(p, _)| p))
+            .collect()
+    }
+}
+
+/// The placeholder's tags go onto `aws.lambda` (ours win where both set one: they come from
+/// the platform and the trigger); its error marks the invocation failed.
+fn merge(payload: &mut TracerPayload, ph: Span) {
+    let lambda = payload
+        .chunks
+        .iter_mut()
+        .flat_map(|c| c.spans.iter_mut())
+        .find(|s| s.span_id == ph.span_id && s.name == "aws.lambda");
+    let Some(lambda) = lambda else {
+        return;
+    };
+    for (k, v) in ph.meta {
+        lambda.meta.entry(k).or_insert(v);
+    }
+    for (k, v) in ph.metrics {
+        lambda.metrics.entry(k).or_insert(v);
+    }
+    if ph.error != 0 {
+        lambda.error = 1;
+    }
+}
+
+/// Takes the placeholders out of one tracer trace. Their children become roots of what is
+/// left; they keep the trace's sampling decision, which the placeholder carried.
+pub(crate) fn split(trace: Vec<Span>) -> (Vec<Span>, Vec<Span>) {
+    if !trace.iter().any(is_placeholder) {
+        return (trace, Vec::new());
+    }
+    let (placeholders, mut rest): (Vec<Span>, Vec<Span>) =
+        trace.into_iter().partition(is_placeholder);
+    for ph in &placeholders {
+        if let Some(p) = ph.metrics.get("_sampling_priority_v1") {
+            for s in rest.iter_mut().filter(|s| s.parent_id == ph.span_id) {
+                s.metrics
+                    .entry("_sampling_priority_v1".into())
+                    .or_insert(*p);
+            }
+        }
+    }
+    (rest, placeholders)
+}
