@@ -136,16 +136,28 @@ async fn tracer_payloads_arrive_decoded_with_origin_and_tags() {
         .find(|t| t.language_name == "nodejs")
         .unwrap();
     assert_eq!(node.tracer_version, "5.0.0");
-    assert_eq!(
-        node.tags.get("_dd.compute_stats").map(String::as_str),
-        Some("1"),
+    // As Datadog's extension: on each span when the tracer did not compute stats, never as a
+    // payload tag; the payload carries the function's tags instead.
+    let node_spans = node.chunks.iter().flat_map(|c| &c.spans);
+    assert!(
+        node_spans.clone().count() > 0
+            && node_spans
+                .clone()
+                .all(|s| s.meta.get("_dd.compute_stats").map(String::as_str) == Some("1")),
         "the tracer did not compute stats"
     );
+    assert!(!node.tags.contains_key("_dd.compute_stats"));
+    assert!(node.tags["_dd.tags.function"].contains("functionname:tandem-test"));
     let py = tracer_payloads
         .iter()
         .find(|t| t.language_name == "python")
         .unwrap();
-    assert!(!py.tags.contains_key("_dd.compute_stats"));
+    assert!(
+        py.chunks
+            .iter()
+            .flat_map(|c| &c.spans)
+            .all(|s| !s.meta.contains_key("_dd.compute_stats"))
+    );
     assert!(node.chunks.iter().all(|c| c.origin == "lambda"));
     for r in h.intake.accepted("/api/v0.2/traces") {
         assert_eq!(r.header("dd-api-key"), Some(TEST_API_KEY));

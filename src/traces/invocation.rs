@@ -351,6 +351,12 @@ impl Invocations {
         }
         if let Some(arn) = &live.trigger.source_arn {
             m.insert("function_trigger.event_source_arn".into(), arn.clone());
+        } else if live.trigger.source == "lambda-function-url" {
+            // A function URL's ARN is the function's, with `url` for `function`.
+            m.insert(
+                "function_trigger.event_source_arn".into(),
+                self.function_arn.replacen(":function:", ":url:", 1),
+            );
         }
         for (k, v) in live.trigger.tags.iter().chain(&live.request_tags) {
             m.insert(k.clone(), v.clone());

@@ -77,3 +77,61 @@ pub fn v04(traces: usize, spans: usize, first_trace: u64) -> Vec<u8> {
     }
     o
 }
+
+/// Any JSON value as msgpack: objects as maps, arrays, strings, and numbers as the tracers
+/// write them (non-negative integers as uint64, negative as int64, others as float64) — so a
+/// test writes a tracer's spans as `json!` and sends them as v0.4.
+pub fn from_json(v: &serde_json::Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_json(&mut out, v);
+    out
+}
+
+fn write_json(o: &mut Vec<u8>, v: &serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Null => o.push(0xc0),
+        Value::Bool(b) => o.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                uint(o, u);
+            } else if let Some(i) = n.as_i64() {
+                o.push(0xd3);
+                o.extend_from_slice(&i.to_be_bytes());
+            } else {
+                o.push(0xcb);
+                o.extend_from_slice(&n.as_f64().unwrap_or(0.0).to_be_bytes());
+            }
+        }
+        Value::String(s) => {
+            o.push(0xdb);
+            o.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            o.extend_from_slice(s.as_bytes());
+        }
+        Value::Array(a) => {
+            arr(o, a.len());
+            a.iter().for_each(|x| write_json(o, x));
+        }
+        Value::Object(m) => {
+            o.push(0xdf);
+            o.extend_from_slice(&(m.len() as u32).to_be_bytes());
+            for (k, x) in m {
+                write_json(o, &Value::String(k.clone()));
+                // Metrics are doubles even when written as whole numbers.
+                if k == "metrics"
+                    && let Value::Object(metrics) = x
+                {
+                    o.push(0xdf);
+                    o.extend_from_slice(&(metrics.len() as u32).to_be_bytes());
+                    for (mk, mv) in metrics {
+                        write_json(o, &Value::String(mk.clone()));
+                        o.push(0xcb);
+                        o.extend_from_slice(&mv.as_f64().unwrap_or(0.0).to_be_bytes());
+                    }
+                } else {
+                    write_json(o, x);
+                }
+            }
+        }
+    }
+}
