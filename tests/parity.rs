@@ -306,7 +306,7 @@ async fn universal(
         ("x-datadog-sampling-priority", priority.to_string()),
     ];
     // Half the time the tracer's spans arrive first, half the time end-invocation does.
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         send_traces(agent, traces).await;
         assert_eq!(
             post(lifecycle, "/lambda/end-invocation", id, body, &end_headers)
