@@ -6,14 +6,16 @@
 //! sampling decision from end-invocation. Bounded in live invocations. These spans then go
 //! through the same processing as the tracer's (the traces pipeline).
 
+use super::cold_start::ColdStart;
 use super::context::{Extractor, TraceContext};
+use super::ids::SpanIds;
 use super::inferred::{self, Options, Trigger};
 use super::proto::{Span, TraceChunk, TracerPayload};
 use crate::config::Config;
 use crate::tags::FunctionContext;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 const MAX_LIVE: usize = 10_000;
@@ -47,57 +49,6 @@ pub(crate) struct Built {
     pub placeholder: Option<u64>,
 }
 
-/// The environment's cold start, shared by the spans we build and the spans Python/Node
-/// libraries build (`aws.lambda` with `cold_start: true`): one cold-start span, once.
-#[derive(Debug)]
-pub(crate) struct ColdStart {
-    init_ns: AtomicU64,
-    first_invocation: AtomicBool,
-    span_due: AtomicBool,
-    /// Managed Instances have no cold-start span (as Datadog's extension).
-    enabled: bool,
-}
-
-impl ColdStart {
-    pub(crate) fn new(enabled: bool) -> Self {
-        Self {
-            init_ns: AtomicU64::new(0),
-            first_invocation: AtomicBool::new(true),
-            span_due: AtomicBool::new(true),
-            enabled,
-        }
-    }
-
-    pub(crate) fn set_init_duration_ms(&self, ms: f64) {
-        self.init_ns.store((ms * 1e6) as u64, Ordering::Relaxed);
-    }
-
-    /// The cold-start span for the `aws.lambda` span `lambda` — once per environment, placed
-    /// as Datadog places it: a sibling of `aws.lambda` under the trigger span.
-    pub(crate) fn span_for(&self, lambda: &Span, span_id: u64) -> Option<Span> {
-        let init_ns = self.init_ns.load(Ordering::Relaxed) as i64;
-        if !self.enabled || init_ns <= 0 || !self.span_due.swap(false, Ordering::Relaxed) {
-            return None;
-        }
-        let mut cs = Span {
-            service: lambda.service.clone(),
-            name: "aws.lambda.cold_start".into(),
-            resource: lambda.resource.clone(),
-            trace_id: lambda.trace_id,
-            span_id,
-            parent_id: lambda.parent_id,
-            start: lambda.start - init_ns,
-            duration: init_ns,
-            r#type: "serverless".into(),
-            ..Default::default()
-        };
-        if let Some(r) = lambda.meta.get("request_id") {
-            cs.meta.insert("request_id".into(), r.clone());
-        }
-        Some(cs)
-    }
-}
-
 struct Live {
     start_ns: i64,
     trigger: Trigger,
@@ -118,28 +69,6 @@ pub(crate) struct Invocations {
     state: Mutex<(HashMap<String, Live>, VecDeque<String>)>,
     pub(crate) cold: Arc<ColdStart>,
     ids: SpanIds,
-}
-
-/// Random non-zero 63-bit span and trace ids (splitmix64 over an OS-seeded start: sandboxes
-/// that start in the same millisecond with the same pid must not share ids).
-pub(crate) struct SpanIds(AtomicU64);
-
-impl Default for SpanIds {
-    fn default() -> Self {
-        Self(AtomicU64::new(os_seed()))
-    }
-}
-
-impl SpanIds {
-    pub(crate) fn next(&self) -> u64 {
-        let mut z = self
-            .0
-            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-            .wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 1).max(1)
-    }
 }
 
 impl Invocations {
@@ -412,12 +341,6 @@ impl Invocations {
             placeholder: tracer.span_id,
         }
     }
-}
-
-/// 64 bits from the OS's random source: std's `RandomState` keys come from it (getrandom).
-fn os_seed() -> u64 {
-    use std::hash::BuildHasher;
-    std::collections::hash_map::RandomState::new().hash_one(crate::time::now_ms())
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 
 pub(crate) mod adopt;
 pub(crate) mod capture;
+pub(crate) mod cold_start;
 pub(crate) mod context;
 pub(crate) mod encode;
 pub(crate) mod forward;
+pub(crate) mod ids;
 pub(crate) mod inferred;
 pub(crate) mod invocation;
 pub(crate) mod lifecycle;

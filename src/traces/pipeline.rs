@@ -4,7 +4,9 @@
 //! rejected and every span dropped for lack of room.
 
 use super::adopt::{self, Adoption};
-use super::invocation::{Built, ColdStart, SpanIds};
+use super::cold_start::ColdStart;
+use super::ids::SpanIds;
+use super::invocation::Built;
 use super::process::{Processor, Rejected};
 use super::proto::{Span, TraceChunk, TracerPayload};
 use crate::config::Config;
