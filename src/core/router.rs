@@ -81,6 +81,12 @@ impl Agent {
                     inv.set_init_duration_ms(ms);
                 }
             }
+            TelemetryEvent::RestoreStart(_) => inv.cold.restore_started(),
+            TelemetryEvent::RestoreReport(r) => {
+                if let Some(ms) = r.metrics.duration_ms {
+                    inv.cold.set_restore_duration_ms(ms);
+                }
+            }
             TelemetryEvent::RuntimeDone(r) if r.status.as_deref() == Some("timeout") => {
                 timed_out(&r.request_id)
             }

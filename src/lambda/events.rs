@@ -164,6 +164,9 @@ pub enum TelemetryEvent {
     InitStart(InitRecord),
     InitRuntimeDone(InitRecord),
     InitReport(InitRecord),
+    /// SnapStart: the environment is being restored from a snapshot (its init ran elsewhere).
+    RestoreStart(InitRecord),
+    RestoreReport(InitRecord),
     Start(InvocationRecord),
     RuntimeDone(InvocationRecord),
     Report(InvocationRecord),
@@ -171,7 +174,7 @@ pub enum TelemetryEvent {
     Function(LogBody),
     Extension(LogBody),
     /// Known but unused here (`platform.extension`, `platform.telemetrySubscription`,
-    /// SnapStart restore events) or unknown: kept by name only.
+    /// `platform.restoreRuntimeDone`) or unknown: kept by name only.
     Other(String),
 }
 
@@ -235,6 +238,12 @@ fn parse_event(text: &str, now_ms: i64) -> Result<Timed, String> {
             serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?,
         ),
         "platform.initReport" => TelemetryEvent::InitReport(
+            serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?,
+        ),
+        "platform.restoreStart" => TelemetryEvent::RestoreStart(
+            serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?,
+        ),
+        "platform.restoreReport" => TelemetryEvent::RestoreReport(
             serde_json::from_str(record).map_err(|e| typed(&e.to_string()))?,
         ),
         "platform.start" => {

@@ -84,6 +84,13 @@ impl Enhanced {
                     out.push(point("init_duration", ms / 1000.0, ts, vec![]));
                 }
             }
+            // A restored SnapStart environment's first invocation is its cold start.
+            TelemetryEvent::RestoreStart(_) => self.cold_start_pending = true,
+            TelemetryEvent::RestoreReport(r) => {
+                if let Some(ms) = r.metrics.duration_ms {
+                    out.push(point("snapstart_restore_duration", ms / 1000.0, ts, vec![]));
+                }
+            }
             TelemetryEvent::Start(r) => {
                 let cold = self.state(&r.request_id).cold_start;
                 self.invocations_seen += 1;

@@ -142,3 +142,36 @@ fn shutdown_and_unused_init() {
     );
     assert!(Enhanced::new(false, false).on_shutdown(5).is_empty());
 }
+
+/// Issue 12, item 6: a SnapStart restore reports its duration, and the restored environment's
+/// first invocation is a cold start again.
+#[test]
+fn snapstart_restore_duration_and_restore_aware_cold_start() {
+    let mut e = Enhanced::new(true, false);
+    let warm = run(
+        &mut e,
+        json!([
+            {"type": "platform.initReport", "record": {"initializationType": "snap-start", "phase": "init", "metrics": {"durationMs": 900.0}}},
+            {"type": "platform.start", "record": {"requestId": "a"}}
+        ]),
+        Some("a"),
+    );
+    assert_eq!(
+        values(&warm, "invocations")[0].1,
+        ["cold_start:true".to_string()]
+    );
+    let p = run(
+        &mut e,
+        json!([
+            {"type": "platform.restoreStart", "record": {"runtimeVersion": "java:21.v1"}},
+            {"type": "platform.restoreReport", "record": {"status": "success", "metrics": {"durationMs": 40.0}}},
+            {"type": "platform.start", "record": {"requestId": "b"}}
+        ]),
+        Some("b"),
+    );
+    assert_eq!(values(&p, "snapstart_restore_duration"), [(0.04, &[][..])]);
+    assert_eq!(
+        values(&p, "invocations")[0].1,
+        ["cold_start:true".to_string()]
+    );
+}

@@ -155,3 +155,31 @@ fn a_trigger_timestamp_beyond_nanosecond_range_is_ignored() {
             .all(|s| s.start >= 0 && s.duration >= 0)
     );
 }
+
+/// Issue 12, item 6 (SnapStart): a restored environment's first invocation is a cold start,
+/// shown as the restore (its init ran elsewhere), beside aws.lambda.
+#[test]
+fn a_snapstart_restore_gives_the_restore_span_and_a_new_cold_start() {
+    let inv = invocations(&[]);
+    inv.set_init_duration_ms(250.0);
+    inv.start("warm-before", &json!({}), 10);
+    inv.end("warm-before", None, None, TracerIds::default(), 20);
+    inv.cold.restore_started();
+    inv.cold.set_restore_duration_ms(40.0);
+    inv.start("a", &json!({}), 1_000_000_000);
+    let b = inv
+        .end("a", None, None, TracerIds::default(), 2_000_000_000)
+        .unwrap();
+    let s = spans(&b.payload);
+    let lambda = s.iter().find(|s| s.name == "aws.lambda").unwrap();
+    assert_eq!(lambda.meta["cold_start"], "true");
+    let r = s
+        .iter()
+        .find(|s| s.name == "aws.lambda.snapstart_restore")
+        .unwrap();
+    assert_eq!(
+        (r.duration, r.start, r.parent_id),
+        (40_000_000, 960_000_000, lambda.parent_id)
+    );
+    assert!(s.iter().all(|s| s.name != "aws.lambda.cold_start"));
+}
