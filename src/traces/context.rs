@@ -52,12 +52,14 @@ impl Extractor {
         })
     }
 
-    /// A `_datadog` carrier: a JSON object, or a JSON string holding one.
+    /// A `_datadog` carrier: a JSON object, or a JSON string holding one, or base64 of that
+    /// (what a Lambda authorizer instrumented by Datadog leaves in its context).
     pub(crate) fn carrier(&self, v: &Value) -> Option<TraceContext> {
         match v {
             Value::Object(_) => self.headers(v),
             Value::String(s) => serde_json::from_str::<Value>(s)
                 .ok()
+                .or_else(|| serde_json::from_slice(&crate::base64::decode(s)?).ok())
                 .and_then(|m| self.headers(&m)),
             _ => None,
         }

@@ -139,3 +139,16 @@ fn b3_styles_only_when_asked() {
         (12, 13, Some(2))
     );
 }
+
+/// A Lambda authorizer instrumented by Datadog leaves the context, base64, in its context; the
+/// API's own headers win when they carry one.
+#[test]
+fn lambda_authorizer_context_is_read() {
+    let event = json!({"resource": "/a", "path": "/a", "httpMethod": "GET", "headers": {},
+        "requestContext": {"httpMethod": "GET", "path": "/a", "resourcePath": "/a", "apiId": "x",
+            "stage": "s", "domainName": "x.execute-api.us-east-1.amazonaws.com",
+            "authorizer": {"_datadog": "eyJ4LWRhdGFkb2ctdHJhY2UtaWQiOiAiNTUiLCAieC1kYXRhZG9nLXBhcmVudC1pZCI6ICI2NiIsICJ4LWRhdGFkb2ctc2FtcGxpbmctcHJpb3JpdHkiOiAiMSJ9"}}});
+    let (m, e) = (BTreeMap::new(), Extractor::default());
+    let ctx = detect(&event, &opts(&m, &e)).context.unwrap();
+    assert_eq!((ctx.trace_id, ctx.parent_id), (55, 66));
+}
