@@ -104,3 +104,42 @@ pub fn trace_context(data: &[u8]) {
         let _ = all.carrier(&Value::String(text.to_string()));
     }
 }
+
+/// Span data as a tracer may send it, through the Agent's obfuscation: the bytes as an SQL query,
+/// a Redis command, a Memcached command, a MongoDB/Elasticsearch body and an HTTP URL, with the
+/// default switches and with every switch on.
+pub fn obfuscation(data: &[u8]) {
+    use crate::config::Obfuscation;
+    use crate::traces::obfuscate::{Options, span};
+    use crate::traces::proto::Span;
+    let text = String::from_utf8_lossy(data).into_owned();
+    let all_on = Obfuscation {
+        http_remove_query_string: true,
+        http_remove_paths_with_digits: true,
+        redis_remove_all_args: true,
+        memcached_keep_command: true,
+        mongodb_keep_values: vec!["a".into()],
+        elasticsearch_keep_values: vec!["a".into()],
+        remove_stack_traces: true,
+        ..Obfuscation::default()
+    };
+    for opts in [Options::with(Obfuscation::default()), Options::with(all_on)] {
+        for (kind, key) in [
+            ("sql", "sql.query"),
+            ("redis", "redis.raw_command"),
+            ("memcached", "memcached.command"),
+            ("mongodb", "mongodb.query"),
+            ("elasticsearch", "elasticsearch.body"),
+            ("http", "http.url"),
+        ] {
+            let mut s = Span {
+                r#type: kind.into(),
+                resource: text.clone(),
+                ..Default::default()
+            };
+            s.meta.insert(key.into(), text.clone());
+            s.meta.insert("error.stack".into(), text.clone());
+            span(&mut s, &opts);
+        }
+    }
+}

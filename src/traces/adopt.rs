@@ -154,3 +154,102 @@ pub(crate) fn split(trace: Vec<Span>) -> (Vec<Span>, Vec<Span>) {
     }
     (rest, placeholders)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traces::proto::TraceChunk;
+
+    fn built(span_id: u64) -> Built {
+        let lambda = Span {
+            name: "aws.lambda".into(),
+            span_id,
+            ..Default::default()
+        };
+        Built {
+            payload: TracerPayload {
+                chunks: vec![TraceChunk {
+                    spans: vec![lambda],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            placeholder: Some(span_id),
+        }
+    }
+
+    fn placeholder(span_id: u64, tag: &str) -> Span {
+        let mut s = Span {
+            name: "aws.lambda".into(),
+            resource: PLACEHOLDER_RESOURCE.into(),
+            span_id,
+            error: 1,
+            ..Default::default()
+        };
+        s.meta.insert("custom".into(), tag.into());
+        s
+    }
+
+    fn custom(p: &TracerPayload) -> Option<&str> {
+        p.chunks[0].spans[0].meta.get("custom").map(String::as_str)
+    }
+
+    /// The placeholder and the built span meet in either order, by span id, and a built span
+    /// that waits too long is released without it.
+    #[test]
+    fn either_order_by_span_id_and_released_after_the_grace_period() {
+        let a = Adoption::default();
+        assert!(a.placeholder(placeholder(1, "first")).is_none());
+        let ready = a.built(built(1), 0);
+        assert_eq!(ready.len(), 1);
+        assert_eq!(custom(&ready[0]), Some("first"));
+        assert_eq!(
+            ready[0].chunks[0].spans[0].error, 1,
+            "the tracer's error counts"
+        );
+
+        assert!(a.built(built(2), 0).is_empty(), "waits for its placeholder");
+        assert!(a.built(built(3), 0).is_empty());
+        let done = a.placeholder(placeholder(2, "second")).unwrap();
+        assert_eq!(custom(&done), Some("second"));
+        assert!(
+            a.release(GRACE_NS - 1, false).is_empty(),
+            "within the grace period"
+        );
+        let late = a.release(GRACE_NS, false);
+        assert_eq!(late.len(), 1);
+        assert_eq!(custom(&late[0]), None);
+        assert!(a.release(0, true).is_empty());
+    }
+
+    #[test]
+    fn held_entries_are_bounded() {
+        let a = Adoption::default();
+        for id in 1..=MAX_HELD as u64 {
+            assert!(a.built(built(id), 0).is_empty());
+        }
+        let pushed_out = a.built(built(MAX_HELD as u64 + 1), 0);
+        assert_eq!(
+            pushed_out.len(),
+            1,
+            "the oldest leaves, shipped rather than lost"
+        );
+        assert_eq!(pushed_out[0].chunks[0].spans[0].span_id, 1);
+        assert_eq!(a.release(0, true).len(), MAX_HELD);
+    }
+
+    #[test]
+    fn split_keeps_the_placeholders_priority_on_its_children() {
+        let mut ph = placeholder(9, "x");
+        ph.metrics.insert("_sampling_priority_v1".into(), 2.0);
+        let child = Span {
+            span_id: 10,
+            parent_id: 9,
+            ..Default::default()
+        };
+        let (rest, phs) = split(vec![ph, child]);
+        assert_eq!(phs.len(), 1);
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].metrics["_sampling_priority_v1"], 2.0);
+    }
+}

@@ -18,6 +18,11 @@ impl Options {
     pub(crate) fn new(config: &Config) -> Self {
         Self(config.obfuscation.clone())
     }
+
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn with(o: Obfuscation) -> Self {
+        Self(o)
+    }
 }
 
 /// Obfuscates one span in place, by its type, as the Agent does.
