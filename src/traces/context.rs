@@ -19,6 +19,8 @@ pub(crate) struct TraceContext {
     /// Propagation tags (`_dd.p.*` other than the trace id's high bits), kept on the root
     /// inferred span (or `aws.lambda`) as Datadog does.
     pub tags: Vec<(String, String)>,
+    /// The W3C `baggage` header, passed on to the tracer as it came.
+    pub baggage: Option<String>,
 }
 
 /// Reads trace contexts in the styles `DD_TRACE_PROPAGATION_STYLE(_EXTRACT)` names, in order:
@@ -44,12 +46,14 @@ impl Extractor {
     /// From a header map (a JSON object of header names to strings).
     pub(crate) fn headers(&self, headers: &Value) -> Option<TraceContext> {
         let h = headers.as_object()?;
-        self.styles.iter().find_map(|style| match style {
+        let mut ctx = self.styles.iter().find_map(|style| match style {
             PropagationStyle::Datadog => datadog(h),
             PropagationStyle::TraceContext => w3c(h),
             PropagationStyle::B3Multi => b3multi(h),
             PropagationStyle::B3 => b3single(h),
-        })
+        })?;
+        ctx.baggage = get(h, "baggage").map(str::to_string);
+        Some(ctx)
     }
 
     /// A `_datadog` carrier: a JSON object, or a JSON string holding one, or base64 of that
@@ -103,6 +107,7 @@ fn datadog(h: &Map<String, Value>) -> Option<TraceContext> {
         parent_id,
         sampling_priority,
         tags,
+        baggage: None,
     })
 }
 
@@ -163,6 +168,7 @@ fn w3c(h: &Map<String, Value>) -> Option<TraceContext> {
         parent_id,
         sampling_priority: Some(sampling_priority),
         tags,
+        baggage: None,
     })
 }
 
@@ -191,6 +197,7 @@ fn b3multi(h: &Map<String, Value>) -> Option<TraceContext> {
         parent_id,
         sampling_priority,
         tags: Vec::new(),
+        baggage: None,
     })
 }
 
@@ -206,6 +213,7 @@ fn b3single(h: &Map<String, Value>) -> Option<TraceContext> {
         parent_id,
         sampling_priority,
         tags: Vec::new(),
+        baggage: None,
     })
 }
 
@@ -226,6 +234,9 @@ pub(crate) fn to_headers(ctx: &TraceContext, parent_id: u64) -> Vec<(&'static st
     }
     if !tags.is_empty() {
         out.push(("x-datadog-tags", tags.join(",")));
+    }
+    if let Some(b) = &ctx.baggage {
+        out.push(("baggage", b.clone()));
     }
     out
 }
@@ -275,6 +286,7 @@ mod tests {
                 parent_id: 456,
                 sampling_priority: Some(2),
                 tags: vec![("_dd.p.dm".into(), "-0".into())],
+                baggage: None,
             })
         );
     }
@@ -305,6 +317,17 @@ mod tests {
         ] {
             assert_eq!(extract(map(json!({"traceparent": bad}))), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn baggage_is_handed_on_as_it_came() {
+        let ctx = extract(map(
+            json!({"x-datadog-trace-id": "5", "x-datadog-parent-id": "6",
+            "Baggage": "user.id=42,team=a"}),
+        ))
+        .unwrap();
+        let headers = to_headers(&ctx, 6);
+        assert!(headers.contains(&("baggage", "user.id=42,team=a".to_string())));
     }
 
     #[test]

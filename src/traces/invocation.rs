@@ -214,6 +214,7 @@ impl Invocations {
                 parent_id: 0,
                 sampling_priority: tracer.sampling_priority,
                 tags: tracer.tags.clone(),
+                baggage: None,
             });
         let priority = ctx
             .sampling_priority

@@ -82,7 +82,7 @@ pub(super) fn detect(event: &Value, opts: &Options<'_>) -> Option<Trigger> {
                 trace_id_high: high,
                 parent_id: parent,
                 sampling_priority: Some(1),
-                tags: Vec::new(),
+                ..Default::default()
             }
         }
     };
