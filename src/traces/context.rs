@@ -138,13 +138,16 @@ fn w3c(h: &Map<String, Value>) -> Option<TraceContext> {
     let parent_id = u64::from_str_radix(parent, 16).ok()?;
     let flags = u8::from_str_radix(flags, 16).ok()?;
     let mut sampling_priority = i32::from(flags & 1);
-    let mut tags = Vec::new();
-    let dd = get(h, "tracestate")
-        .unwrap_or("")
-        .split(',')
-        .find_map(|m| m.trim().strip_prefix("dd="));
+    // The headers themselves ride along (Datadog keeps them on the root span).
+    let mut tags = vec![("traceparent".to_string(), tp.to_string())];
+    let state = get(h, "tracestate").map(str::trim).unwrap_or("");
+    if !state.is_empty() {
+        tags.push(("tracestate".to_string(), state.to_string()));
+    }
+    let dd = state.split(',').find_map(|m| m.trim().strip_prefix("dd="));
     for field in dd.unwrap_or("").split(';') {
         match field.split_once(':') {
+            Some(("p", p)) => tags.push(("_dd.parent_id".to_string(), p.to_string())),
             Some(("s", p)) => {
                 // The Datadog priority when it agrees with the sampled flag.
                 if let Ok(p) = p.parse::<i32>()
@@ -228,7 +231,12 @@ pub(crate) fn to_headers(ctx: &TraceContext, parent_id: u64) -> Vec<(&'static st
     if let Some(p) = ctx.sampling_priority {
         out.push(("x-datadog-sampling-priority", p.to_string()));
     }
-    let mut tags: Vec<String> = ctx.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut tags: Vec<String> = ctx
+        .tags
+        .iter()
+        .filter(|(k, _)| k.starts_with("_dd.p."))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     if ctx.trace_id_high != 0 {
         tags.push(format!("_dd.p.tid={:016x}", ctx.trace_id_high));
     }
@@ -317,6 +325,32 @@ mod tests {
         ] {
             assert_eq!(extract(map(json!({"traceparent": bad}))), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn w3c_tracestate_tags_ride_along() {
+        let ctx = extract(map(json!({
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "tracestate": "dd=s:2;p:00f067aa0ba902b7;t.dm:-4,other=x"})))
+        .unwrap();
+        assert_eq!(ctx.sampling_priority, Some(2));
+        for (k, v) in [
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("tracestate", "dd=s:2;p:00f067aa0ba902b7;t.dm:-4,other=x"),
+            ("_dd.parent_id", "00f067aa0ba902b7"),
+            ("_dd.p.dm", "-4"),
+        ] {
+            assert!(ctx.tags.contains(&(k.to_string(), v.to_string())), "{k}");
+        }
+        let headers = to_headers(&ctx, 1);
+        let dd_tags = headers
+            .iter()
+            .find(|(k, _)| *k == "x-datadog-tags")
+            .unwrap();
+        assert!(dd_tags.1.contains("_dd.p.dm=-4") && !dd_tags.1.contains("traceparent"));
     }
 
     #[test]
