@@ -10,34 +10,50 @@ use super::proto::{Span, TracerPayload};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-/// Placeholders or built spans held at once, each side.
+/// Placeholders or built spans held at once, each side, in number and in estimated heap bytes
+/// (a placeholder's tags come from the tracer: any size).
 const MAX_HELD: usize = 1_000;
+const MAX_HELD_BYTES: usize = 2 * 1024 * 1024;
 /// How long a built span waits for its placeholder before a flush ships it without.
 pub(crate) const GRACE_NS: i64 = 1_000_000_000;
 
+/// Entries by span id, oldest first, with their estimated sizes.
 #[derive(Default)]
 struct Held<T> {
-    by_id: HashMap<u64, T>,
+    by_id: HashMap<u64, (T, usize)>,
     order: VecDeque<u64>,
+    bytes: usize,
 }
 
 impl<T> Held<T> {
-    /// Holds `v`; returns what fell out to keep the bound.
-    fn put(&mut self, id: u64, v: T) -> Option<T> {
-        let evicted = if self.by_id.len() >= MAX_HELD {
-            self.order
-                .pop_front()
-                .and_then(|old| self.by_id.remove(&old))
-        } else {
-            None
-        };
+    /// Holds `v` (of `size` bytes); returns what fell out to keep the bounds.
+    fn put(&mut self, id: u64, v: T, size: usize) -> Vec<T> {
+        if size > MAX_HELD_BYTES {
+            return vec![v];
+        }
+        let mut evicted = Vec::new();
+        if let Some(old) = self.take(id) {
+            // The same span id twice: the newer one stands.
+            evicted.push(old);
+        }
+        while self.by_id.len() >= MAX_HELD || self.bytes + size > MAX_HELD_BYTES {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some((v, n)) = self.by_id.remove(&oldest) {
+                self.bytes -= n;
+                evicted.push(v);
+            }
+        }
         self.order.push_back(id);
-        self.by_id.insert(id, v);
+        self.by_id.insert(id, (v, size));
+        self.bytes += size;
         evicted
     }
 
     fn take(&mut self, id: u64) -> Option<T> {
-        let v = self.by_id.remove(&id)?;
+        let (v, n) = self.by_id.remove(&id)?;
+        self.bytes -= n;
         self.order.retain(|x| *x != id);
         Some(v)
     }
@@ -74,9 +90,10 @@ impl Adoption {
             merge(&mut payload, ph);
             return vec![payload];
         }
-        st.1.put(id, (payload, now_ns))
-            .map(|(p, _)| p)
+        let size = super::pipeline::heap_size(&payload);
+        st.1.put(id, (payload, now_ns), size)
             .into_iter()
+            .map(|(p, _)| p)
             .collect()
     }
 
@@ -87,7 +104,9 @@ impl Adoption {
             merge(&mut payload, span);
             return Some(payload);
         }
-        st.0.put(span.span_id, span);
+        let size = super::pipeline::span_heap_size(&span);
+        // A placeholder pushed out only loses its tags' merge: its invocation still ships.
+        st.0.put(span.span_id, span, size);
         None
     }
 
@@ -104,7 +123,7 @@ impl Adoption {
                         .1
                         .by_id
                         .get(id)
-                        .is_some_and(|(_, at)| now_ns - at >= GRACE_NS)
+                        .is_some_and(|((_, at), _)| now_ns - at >= GRACE_NS)
                 })
                 .collect();
         due.into_iter()
@@ -236,6 +255,34 @@ mod tests {
         );
         assert_eq!(pushed_out[0].chunks[0].spans[0].span_id, 1);
         assert_eq!(a.release(0, true).len(), MAX_HELD);
+    }
+
+    #[test]
+    fn held_entries_are_bounded_in_bytes() {
+        let a = Adoption::default();
+        let mut big = placeholder(1, "x");
+        big.meta.insert("blob".into(), "b".repeat(MAX_HELD_BYTES));
+        assert!(a.placeholder(big).is_none());
+        assert!(
+            a.built(built(1), 0).is_empty(),
+            "too big to hold: not there"
+        );
+        let late = a.release(GRACE_NS, false);
+        assert_eq!(custom(&late[0]), None, "shipped without the tags");
+        let mut half = placeholder(2, "half");
+        half.meta
+            .insert("blob".into(), "b".repeat(MAX_HELD_BYTES / 2));
+        a.placeholder(half);
+        let mut other = placeholder(3, "other");
+        other
+            .meta
+            .insert("blob".into(), "b".repeat(MAX_HELD_BYTES / 2));
+        a.placeholder(other);
+        assert!(
+            a.built(built(2), 0).is_empty(),
+            "its placeholder was pushed out: it waits"
+        );
+        assert_eq!(custom(&a.built(built(3), 0)[0]), Some("other"));
     }
 
     #[test]

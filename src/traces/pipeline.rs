@@ -320,24 +320,26 @@ impl TraceBatch<'_> {
 
 /// Estimated heap bytes of one trace chunk and its spans.
 fn chunk_heap_size(c: &TraceChunk) -> usize {
-    let span = |s: &Span| {
-        const SPAN: usize = 400;
-        SPAN + s.service.len()
-            + s.name.len()
-            + s.resource.len()
-            + s.r#type.len()
-            + string_map(&s.meta)
-            + s.metrics.keys().map(|k| k.len() + 64).sum::<usize>()
-            + s.meta_struct
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + 64)
-                .sum::<usize>()
-            + s.span_links
-                .iter()
-                .map(|l| 96 + l.tracestate.len() + string_map(&l.attributes))
-                .sum::<usize>()
-    };
-    96 + c.origin.len() + string_map(&c.tags) + c.spans.iter().map(span).sum::<usize>()
+    96 + c.origin.len() + string_map(&c.tags) + c.spans.iter().map(span_heap_size).sum::<usize>()
+}
+
+/// Estimated heap bytes of one span.
+pub(crate) fn span_heap_size(s: &Span) -> usize {
+    const SPAN: usize = 400;
+    SPAN + s.service.len()
+        + s.name.len()
+        + s.resource.len()
+        + s.r#type.len()
+        + string_map(&s.meta)
+        + s.metrics.keys().map(|k| k.len() + 64).sum::<usize>()
+        + s.meta_struct
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 64)
+            .sum::<usize>()
+        + s.span_links
+            .iter()
+            .map(|l| 96 + l.tracestate.len() + string_map(&l.attributes))
+            .sum::<usize>()
 }
 
 /// Estimated heap bytes of a payload: strings, map entries (with the maps' own overhead) and
