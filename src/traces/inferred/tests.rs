@@ -152,3 +152,13 @@ fn lambda_authorizer_context_is_read() {
     let ctx = detect(&event, &opts(&m, &e)).context.unwrap();
     assert_eq!((ctx.trace_id, ctx.parent_id), (55, 66));
 }
+
+/// A context in `request.headers` (an invoke that forwards its caller's headers there).
+#[test]
+fn request_headers_carry_a_context() {
+    let event =
+        json!({"request": {"headers": {"x-datadog-trace-id": "77", "x-datadog-parent-id": "88"}}});
+    let (m, e) = (BTreeMap::new(), Extractor::default());
+    let ctx = detect(&event, &opts(&m, &e)).context.unwrap();
+    assert_eq!((ctx.trace_id, ctx.parent_id), (77, 88));
+}

@@ -183,3 +183,30 @@ fn a_snapstart_restore_gives_the_restore_span_and_a_new_cold_start() {
     );
     assert!(s.iter().all(|s| s.name != "aws.lambda.cold_start"));
 }
+
+/// Issue 12, items 3 and 6: a timed-out invocation marks its inferred span failed too, and
+/// Managed Instance mode has no cold-start span (as Datadog's extension).
+#[test]
+fn timeouts_fail_the_trigger_span_and_managed_instances_have_no_cold_start_span() {
+    let inv = invocations(&[]);
+    let event = json!({"Records": [{"eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q"}]});
+    inv.start("t", &event, 1_000);
+    let b = inv.timeout("t", 2_000).unwrap();
+    let sqs = spans(&b.payload)
+        .iter()
+        .find(|s| s.name == "aws.sqs")
+        .unwrap();
+    assert_eq!(sqs.error, 1);
+
+    let mi = invocations(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances")]);
+    mi.set_init_duration_ms(300.0);
+    mi.start("m", &json!({}), 1_000_000_000);
+    let b = mi
+        .end("m", None, None, TracerIds::default(), 2_000_000_000)
+        .unwrap();
+    assert!(
+        spans(&b.payload)
+            .iter()
+            .all(|s| s.name != "aws.lambda.cold_start")
+    );
+}
