@@ -90,7 +90,7 @@ impl Adoption {
             merge(&mut payload, ph);
             return vec![payload];
         }
-        let size = super::pipeline::heap_size(&payload);
+        let size = super::size::heap_size(&payload);
         st.1.put(id, (payload, now_ns), size)
             .into_iter()
             .map(|(p, _)| p)
@@ -104,7 +104,7 @@ impl Adoption {
             merge(&mut payload, span);
             return Some(payload);
         }
-        let size = super::pipeline::span_heap_size(&span);
+        let size = super::size::span_heap_size(&span);
         // A placeholder pushed out only loses its tags' merge: its invocation still ships.
         st.0.put(span.span_id, span, size);
         None

@@ -17,4 +17,5 @@ pub mod pipeline;
 pub mod process;
 pub mod proto;
 pub(crate) mod server;
+pub(crate) mod size;
 pub(crate) mod stats;

@@ -9,6 +9,7 @@ use super::ids::SpanIds;
 use super::invocation::Built;
 use super::process::{Processor, Rejected};
 use super::proto::{Span, TraceChunk, TracerPayload};
+use super::size::{chunk_heap_size, heap_size};
 use crate::config::Config;
 use crate::memory::Budget;
 use crate::tags::FunctionContext;
@@ -199,9 +200,7 @@ impl TracesPipeline {
         buf.1 = 0;
         std::mem::take(&mut buf.0)
     }
-}
 
-impl TracesPipeline {
     /// A Python or Node library builds `aws.lambda` itself; on a cold start the extension adds
     /// the `aws.lambda.cold_start` span beside it (with the library's `aws.lambda.load` spans
     /// under it), as Datadog's extension does.
@@ -223,11 +222,6 @@ impl TracesPipeline {
         }
         trace.push(cs);
     }
-}
-
-/// A map entry: two `String`s in the table (with its load factor) and their two allocations.
-fn string_map(m: &std::collections::HashMap<String, String>) -> usize {
-    m.iter().map(|(k, v)| k.len() + v.len() + 112).sum()
 }
 
 /// One tracer request's traces on their way into the buffer: each is processed as soon as it is
@@ -316,44 +310,4 @@ impl TraceBatch<'_> {
             .insert("_dd.tags.function".into(), p.function_tags.clone());
         p.push(payload);
     }
-}
-
-/// Estimated heap bytes of one trace chunk and its spans.
-fn chunk_heap_size(c: &TraceChunk) -> usize {
-    96 + c.origin.len() + string_map(&c.tags) + c.spans.iter().map(span_heap_size).sum::<usize>()
-}
-
-/// Estimated heap bytes of one span.
-pub(crate) fn span_heap_size(s: &Span) -> usize {
-    const SPAN: usize = 400;
-    SPAN + s.service.len()
-        + s.name.len()
-        + s.resource.len()
-        + s.r#type.len()
-        + string_map(&s.meta)
-        + s.metrics.keys().map(|k| k.len() + 64).sum::<usize>()
-        + s.meta_struct
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 64)
-            .sum::<usize>()
-        + s.span_links
-            .iter()
-            .map(|l| 96 + l.tracestate.len() + string_map(&l.attributes))
-            .sum::<usize>()
-}
-
-/// Estimated heap bytes of a payload: strings, map entries (with the maps' own overhead) and
-/// the structs themselves — about three times its encoded size for typical spans.
-pub(crate) fn heap_size(p: &TracerPayload) -> usize {
-    let chunks: usize = p.chunks.iter().map(chunk_heap_size).sum();
-    256 + p.container_id.len()
-        + p.language_name.len()
-        + p.language_version.len()
-        + p.tracer_version.len()
-        + p.runtime_id.len()
-        + p.env.len()
-        + p.hostname.len()
-        + p.app_version.len()
-        + string_map(&p.tags)
-        + chunks
 }
