@@ -73,12 +73,14 @@ pub(crate) fn span(s: &mut Span, opts: &Options) {
             }
         }
         "http" | "web" => {
-            if let Some(u) = s.meta.get_mut("http.url") {
-                *u = url(
+            if let Some(u) = s.meta.get_mut("http.url")
+                && let Some(clean) = url(
                     u,
                     o.http_remove_query_string,
                     o.http_remove_paths_with_digits,
-                );
+                )
+            {
+                *u = clean;
             }
         }
         _ => {}
@@ -300,8 +302,15 @@ fn json(body: &str, keep: &[String]) -> String {
 }
 
 /// An HTTP URL without its query string (`?` kept as a marker) and/or with path segments that
-/// hold digits replaced by `?`; userinfo is always removed, as the Agent does.
-fn url(u: &str, remove_query: bool, remove_digits: bool) -> String {
+/// hold digits replaced by `?`; userinfo (a credential) is always removed. `None`: unchanged
+/// (the common case, which must not allocate: every web span passes here).
+fn url(u: &str, remove_query: bool, remove_digits: bool) -> Option<String> {
+    let authority = u.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or("")
+    });
+    if !remove_query && !remove_digits && !authority.contains('@') {
+        return None;
+    }
     let (mut base, query) = match u.split_once('?') {
         Some((b, q)) => (b.to_string(), Some(q)),
         None => (u.to_string(), None),
@@ -334,11 +343,11 @@ fn url(u: &str, remove_query: bool, remove_digits: bool) -> String {
             .collect();
         base = format!("{prefix}{}", path.join("/"));
     }
-    match query {
+    Some(match query {
         Some(_) if remove_query => format!("{base}?"),
         Some(q) => format!("{base}?{q}"),
         None => base,
-    }
+    })
 }
 
 #[cfg(test)]

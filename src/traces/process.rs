@@ -181,6 +181,8 @@ impl Processor {
                 span.service.clone_from(&self.service);
             }
             self.normalize(span, now_ns);
+            // One growth of the tag table, not one per tag added below.
+            span.meta.reserve(self.function_tags.len() + 3);
             for (k, v) in &self.function_tags {
                 span.meta.entry(k.clone()).or_insert_with(|| v.clone());
             }
@@ -333,15 +335,22 @@ fn truncate(s: &mut String, max: usize) {
 /// The Agent's top-level marker (`_top_level: 1`): a span whose parent is not in the trace or
 /// belongs to another service — what trace metrics and stats are computed on.
 fn mark_top_level(spans: &mut [Span]) {
-    let services: std::collections::HashMap<u64, String> = spans
-        .iter()
-        .map(|s| (s.span_id, s.service.clone()))
-        .collect();
-    for s in spans {
-        let top = s.parent_id == 0
-            || services
-                .get(&s.parent_id)
-                .is_none_or(|parent| *parent != s.service);
+    let top: Vec<bool> = {
+        let services: std::collections::HashMap<u64, &str> = spans
+            .iter()
+            .map(|s| (s.span_id, s.service.as_str()))
+            .collect();
+        spans
+            .iter()
+            .map(|s| {
+                s.parent_id == 0
+                    || services
+                        .get(&s.parent_id)
+                        .is_none_or(|parent| *parent != s.service)
+            })
+            .collect()
+    };
+    for (s, top) in spans.iter_mut().zip(top) {
         if top {
             s.metrics.insert("_top_level".into(), 1.0);
         } else {
