@@ -74,7 +74,7 @@ impl ColdStart {
             trace_id: lambda.trace_id,
             span_id,
             parent_id: lambda.parent_id,
-            start: lambda.start - init_ns,
+            start: lambda.start.saturating_sub(init_ns),
             duration: init_ns,
             r#type: "serverless".into(),
             ..Default::default()
