@@ -2,7 +2,8 @@
 # Builds the release binary against an old glibc baseline (2.17, so it runs on every Lambda
 # runtime including Amazon Linux 2's glibc 2.26) with cargo-zigbuild, and packages it as a
 # Lambda layer: layer/dist/tandem-<arch>.zip holding extensions/datadog-agent (the path
-# Datadog's libraries look for, with the run bit), plus a SHA-256 file.
+# Datadog's libraries look for, with the run bit) and datadog_wrapper (/opt/datadog_wrapper, for
+# AWS_LAMBDA_EXEC_WRAPPER), plus a SHA-256 file.
 #
 #   bash layer/build.sh            # this machine's architecture
 #   bash layer/build.sh arm64      # needs `rustup target add aarch64-unknown-linux-gnu`
@@ -30,14 +31,17 @@ bin="target/$triple/release/tandem"
 
 mkdir -p layer/dist
 out="layer/dist/tandem-$arch.zip"
-python3 - "$bin" "$out" <<'PY'
+python3 - "$bin" layer/datadog_wrapper "$out" <<'PY'
 import stat, sys, zipfile
-src, out = sys.argv[1], sys.argv[2]
-info = zipfile.ZipInfo("extensions/datadog-agent", date_time=(2020, 1, 1, 0, 0, 0))
-info.external_attr = (stat.S_IFREG | 0o755) << 16
-info.compress_type = zipfile.ZIP_DEFLATED
-with open(src, "rb") as f, zipfile.ZipFile(out, "w") as z:
-    z.writestr(info, f.read())
+binary, wrapper, out = sys.argv[1], sys.argv[2], sys.argv[3]
+with zipfile.ZipFile(out, "w") as z:
+    # The extension, and at the zip's root the wrapper Lambda places at /opt/datadog_wrapper.
+    for name, src in (("extensions/datadog-agent", binary), ("datadog_wrapper", wrapper)):
+        info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+        info.external_attr = (stat.S_IFREG | 0o755) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with open(src, "rb") as f:
+            z.writestr(info, f.read())
 PY
 (cd layer/dist && sha256sum "tandem-$arch.zip" > "tandem-$arch.zip.sha256")
 echo "$out"

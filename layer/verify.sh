@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks a built layer (CI runs it after layer/build.sh): its checksum matches; the zip holds an
-# executable extensions/datadog-agent; the binary needs no glibc newer than Amazon Linux 2's
+# executable extensions/datadog-agent and an executable datadog_wrapper at its root; the binary needs no glibc newer than Amazon Linux 2's
 # 2.26, carries nothing of the test kit, and stays within the size budget.
 set -euo pipefail
 cd "$(dirname "$0")/dist"
@@ -18,6 +18,15 @@ with zipfile.ZipFile(sys.argv[1]) as z:
     if not (info.external_attr >> 16) & stat.S_IXUSR:
         sys.exit(f"{name} is not executable")
     data = z.read(name)
+    # /opt/datadog_wrapper: Datadog's install guides point AWS_LAMBDA_EXEC_WRAPPER at it.
+    if "datadog_wrapper" not in z.namelist():
+        sys.exit(f"{sys.argv[1]} lacks datadog_wrapper at its root")
+    wrapper = z.getinfo("datadog_wrapper")
+    if not (wrapper.external_attr >> 16) & stat.S_IXUSR:
+        sys.exit("datadog_wrapper is not executable")
+    if not z.read("datadog_wrapper").startswith(b"#!/bin/sh\n"):
+        sys.exit("datadog_wrapper is not a /bin/sh script")
+    print("datadog_wrapper: present, executable")
 # Version requirements of the dynamic symbols: GLIBC_x.y strings in .gnu.version_r.
 found = {tuple(int(p) for p in m.group(1).split(b".")) for m in re.finditer(rb"GLIBC_(\d+(?:\.\d+)+)", data)}
 highest = max(found) if found else (0,)

@@ -16,6 +16,7 @@ use tandem_testkit::platform::{SimMode, TelemetryAnswer};
 use tandem_testkit::{Harness, request_id, tools};
 
 mod lambda;
+mod wrapper;
 
 const T: Duration = Duration::from_secs(20);
 
