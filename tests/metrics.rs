@@ -134,6 +134,29 @@ async fn dogstatsd_mix(mode: SimMode, ns: &str) {
         .map(|d| d.cnt)
         .sum();
     assert_eq!(inv, i64::from(mode == SimMode::OnDemand));
+    // Origins as Datadog's extension labels them (PARITY "Metrics"): the function's own metrics
+    // are ServerlessCustom (472), the extension's enhanced metrics ServerlessEnhanced (473).
+    let service = |m: &Option<tandem::metrics::proto::Metadata>| {
+        m.and_then(|m| m.origin)
+            .map(|o| (o.origin_product, o.origin_category, o.origin_service))
+    };
+    for d in &dist {
+        assert_eq!(service(&d.metadata), Some((1, 38, 472)), "{}", d.metric);
+    }
+    for s in sk
+        .iter()
+        .filter(|s| s.metric.starts_with("aws.lambda.enhanced."))
+    {
+        assert_eq!(service(&s.metadata), Some((1, 38, 473)), "{}", s.metric);
+    }
+    for s in series(&h) {
+        let want = if s.metric.starts_with("aws.lambda.enhanced.") {
+            473
+        } else {
+            472
+        };
+        assert_eq!(service(&s.metadata), Some((1, 38, want)), "{}", s.metric);
+    }
 
     let events: Vec<Value> = h
         .intake
@@ -261,7 +284,8 @@ async fn enhanced_metrics_on_demand_sequence() {
         enhanced_count(&sk, "invocations", Some("cold_start:false")),
         4
     );
-    assert_eq!(enhanced_count(&sk, "errors", None), 2);
+    // Issue 13 (PARITY "Metrics"): the timeout is an error too.
+    assert_eq!(enhanced_count(&sk, "errors", None), 3);
     assert_eq!(enhanced_count(&sk, "timeouts", None), 1);
     assert_eq!(
         enhanced_count(&sk, "out_of_memory", None),

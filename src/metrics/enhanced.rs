@@ -181,10 +181,16 @@ impl Enhanced {
     }
 
     fn outcome(&mut self, r: &InvocationRecord, ts: i64, tags: &[String], out: &mut Vec<Point>) {
+        // Every invocation that did not succeed is an error, timeouts included (as CloudWatch's
+        // `Errors` and Datadog's extension count them).
         match r.status.as_deref() {
-            Some("timeout") => out.push(point("timeouts", 1.0, ts, tags.to_vec())),
-            Some("error" | "failure") => out.push(point("errors", 1.0, ts, tags.to_vec())),
-            _ => {}
+            Some("success") | None => {}
+            Some(status) => {
+                out.push(point("errors", 1.0, ts, tags.to_vec()));
+                if status == "timeout" {
+                    out.push(point("timeouts", 1.0, ts, tags.to_vec()));
+                }
+            }
         }
         if r.error_type
             .as_deref()

@@ -72,7 +72,8 @@ pub struct Origin {
     pub origin_service: u32,
 }
 
-/// Serverless Lambda origin (observed: product 1, category 38, service 473).
+/// Serverless Lambda origin of the extension's own metrics (enhanced `aws.lambda.enhanced.*`,
+/// and `tandem.*`): product 1, category 38, service 473 (ServerlessEnhanced).
 pub const LAMBDA_ORIGIN: Metadata = Metadata {
     origin: Some(Origin {
         origin_product: 1,
@@ -80,6 +81,25 @@ pub const LAMBDA_ORIGIN: Metadata = Metadata {
         origin_service: 473,
     }),
 };
+
+/// Custom metrics the function sends over DogStatsD: service 472 (ServerlessCustom), as
+/// Datadog's extension labels them.
+pub const CUSTOM_ORIGIN: Metadata = Metadata {
+    origin: Some(Origin {
+        origin_product: 1,
+        origin_category: 38,
+        origin_service: 472,
+    }),
+};
+
+/// The origin of a metric by its name.
+pub fn origin_for(metric: &str) -> Metadata {
+    if metric.starts_with("aws.lambda.enhanced.") || metric.starts_with("tandem.") {
+        LAMBDA_ORIGIN
+    } else {
+        CUSTOM_ORIGIN
+    }
+}
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SketchPayload {

@@ -5,7 +5,7 @@
 use super::value::{Samples, Value, percentile};
 use super::{BUCKET_SECS, ByHash, Ident};
 use crate::metrics::proto::{
-    Dogsketch, LAMBDA_ORIGIN, MetricPoint, MetricSeries, MetricType, SketchMsg,
+    Dogsketch, MetricPoint, MetricSeries, MetricType, SketchMsg, origin_for,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -79,7 +79,7 @@ fn emit(ident: &Ident, common: &[String], ts: i64, value: Value, f: &mut impl Fn
             }],
             r#type: kind as i32,
             interval,
-            metadata: Some(LAMBDA_ORIGIN),
+            metadata: Some(origin_for(&ident.name)),
             ..Default::default()
         })
     };
@@ -145,7 +145,7 @@ fn emit(ident: &Ident, common: &[String], ts: i64, value: Value, f: &mut impl Fn
                 k: s.bins().iter().map(|(k, _)| *k).collect(),
                 n: s.bins().iter().map(|(_, n)| u32::from(*n)).collect(),
             }],
-            metadata: Some(LAMBDA_ORIGIN),
+            metadata: Some(origin_for(name)),
         })),
     }
 }

@@ -68,7 +68,8 @@ fn on_demand_cold_then_warm_with_error_timeout_and_oom() {
     );
     let warm = ["cold_start:false".to_string()];
     assert_eq!(values(&p, "invocations"), [(1.0, &warm[..]); 3]);
-    assert_eq!(values(&p, "errors").len(), 2, "b and d");
+    // Issue 13 (PARITY "Metrics"): timeouts are errors too, as CloudWatch and Datadog count.
+    assert_eq!(values(&p, "errors").len(), 3, "b, c (the timeout) and d");
     assert_eq!(values(&p, "timeouts").len(), 1);
     // The log line has no id and no stream attribution was given here; the errorType and the
     // full memory both point at d, which is counted once.
