@@ -198,10 +198,12 @@ impl Config {
             }),
         };
 
-        let logs_enabled = match r.opt_bool("DD_SERVERLESS_LOGS_ENABLED") {
-            Some(v) => v,
-            None => r.bool("DD_LOGS_ENABLED", true),
-        };
+        // As Datadog's extension: logs ship when either says so; DD_SERVERLESS_LOGS_ENABLED
+        // (default true) is the documented switch, DD_LOGS_ENABLED (the Agent's, default false
+        // here) can only turn them on.
+        let serverless_logs = r.bool("DD_SERVERLESS_LOGS_ENABLED", true);
+        let agent_logs = r.bool("DD_LOGS_ENABLED", false);
+        let logs_enabled = serverless_logs || agent_logs;
 
         let site = match r.string("DD_SITE") {
             Some(s) if valid_site(&s) => s,

@@ -73,6 +73,33 @@ fn secrets_never_appear_in_warnings_or_debug() {
     assert_eq!(c.api_key.as_ref().map(Secret::expose), Some(key));
 }
 
+/// Issue 13 (PARITY "Layer and configuration"): DD_LOGS_ENABLED and DD_SERVERLESS_LOGS_ENABLED
+/// are OR-merged as Datadog's extension merges them.
+#[test]
+fn logs_ship_when_either_switch_says_so() {
+    for (pairs, on) in [
+        (&[][..], true),
+        (&[("DD_SERVERLESS_LOGS_ENABLED", "false")][..], false),
+        (&[("DD_LOGS_ENABLED", "false")][..], true),
+        (
+            &[
+                ("DD_SERVERLESS_LOGS_ENABLED", "false"),
+                ("DD_LOGS_ENABLED", "false"),
+            ][..],
+            false,
+        ),
+        (
+            &[
+                ("DD_SERVERLESS_LOGS_ENABLED", "false"),
+                ("DD_LOGS_ENABLED", "true"),
+            ][..],
+            true,
+        ),
+    ] {
+        assert_eq!(load(pairs).0.logs_enabled, on, "{pairs:?}");
+    }
+}
+
 #[test]
 fn typed_values_parse() {
     let (c, w) = load(&[
@@ -116,7 +143,7 @@ fn typed_values_parse() {
     );
     assert_eq!(c.env.as_deref(), Some("prod"));
     assert_eq!(c.tags, ["team:a", "owner:b", "tier:c"]);
-    assert!(!c.logs_enabled, "DD_SERVERLESS_LOGS_ENABLED wins");
+    assert!(c.logs_enabled, "either one true ships logs (Datadog's OR)");
     assert_eq!(
         c.logs_processing_rules[0].replace_placeholder.as_deref(),
         Some("#")
