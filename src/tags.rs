@@ -46,13 +46,25 @@ impl FunctionContext {
             "aws"
         };
         let arn = format!("arn:{partition}:lambda:{region}:{account_id}:function:{function_name}");
+        // Lower case, as Datadog's extension ships it (Datadog treats services that way).
         let service = config
             .service
-            .clone()
-            .unwrap_or_else(|| function_name.to_ascii_lowercase());
+            .as_deref()
+            .unwrap_or(&function_name)
+            .to_lowercase();
         let architecture = match std::env::consts::ARCH {
             "aarch64" => "arm64",
             other => other,
+        };
+        // A published version or alias runs as `<function>:<qualifier>` (not `$LATEST`).
+        let qualifier = config
+            .lambda
+            .function_version
+            .as_deref()
+            .filter(|v| !v.is_empty() && *v != "$LATEST");
+        let resource = match qualifier {
+            Some(q) => format!("{}:{q}", function_name.to_ascii_lowercase()),
+            None => function_name.to_ascii_lowercase(),
         };
         let mut tags = vec![
             format!("functionname:{}", function_name.to_ascii_lowercase()),
@@ -60,9 +72,16 @@ impl FunctionContext {
             format!("region:{region}"),
             format!("account_id:{account_id}"),
             format!("aws_account:{account_id}"),
-            format!("resource:{}", function_name.to_ascii_lowercase()),
+            format!("resource:{resource}"),
             format!("architecture:{architecture}"),
         ];
+        if let Some(q) = qualifier {
+            tags.push(format!("executedversion:{q}"));
+        }
+        tags.push(format!(
+            "dd_extension_version:tandem-{}",
+            env!("CARGO_PKG_VERSION")
+        ));
         if let Some(m) = config.lambda.memory_size_mb {
             tags.push(format!("memorysize:{m}"));
         }
@@ -107,6 +126,8 @@ mod tests {
             ("DD_TAGS", "team:x"),
             ("DD_EXTRA_TAGS", "extra:y"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "7"),
+            ("DD_SERVICE", "Orders-API"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -117,18 +138,25 @@ mod tests {
             f.arn,
             "arn:aws:lambda:eu-west-1:123456789012:function:My-Func"
         );
-        assert_eq!(f.service, "my-func");
+        assert_eq!(f.service, "orders-api", "lower-cased, as Datadog ships it");
         for t in [
             "functionname:my-func",
+            "resource:my-func:7",
+            "executedversion:7",
             "region:eu-west-1",
             "account_id:123456789012",
             "env:prod",
             "team:x",
             "extra:y",
             "memorysize:512",
-            "service:my-func",
+            "service:orders-api",
         ] {
             assert!(f.tags.iter().any(|x| x == t), "missing {t}: {:?}", f.tags);
         }
+        assert!(
+            f.tags
+                .iter()
+                .any(|t| t.starts_with("dd_extension_version:tandem-"))
+        );
     }
 }

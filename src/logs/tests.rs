@@ -138,7 +138,7 @@ fn platform_lines_by_mode() {
 
 #[test]
 fn disabled_logs_buffer_nothing() {
-    let p = pipeline(&[("DD_LOGS_ENABLED", "false")], Attribution::StreamOrder);
+    let p = pipeline(&[("DD_SERVERLESS_LOGS_ENABLED", "false")], Attribution::StreamOrder);
     p.on_event(
         &timed(TelemetryEvent::Function(LogBody::Text("x".into()))),
         None,
