@@ -129,6 +129,8 @@ pub struct InitRecord {
     #[serde(default)]
     pub runtime_version: Option<String>,
     #[serde(default)]
+    pub runtime_version_arn: Option<String>,
+    #[serde(default)]
     pub error_type: Option<String>,
     #[serde(default)]
     pub metrics: PlatformMetrics,

@@ -37,7 +37,7 @@ struct Entry<'a> {
     message: Message<'a>,
     hostname: &'a str,
     service: &'a str,
-    ddtags: &'a str,
+    ddtags: std::borrow::Cow<'a, str>,
     ddsource: &'static str,
 }
 
@@ -78,8 +78,13 @@ pub struct LogsPipeline {
     ddtags: String,
     cap_bytes: usize,
     buffer: Mutex<Buffer>,
+    /// Runtime duration per request (from runtimeDone) for its REPORT line; bounded.
+    runtime_ms: Mutex<std::collections::HashMap<String, f64>>,
     pub counters: LogCounters,
 }
+
+/// Requests whose runtime duration is remembered until their report.
+const MAX_PENDING_REPORTS: usize = 1_000;
 
 impl LogsPipeline {
     pub fn new(config: &Config, function: FunctionContext, attribution: Attribution) -> Self {
@@ -91,6 +96,7 @@ impl LogsPipeline {
             function,
             cap_bytes: config.logs_buffer_bytes,
             buffer: Mutex::new(Buffer::default()),
+            runtime_ms: Mutex::new(std::collections::HashMap::new()),
             counters: LogCounters::default(),
         }
     }
@@ -116,19 +122,38 @@ impl LogsPipeline {
                 }
                 self.push_record(ev.time_ms, body, fallback)
             }
+            TelemetryEvent::InitStart(r) => {
+                let line = format!(
+                    "INIT_START Runtime Version: {} Runtime Version ARN: {}",
+                    r.runtime_version.as_deref().unwrap_or(""),
+                    r.runtime_version_arn.as_deref().unwrap_or("")
+                );
+                self.push(ev.time_ms, &line, fallback, "info", None);
+            }
             TelemetryEvent::Start(r) => {
                 let version = r.version.as_deref().unwrap_or("$LATEST");
                 let line = format!("START RequestId: {} Version: {version}", r.request_id);
-                self.push(ev.time_ms, &line, Some(&r.request_id), "info");
+                self.push(ev.time_ms, &line, Some(&r.request_id), "info", None);
             }
-            TelemetryEvent::RuntimeDone(r) => self.push_end(ev.time_ms, r),
+            TelemetryEvent::RuntimeDone(r) => {
+                if let Some(ms) = r.metrics.duration_ms {
+                    let mut pending = crate::sync::lock(&self.runtime_ms);
+                    if pending.len() >= MAX_PENDING_REPORTS {
+                        pending.clear();
+                    }
+                    pending.insert(r.request_id.clone(), ms);
+                }
+                self.push_end(ev.time_ms, r);
+            }
             TelemetryEvent::Report(r) => {
                 if self.attribution == Attribution::RecordOnly {
                     // No runtimeDone in Managed Instance mode: END goes out with the report.
                     self.push_end(ev.time_ms, r);
                 }
-                let status = if is_failure(r) { "error" } else { "info" };
-                self.push(ev.time_ms, &report_line(r), Some(&r.request_id), status);
+                let runtime_ms = crate::sync::lock(&self.runtime_ms).remove(&r.request_id);
+                // Datadog's extension ships REPORT as info, failed or not (END says it).
+                let line = report_line(r, runtime_ms);
+                self.push(ev.time_ms, &line, Some(&r.request_id), "info", None);
             }
             _ => {}
         }
@@ -136,30 +161,49 @@ impl LogsPipeline {
 
     fn push_end(&self, time_ms: i64, r: &InvocationRecord) {
         let status = if is_failure(r) { "error" } else { "info" };
-        self.push(
-            time_ms,
-            &format!("END RequestId: {}", r.request_id),
-            Some(&r.request_id),
-            status,
-        );
+        let mut line = format!("END RequestId: {}", r.request_id);
+        // Why it failed, in Lambda's own words.
+        match r.status.as_deref() {
+            Some("timeout") => {
+                if let Some(ms) = r.metrics.duration_ms {
+                    line.push_str(&format!(" Task timed out after {:.2} seconds", ms / 1000.0));
+                }
+            }
+            Some("success") | None => {}
+            Some(_) => {
+                if let Some(e) = &r.error_type {
+                    line.push_str(&format!(" Task failed: {e:?}"));
+                }
+            }
+        }
+        self.push(time_ms, &line, Some(&r.request_id), status, None);
     }
 
     fn push_record(&self, time_ms: i64, body: &LogBody, fallback: Option<&str>) {
         let inspected = record::inspect(body);
         let request_id = inspected.request_id.as_deref().or(fallback);
-        let text = match body {
-            LogBody::Text(t) => t.strip_suffix('\n').unwrap_or(t),
-            LogBody::Json(j) => j.as_str(),
+        let text = match (&inspected.ddtags, body) {
+            (Some((_, rest)), _) => rest.as_str(),
+            (None, LogBody::Text(t)) => t.strip_suffix('\n').unwrap_or(t),
+            (None, LogBody::Json(j)) => j.as_str(),
         };
         self.push(
             time_ms,
             text,
             request_id,
             inspected.status.unwrap_or("info"),
+            inspected.ddtags.as_ref().map(|(tags, _)| tags.as_str()),
         );
     }
 
-    fn push(&self, time_ms: i64, text: &str, request_id: Option<&str>, status: &str) {
+    fn push(
+        &self,
+        time_ms: i64,
+        text: &str,
+        request_id: Option<&str>,
+        status: &str,
+        extra_tags: Option<&str>,
+    ) {
         let text = if self.rules.is_empty() {
             std::borrow::Cow::Borrowed(text)
         } else {
@@ -195,7 +239,10 @@ impl LogsPipeline {
             },
             hostname: &self.function.arn,
             service: &self.function.service,
-            ddtags: &self.ddtags,
+            ddtags: match extra_tags {
+                Some(extra) => std::borrow::Cow::Owned(format!("{},{extra}", self.ddtags)),
+                None => std::borrow::Cow::Borrowed(&self.ddtags),
+            },
             ddsource: "lambda",
         };
         let Ok(mut encoded) = serde_json::to_vec(&entry) else {
@@ -269,14 +316,21 @@ fn is_failure(r: &InvocationRecord) -> bool {
     r.status.as_deref().is_some_and(|s| s != "success")
 }
 
-/// Lambda's REPORT line, with the fields the report carries (Managed Instance reports carry
-/// only the duration).
-fn report_line(r: &InvocationRecord) -> String {
+/// The REPORT line as Datadog's extension writes it: Lambda's fields plus the runtime and
+/// post-runtime durations (when runtimeDone gave the runtime's); Managed Instance reports carry
+/// only the duration.
+fn report_line(r: &InvocationRecord, runtime_ms: Option<f64>) -> String {
     use std::fmt::Write;
     let m = &r.metrics;
     let mut line = format!("REPORT RequestId: {}", r.request_id);
     if let Some(d) = m.duration_ms {
         let _ = write!(line, " Duration: {d:.2} ms");
+    }
+    if let Some(rt) = runtime_ms {
+        let _ = write!(line, " Runtime Duration: {rt:.2} ms");
+        if let Some(d) = m.duration_ms {
+            let _ = write!(line, " Post Runtime Duration: {:.2} ms", (d - rt).max(0.0));
+        }
     }
     if let Some(b) = m.billed_duration_ms {
         let _ = write!(line, " Billed Duration: {b:.0} ms");
@@ -289,12 +343,6 @@ fn report_line(r: &InvocationRecord) -> String {
     }
     if let Some(i) = m.init_duration_ms {
         let _ = write!(line, " Init Duration: {i:.2} ms");
-    }
-    if let Some(s) = r.status.as_deref().filter(|s| *s != "success") {
-        let _ = write!(line, " Status: {s}");
-        if let Some(e) = &r.error_type {
-            let _ = write!(line, " Error Type: {e}");
-        }
     }
     line
 }

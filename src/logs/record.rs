@@ -11,6 +11,9 @@ use crate::lambda::events::LogBody;
 pub(crate) struct Inspected {
     pub request_id: Option<String>,
     pub status: Option<&'static str>,
+    /// `ddtags` of a JSON record (top level, or inside a `message` object): tags for the
+    /// entry, with the record's text rewritten without them.
+    pub ddtags: Option<(String, String)>,
 }
 
 pub(crate) fn inspect(body: &LogBody) -> Inspected {
@@ -29,7 +32,11 @@ pub(crate) fn inspect(body: &LogBody) -> Inspected {
 }
 
 fn inspect_json(text: &str) -> Option<Inspected> {
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+    let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+    let ddtags = take_ddtags(&mut map).map(|tags| {
+        let rest = serde_json::to_string(&map).unwrap_or_default();
+        (tags, rest)
+    });
     let request_id = ["requestId", "AWSRequestId", "AWSrequestId", "requestID"]
         .iter()
         .find_map(|k| map.get(*k).and_then(|v| v.as_str()))
@@ -39,7 +46,31 @@ fn inspect_json(text: &str) -> Option<Inspected> {
         .iter()
         .find_map(|k| map.get(*k).and_then(|v| v.as_str()))
         .map(normalize_level);
-    Some(Inspected { request_id, status })
+    Some(Inspected {
+        request_id,
+        status,
+        ddtags,
+    })
+}
+
+/// Removes `ddtags` (a string of `k:v` tags separated by commas) from the record, at the top
+/// level or in a `message` object, as Datadog's extension does.
+fn take_ddtags(map: &mut serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    let clean = |v: serde_json::Value| {
+        let s = v.as_str()?.trim().trim_matches(',').to_string();
+        (!s.is_empty()).then_some(s)
+    };
+    if map.get("ddtags").is_some_and(serde_json::Value::is_string) {
+        return map.remove("ddtags").and_then(clean);
+    }
+    let inner = map.get_mut("message")?.as_object_mut()?;
+    if inner
+        .get("ddtags")
+        .is_some_and(serde_json::Value::is_string)
+    {
+        return inner.remove("ddtags").and_then(clean);
+    }
+    None
 }
 
 /// Node: `<time>\t<request id>\t<LEVEL>\t<message>`; Python: `[LEVEL]\t<time>\t<request id>\t<message>`.
@@ -59,7 +90,11 @@ fn inspect_tabbed(text: &str) -> Inspected {
             .contains(&level.to_ascii_uppercase().as_str())
             .then(|| normalize_level(level))
     });
-    Inspected { request_id, status }
+    Inspected {
+        request_id,
+        status,
+        ddtags: None,
+    }
 }
 
 const KNOWN_LEVELS: &[&str] = &[
@@ -106,7 +141,8 @@ mod tests {
             inspect(&obj),
             Inspected {
                 request_id: Some(ID.into()),
-                status: Some("warn")
+                status: Some("warn"),
+                ddtags: None,
             }
         );
         let text = LogBody::Text(format!(
@@ -116,7 +152,8 @@ mod tests {
             inspect(&text),
             Inspected {
                 request_id: Some(ID.into()),
-                status: Some("error")
+                status: Some("error"),
+                ddtags: None,
             }
         );
     }
@@ -128,7 +165,8 @@ mod tests {
             inspect(&node),
             Inspected {
                 request_id: Some(ID.into()),
-                status: Some("error")
+                status: Some("error"),
+                ddtags: None,
             }
         );
         let py = LogBody::Text(format!(
@@ -138,9 +176,33 @@ mod tests {
             inspect(&py),
             Inspected {
                 request_id: Some(ID.into()),
-                status: Some("warn")
+                status: Some("warn"),
+                ddtags: None,
             }
         );
+    }
+
+    /// Issue 13 (PARITY "Logs"): `ddtags` at the top level or inside `message` become the
+    /// entry's tags and leave the text.
+    #[test]
+    fn ddtags_are_taken_out_of_json_records() {
+        let top =
+            LogBody::Json(r#"{"msg":"paid","ddtags":"team:pay,tier:1","level":"INFO"}"#.into());
+        let got = inspect(&top);
+        assert_eq!(
+            got.ddtags,
+            Some((
+                "team:pay,tier:1".into(),
+                r#"{"level":"INFO","msg":"paid"}"#.into()
+            ))
+        );
+        let nested = LogBody::Text(r#"{"message":{"text":"x","ddtags":"a:b"}}"#.into());
+        assert_eq!(
+            inspect(&nested).ddtags,
+            Some(("a:b".into(), r#"{"message":{"text":"x"}}"#.into()))
+        );
+        let not_text = LogBody::Json(r#"{"ddtags":5}"#.into());
+        assert_eq!(inspect(&not_text).ddtags, None);
     }
 
     #[test]

@@ -138,10 +138,87 @@ fn platform_lines_by_mode() {
 
 #[test]
 fn disabled_logs_buffer_nothing() {
-    let p = pipeline(&[("DD_SERVERLESS_LOGS_ENABLED", "false")], Attribution::StreamOrder);
+    let p = pipeline(
+        &[("DD_SERVERLESS_LOGS_ENABLED", "false")],
+        Attribution::StreamOrder,
+    );
     p.on_event(
         &timed(TelemetryEvent::Function(LogBody::Text("x".into()))),
         None,
     );
     assert_eq!(p.buffered(), (0, 0));
+}
+
+/// Issue 13 (PARITY "Logs"): END with the failure detail, REPORT with the runtime and
+/// post-runtime durations and status info, the INIT_START line, and `ddtags` from JSON lines.
+#[test]
+fn platform_lines_and_ddtags_as_datadogs_extension_writes_them() {
+    let p = pipeline(&[], Attribution::StreamOrder);
+    let record = |v: serde_json::Value| -> InvocationRecord { serde_json::from_value(v).unwrap() };
+    let init: crate::lambda::events::InitRecord = serde_json::from_value(serde_json::json!({
+        "initializationType": "on-demand", "phase": "init", "runtimeVersion": "python:3.12.v40",
+        "runtimeVersionArn": "arn:aws:lambda:us-east-1::runtime:abc"}))
+    .unwrap();
+    p.on_event(&timed(TelemetryEvent::InitStart(init)), None);
+    p.on_event(
+        &timed(TelemetryEvent::RuntimeDone(record(serde_json::json!({
+            "requestId": "t", "status": "timeout", "metrics": {"durationMs": 3000.0}})))),
+        Some("t"),
+    );
+    p.on_event(
+        &timed(TelemetryEvent::RuntimeDone(record(serde_json::json!({
+            "requestId": "e", "status": "error", "errorType": "Runtime.ExitError",
+            "metrics": {"durationMs": 100.0}})))),
+        Some("e"),
+    );
+    p.on_event(
+        &timed(TelemetryEvent::Report(record(serde_json::json!({
+            "requestId": "e", "status": "error", "metrics": {"durationMs": 102.5,
+            "billedDurationMs": 103, "memorySizeMB": 128, "maxMemoryUsedMB": 70,
+            "initDurationMs": 250.0}})))),
+        Some("e"),
+    );
+    p.on_event(
+        &timed(TelemetryEvent::Function(LogBody::Json(
+            r#"{"msg":"paid","ddtags":"team:pay,tier:1"}"#.into(),
+        ))),
+        Some("e"),
+    );
+    let got = entries(&p);
+    let lines: Vec<(&str, &str)> = got
+        .iter()
+        .map(|e| {
+            (
+                e["message"]["message"].as_str().unwrap(),
+                e["message"]["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (
+                "INIT_START Runtime Version: python:3.12.v40 Runtime Version ARN: arn:aws:lambda:us-east-1::runtime:abc",
+                "info"
+            ),
+            (
+                "END RequestId: t Task timed out after 3.00 seconds",
+                "error"
+            ),
+            (
+                "END RequestId: e Task failed: \"Runtime.ExitError\"",
+                "error"
+            ),
+            (
+                "REPORT RequestId: e Duration: 102.50 ms Runtime Duration: 100.00 ms Post Runtime Duration: 2.50 ms Billed Duration: 103 ms Memory Size: 128 MB Max Memory Used: 70 MB Init Duration: 250.00 ms",
+                "info"
+            ),
+            (r#"{"msg":"paid"}"#, "info"),
+        ]
+    );
+    let tags = got[4]["ddtags"].as_str().unwrap();
+    assert!(
+        tags.starts_with("functionname:f,") && tags.ends_with(",team:pay,tier:1"),
+        "{tags}"
+    );
 }
