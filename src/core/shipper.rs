@@ -174,6 +174,10 @@ impl Agent {
     async fn flush_logs(&self, deadline: Instant, last: bool) -> SignalReport {
         let mut report = SignalReport::default();
         let mut extra_jobs = self.inner.intake.take_retries(Signal::Logs);
+        if last {
+            // No invocation came: the init phase's lines go without a request id.
+            self.inner.logs.release_held(None);
+        }
         let entries = self.inner.logs.drain();
         if entries.is_empty() && extra_jobs.is_empty() {
             return report;

@@ -80,8 +80,23 @@ pub struct LogsPipeline {
     buffer: Mutex<Buffer>,
     /// Runtime duration per request (from runtimeDone) for its REPORT line; bounded.
     runtime_ms: Mutex<std::collections::HashMap<String, f64>>,
+    /// On-demand: lines of the init phase, held until the first invocation gives them its
+    /// request id (as Datadog's extension does); `None` once it has.
+    init_held: Mutex<Option<Vec<Held>>>,
     pub counters: LogCounters,
 }
+
+/// A line waiting for its request id.
+struct Held {
+    time_ms: i64,
+    text: String,
+    status: &'static str,
+    tags: Option<String>,
+}
+
+/// Init lines held at most (more go out without an id rather than wait).
+const MAX_HELD_INIT_LINES: usize = 1_000;
+const MAX_HELD_INIT_BYTES: usize = 1024 * 1024;
 
 /// Requests whose runtime duration is remembered until their report.
 const MAX_PENDING_REPORTS: usize = 1_000;
@@ -97,6 +112,7 @@ impl LogsPipeline {
             cap_bytes: config.logs_buffer_bytes,
             buffer: Mutex::new(Buffer::default()),
             runtime_ms: Mutex::new(std::collections::HashMap::new()),
+            init_held: Mutex::new((attribution == Attribution::StreamOrder).then(Vec::new)),
             counters: LogCounters::default(),
         }
     }
@@ -128,9 +144,13 @@ impl LogsPipeline {
                     r.runtime_version.as_deref().unwrap_or(""),
                     r.runtime_version_arn.as_deref().unwrap_or("")
                 );
+                if fallback.is_none() && self.hold(ev.time_ms, &line, "info", None) {
+                    return;
+                }
                 self.push(ev.time_ms, &line, fallback, "info", None);
             }
             TelemetryEvent::Start(r) => {
+                self.release_held(Some(&r.request_id));
                 let version = r.version.as_deref().unwrap_or("$LATEST");
                 let line = format!("START RequestId: {} Version: {version}", r.request_id);
                 self.push(ev.time_ms, &line, Some(&r.request_id), "info", None);
@@ -187,13 +207,43 @@ impl LogsPipeline {
             (None, LogBody::Text(t)) => t.strip_suffix('\n').unwrap_or(t),
             (None, LogBody::Json(j)) => j.as_str(),
         };
-        self.push(
+        let status = inspected.status.unwrap_or("info");
+        let tags = inspected.ddtags.as_ref().map(|(tags, _)| tags.as_str());
+        if request_id.is_none() && self.hold(time_ms, text, status, tags) {
+            return;
+        }
+        self.push(time_ms, text, request_id, status, tags);
+    }
+
+    /// Holds an init-phase line until the first invocation (on-demand, before it); false when
+    /// it is not the init phase or the hold is full (the line then goes out as it is).
+    fn hold(&self, time_ms: i64, text: &str, status: &'static str, tags: Option<&str>) -> bool {
+        let mut held = crate::sync::lock(&self.init_held);
+        let Some(lines) = held.as_mut() else {
+            return false;
+        };
+        let bytes: usize = lines.iter().map(|h| h.text.len()).sum();
+        if lines.len() >= MAX_HELD_INIT_LINES || bytes + text.len() > MAX_HELD_INIT_BYTES {
+            return false;
+        }
+        lines.push(Held {
             time_ms,
-            text,
-            request_id,
-            inspected.status.unwrap_or("info"),
-            inspected.ddtags.as_ref().map(|(tags, _)| tags.as_str()),
-        );
+            text: text.to_string(),
+            status,
+            tags: tags.map(str::to_string),
+        });
+        true
+    }
+
+    /// Ends the init phase: held lines go out with `request_id` (the first invocation's), or
+    /// without one at the last flush when no invocation came.
+    pub fn release_held(&self, request_id: Option<&str>) {
+        let Some(lines) = crate::sync::lock(&self.init_held).take() else {
+            return;
+        };
+        for h in lines {
+            self.push(h.time_ms, &h.text, request_id, h.status, h.tags.as_deref());
+        }
     }
 
     fn push(

@@ -3,7 +3,14 @@ use crate::config::source::Source;
 use crate::lambda::events::InvocationRecord;
 use std::collections::HashMap;
 
+/// A pipeline past the init phase (lines without an id are not held for the first invocation).
 fn pipeline(pairs: &[(&str, &str)], attribution: Attribution) -> LogsPipeline {
+    let p = pipeline_in_init(pairs, attribution);
+    p.release_held(None);
+    p
+}
+
+fn pipeline_in_init(pairs: &[(&str, &str)], attribution: Attribution) -> LogsPipeline {
     let env: HashMap<String, String> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -220,5 +227,68 @@ fn platform_lines_and_ddtags_as_datadogs_extension_writes_them() {
     assert!(
         tags.starts_with("functionname:f,") && tags.ends_with(",team:pay,tier:1"),
         "{tags}"
+    );
+}
+
+/// Issue 13 (PARITY "Logs"): on-demand, lines of the init phase carry the first invocation's
+/// request id; with no invocation they go out without one at the last flush.
+#[test]
+fn init_lines_take_the_first_invocations_request_id() {
+    let p = pipeline_in_init(&[], Attribution::StreamOrder);
+    let init: crate::lambda::events::InitRecord = serde_json::from_value(serde_json::json!({
+        "initializationType": "on-demand", "phase": "init", "runtimeVersion": "python:3.12.v40"}))
+    .unwrap();
+    p.on_event(&timed(TelemetryEvent::InitStart(init)), None);
+    p.on_event(
+        &timed(TelemetryEvent::Function(LogBody::Text(
+            "loading model\n".into(),
+        ))),
+        None,
+    );
+    assert_eq!(p.buffered().0, 0, "held until the first invocation");
+    p.on_event(&timed(TelemetryEvent::Start(rec("first"))), Some("first"));
+    p.on_event(
+        &timed(TelemetryEvent::Function(LogBody::Text("handling\n".into()))),
+        Some("first"),
+    );
+    let got: Vec<(String, Option<String>)> = entries(&p)
+        .iter()
+        .map(|e| {
+            (
+                e["message"]["message"].as_str().unwrap().to_string(),
+                e["message"]["lambda"]["request_id"]
+                    .as_str()
+                    .map(str::to_string),
+            )
+        })
+        .collect();
+    let first = Some("first".to_string());
+    assert_eq!(got[0].1, first, "{got:?}");
+    assert!(got[0].0.starts_with("INIT_START"));
+    assert_eq!(got[1], ("loading model".into(), first.clone()));
+    assert_eq!(got[2].0, "START RequestId: first Version: $LATEST");
+    assert_eq!(got[3], ("handling".into(), first));
+
+    let never = pipeline_in_init(&[], Attribution::StreamOrder);
+    never.on_event(
+        &timed(TelemetryEvent::Function(LogBody::Text(
+            "init only\n".into(),
+        ))),
+        None,
+    );
+    never.release_held(None);
+    let got = entries(&never);
+    assert_eq!(got[0]["message"]["message"], "init only");
+    assert!(got[0]["message"]["lambda"]["request_id"].is_null());
+
+    let managed = pipeline_in_init(&[], Attribution::RecordOnly);
+    managed.on_event(
+        &timed(TelemetryEvent::Function(LogBody::Text("x\n".into()))),
+        None,
+    );
+    assert_eq!(
+        managed.buffered().0,
+        1,
+        "Managed Instances never guess: nothing is held"
     );
 }
