@@ -325,8 +325,27 @@ async fn enhanced_metrics_on_demand_sequence() {
         "threads_use",
     ] {
         assert_eq!(enhanced_count(&sk, name, None), 5, "{name}");
+        // Issue 13 (PARITY "Metrics"): tagged with the cold start like the rest.
+        assert_eq!(
+            enhanced_count(&sk, name, Some("cold_start:true")),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            enhanced_count(&sk, name, Some("cold_start:false")),
+            4,
+            "{name}"
+        );
     }
     assert_eq!(enhanced_count(&sk, "shutdowns", None), 1);
+    assert_eq!(
+        enhanced_count(&sk, "shutdowns", Some("cold_start:false")),
+        1
+    );
+    assert_eq!(
+        enhanced_count(&sk, "init_duration", Some("cold_start:true")),
+        1
+    );
     assert_eq!(enhanced_count(&sk, "unused_init", None), 0);
     let tags = &sk
         .iter()
@@ -368,9 +387,12 @@ async fn enhanced_metrics_fifty_overlapping_managed_invocations() {
     h.shutdown(Duration::from_secs(2)).await.unwrap();
     let sk = sketches(&h);
     assert_eq!(enhanced_count(&sk, "invocations", None), 50);
-    assert_eq!(
-        enhanced_count(&sk, "invocations", Some("cold_start:true")),
-        1
+    // Issue 13 (PARITY "Metrics"): as Datadog's extension, no cold-start tags under Managed
+    // Instances.
+    assert!(
+        sk.iter()
+            .filter(|s| s.metric.starts_with("aws.lambda.enhanced."))
+            .all(|s| s.tags.iter().all(|t| !t.starts_with("cold_start:")))
     );
     assert_eq!(enhanced_count(&sk, "duration", None), 50);
     let (min, max) = enhanced_values(&sk, "duration")

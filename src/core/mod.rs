@@ -93,10 +93,15 @@ impl Agent {
         let inner = Arc::new(Inner {
             logs: LogsPipeline::new(&config, function.clone(), attribution),
             metrics: Arc::new(MetricsPipeline::new(&config, function.tags.clone())),
-            enhanced: Mutex::new(Enhanced::new(
-                config.enhanced_metrics,
-                std::env::consts::ARCH == "aarch64",
-            )),
+            enhanced: Mutex::new({
+                let e = Enhanced::new(config.enhanced_metrics, std::env::consts::ARCH == "aarch64");
+                // Overlapping invocations have no cold start of their own to tag.
+                if attribution == Attribution::RecordOnly {
+                    e.without_cold_start_tags()
+                } else {
+                    e
+                }
+            }),
             dogstatsd: Mutex::new(None),
             attribution,
             traces: config.trace_enabled.then(|| {

@@ -36,6 +36,10 @@ pub(crate) struct Enhanced {
     /// GB-second price for this architecture.
     gb_second_usd: f64,
     cold_start_pending: bool,
+    /// `cold_start:` tags at all (Managed Instances have none, as with Datadog's extension).
+    cold_tags: bool,
+    /// The latest invocation's cold start, for the points that follow it (shutdowns).
+    last_cold: Option<bool>,
     invocations_seen: u64,
     requests: HashMap<String, RequestState>,
     order: VecDeque<String>,
@@ -63,10 +67,26 @@ impl Enhanced {
                 0.000_016_666_7
             },
             cold_start_pending: true,
+            cold_tags: true,
+            last_cold: None,
             invocations_seen: 0,
             requests: HashMap::new(),
             order: VecDeque::new(),
             oom_done: HashSet::new(),
+        }
+    }
+
+    /// Managed Instance mode: no `cold_start` tags (Datadog's extension has none there).
+    pub(crate) fn without_cold_start_tags(mut self) -> Self {
+        self.cold_tags = false;
+        self
+    }
+
+    fn cold_tag(&self, cold: bool) -> Vec<String> {
+        if self.cold_tags {
+            vec![format!("cold_start:{cold}")]
+        } else {
+            Vec::new()
         }
     }
 
@@ -81,7 +101,8 @@ impl Enhanced {
         match &ev.event {
             TelemetryEvent::InitReport(r) => {
                 if let Some(ms) = r.metrics.duration_ms {
-                    out.push(point("init_duration", ms / 1000.0, ts, vec![]));
+                    // The init belongs to the cold start.
+                    out.push(point("init_duration", ms / 1000.0, ts, self.cold_tag(true)));
                 }
             }
             // A restored SnapStart environment's first invocation is its cold start.
@@ -94,10 +115,12 @@ impl Enhanced {
             TelemetryEvent::Start(r) => {
                 let cold = self.state(&r.request_id).cold_start;
                 self.invocations_seen += 1;
-                out.push(point("invocations", 1.0, ts, cold_tag(cold)));
+                self.last_cold = Some(cold);
+                out.push(point("invocations", 1.0, ts, self.cold_tag(cold)));
             }
             TelemetryEvent::RuntimeDone(r) => {
-                let tags = cold_tag(self.state(&r.request_id).cold_start);
+                let cold = self.state(&r.request_id).cold_start;
+                let tags = self.cold_tag(cold);
                 let st = self.state(&r.request_id);
                 st.runtime_done_seen = true;
                 st.runtime_done_ms = r.metrics.duration_ms;
@@ -112,7 +135,7 @@ impl Enhanced {
             }
             TelemetryEvent::Report(r) => {
                 let st = self.state(&r.request_id).clone();
-                let tags = cold_tag(st.cold_start);
+                let tags = self.cold_tag(st.cold_start);
                 let m = &r.metrics;
                 if let Some(ms) = m.duration_ms {
                     out.push(point("duration", ms / 1000.0, ts, tags.clone()));
@@ -158,7 +181,8 @@ impl Enhanced {
                         .request_id
                         .or_else(|| current_request.map(str::to_string));
                     if let Some(id) = id {
-                        let tags = cold_tag(self.state(&id).cold_start);
+                        let cold = self.state(&id).cold_start;
+                        let tags = self.cold_tag(cold);
                         self.oom(&id, ts, &tags, &mut out);
                     }
                 }
@@ -173,7 +197,8 @@ impl Enhanced {
         if !self.enabled {
             return Vec::new();
         }
-        let mut out = vec![point("shutdowns", 1.0, now_s, vec![])];
+        let tags = self.last_cold.map(|c| self.cold_tag(c)).unwrap_or_default();
+        let mut out = vec![point("shutdowns", 1.0, now_s, tags)];
         if self.invocations_seen == 0 {
             out.push(point("unused_init", 1.0, now_s, vec![]));
         }
@@ -252,10 +277,6 @@ fn spans(r: &InvocationRecord, ts: i64, tags: &[String], out: &mut Vec<Point>) {
             out.push(point(name, ms, ts, tags.to_vec()));
         }
     }
-}
-
-fn cold_tag(cold: bool) -> Vec<String> {
-    vec![format!("cold_start:{cold}")]
 }
 
 fn point(name: &'static str, value: f64, ts: i64, tags: Vec<String>) -> Point {

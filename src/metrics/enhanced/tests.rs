@@ -37,8 +37,9 @@ fn on_demand_cold_then_warm_with_error_timeout_and_oom() {
         ]),
         Some("a"),
     );
-    assert_eq!(values(&p, "init_duration"), [(0.25, &[][..])]);
     let cold = ["cold_start:true".to_string()];
+    // Issue 13 (PARITY "Metrics"): init_duration carries the cold start tag too.
+    assert_eq!(values(&p, "init_duration"), [(0.25, &cold[..])]);
     assert_eq!(values(&p, "invocations"), [(1.0, &cold[..])]);
     assert_eq!(values(&p, "runtime_duration")[0].0, 100.0);
     assert_eq!(values(&p, "post_runtime_duration")[0].0, 10.0);
@@ -175,4 +176,30 @@ fn snapstart_restore_duration_and_restore_aware_cold_start() {
         values(&p, "invocations")[0].1,
         ["cold_start:true".to_string()]
     );
+}
+
+/// Issue 13 (PARITY "Metrics"): shutdowns carry the latest invocation's cold start; Managed
+/// Instance mode has no cold-start tags at all.
+#[test]
+fn cold_start_tags_on_shutdowns_and_none_under_managed_instances() {
+    let batch = json!([
+        {"type": "platform.initReport", "record": {"initializationType": "on-demand", "phase": "init", "metrics": {"durationMs": 100.0}}},
+        {"type": "platform.start", "record": {"requestId": "a"}},
+        {"type": "platform.report", "record": {"requestId": "a", "status": "success", "metrics": {"durationMs": 5.0}}}
+    ]);
+    let mut e = Enhanced::new(true, false);
+    run(&mut e, batch.clone(), Some("a"));
+    let p = e.on_shutdown(5);
+    assert_eq!(
+        values(&p, "shutdowns"),
+        [(1.0, &["cold_start:true".to_string()][..])]
+    );
+
+    let mut mi = Enhanced::new(true, false).without_cold_start_tags();
+    let p = run(&mut mi, batch, None);
+    assert!(
+        p.iter()
+            .all(|p| p.tags.iter().all(|t| !t.starts_with("cold_start")))
+    );
+    assert!(mi.on_shutdown(5).iter().all(|p| p.tags.is_empty()));
 }
