@@ -319,6 +319,9 @@ async fn enhanced_metrics_on_demand_sequence() {
         "total_network",
         "tmp_max",
         "tmp_used",
+        "tmp_free",
+        "cpu_max_utilization",
+        "cpu_min_utilization",
         "fd_max",
         "fd_use",
         "threads_max",
@@ -454,5 +457,38 @@ async fn internal_counters_ship_only_when_asked() {
             "{summary}"
         );
         assert!(summary.contains("tandem.dogstatsd.packets=1"), "{summary}");
+    }
+}
+
+/// Issue 13 (PARITY "Metrics"): `DD_LAMBDA_PROC_ENHANCED_METRICS=false` turns off the `/proc`
+/// usage metrics and keeps the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proc_enhanced_metrics_can_be_turned_off() {
+    let mut h = Harness::start(
+        bin(),
+        SimMode::OnDemand,
+        TelemetryAnswer::Accept,
+        &[
+            ("DD_SERVERLESS_FLUSH_STRATEGY", "end"),
+            ("DD_LAMBDA_PROC_ENHANCED_METRICS", "false"),
+        ],
+    )
+    .await
+    .unwrap();
+    h.platform
+        .invoke_as(&request_id(900), Vec::new(), Outcome::default(), T)
+        .await
+        .unwrap();
+    h.shutdown(Duration::from_secs(2)).await.unwrap();
+    let sk = sketches(&h);
+    assert_eq!(enhanced_count(&sk, "invocations", None), 1);
+    for name in [
+        "cpu_total_time",
+        "rx_bytes",
+        "tmp_free",
+        "fd_use",
+        "cpu_max_utilization",
+    ] {
+        assert_eq!(enhanced_count(&sk, name, None), 0, "{name}");
     }
 }

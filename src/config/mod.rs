@@ -59,6 +59,9 @@ pub struct Config {
     pub logs_use_compression: bool,
     pub logs_compression_level: i32,
     pub enhanced_metrics: bool,
+    /// `DD_LAMBDA_PROC_ENHANCED_METRICS`: the `/proc` usage metrics (CPU, network, `/tmp`,
+    /// descriptors, threads) among the enhanced metrics.
+    pub proc_enhanced_metrics: bool,
     pub statsd_metric_namespace: Option<String>,
     pub trace_enabled: bool,
     pub apm_replace_tags: Vec<ReplaceTagRule>,
@@ -320,6 +323,7 @@ impl Config {
             logs_use_compression: r.bool("DD_LOGS_CONFIG_USE_COMPRESSION", true),
             logs_compression_level: r.u64_in("DD_LOGS_CONFIG_COMPRESSION_LEVEL", 1..=19, 3) as i32,
             enhanced_metrics: r.bool("DD_ENHANCED_METRICS", true),
+            proc_enhanced_metrics: r.bool("DD_LAMBDA_PROC_ENHANCED_METRICS", true),
             statsd_metric_namespace,
             trace_enabled: r.bool("DD_TRACE_ENABLED", true),
             apm_replace_tags: r

@@ -250,7 +250,11 @@ impl Agent {
     /// Records an INVOKE event (on-demand).
     pub fn on_invoke(&self, ev: InvokeEvent) {
         if let Some(serial) = &self.inner.serial {
-            serial.on_invoke(&ev.request_id, self.inner.config.enhanced_metrics);
+            let config = &self.inner.config;
+            serial.on_invoke(
+                &ev.request_id,
+                config.enhanced_metrics && config.proc_enhanced_metrics,
+            );
         }
         lock(&self.inner.tracker).on_invoke(ev);
         self.inner.changed.notify_waiters();

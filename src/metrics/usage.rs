@@ -16,6 +16,8 @@ pub struct Snapshot {
     pub cpu_user_ms: f64,
     pub cpu_system_ms: f64,
     pub cores: usize,
+    /// Idle time of each core (`cpuN` idle + iowait), for per-core utilization.
+    pub core_idle_ms: Vec<f64>,
     pub rx_bytes: u64,
     pub tx_bytes: u64,
 }
@@ -34,6 +36,7 @@ impl Snapshot {
             cpu_user_ms,
             cpu_system_ms,
             cores,
+            core_idle_ms: parse_core_idle(&stat),
             rx_bytes,
             tx_bytes,
         })
@@ -58,6 +61,21 @@ pub fn parse_stat(text: &str) -> Option<(f64, f64, usize)> {
         }
     }
     totals.map(|(u, s)| (u, s, cores.max(1)))
+}
+
+/// Idle (+ iowait) time of each `cpuN` line of /proc/stat, in order.
+pub fn parse_core_idle(text: &str) -> Vec<f64> {
+    text.lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .map(|l| {
+            let f: Vec<f64> = l
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (f.get(3).copied().unwrap_or(0.0) + f.get(4).copied().unwrap_or(0.0)) * MS_PER_TICK
+        })
+        .collect()
 }
 
 /// Sum of received and sent bytes over every interface but loopback.
@@ -125,6 +143,20 @@ pub fn interval_points(start: &Snapshot, end: &Snapshot, ts: i64, tags: &[String
             "cpu_total_utilization_pct",
             100.0 * cores_used / end.cores as f64,
         ));
+        // The busiest and the idlest core, in percent (Datadog's extension sends both).
+        let busy: Vec<f64> = start
+            .core_idle_ms
+            .iter()
+            .zip(&end.core_idle_ms)
+            .map(|(a, b)| (100.0 * (1.0 - (b - a).max(0.0) / wall_ms)).clamp(0.0, 100.0))
+            .collect();
+        if let (Some(max), Some(min)) = (
+            busy.iter().copied().reduce(f64::max),
+            busy.iter().copied().reduce(f64::min),
+        ) {
+            out.push(p("cpu_max_utilization", max));
+            out.push(p("cpu_min_utilization", min));
+        }
     }
     out
 }
@@ -142,6 +174,7 @@ pub fn resource_points(ts: i64, tags: &[String]) -> Vec<Point> {
     if let Some((max, used)) = tmp_space() {
         out.push(p("tmp_max", max));
         out.push(p("tmp_used", used));
+        out.push(p("tmp_free", (max - used).max(0.0)));
     }
     if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {
         if let Some(m) = parse_limit(&limits, "Max open files") {
@@ -208,6 +241,7 @@ mod tests {
             "cpu  100 5 50 1000 0 0 0 0 0 0\ncpu0 50 2 25 500 0\ncpu1 50 3 25 500 0\nintr 1\n";
         assert_eq!(parse_stat(stat), Some((1050.0, 500.0, 2)));
         assert_eq!(parse_stat("garbage"), None);
+        assert_eq!(parse_core_idle(stat), [5000.0, 5000.0]);
         let net = "Inter-|   Receive\n face |bytes\n    lo: 999 1 0 0 0 0 0 0 999 1 0 0 0 0 0 0\n  eth0: 1000 5 0 0 0 0 0 0 2000 7 0 0 0 0 0 0\n";
         assert_eq!(parse_net_dev(net), (1000, 2000));
         let limits = "Limit                     Soft Limit           Hard Limit           Units\nMax processes             1024                 1024                 processes\nMax open files            1024                 4096                 files\n";
@@ -228,6 +262,9 @@ mod tests {
             "fd_use",
             "threads_use",
             "tmp_max",
+            "tmp_free",
+            "cpu_max_utilization",
+            "cpu_min_utilization",
         ] {
             assert!(pts.iter().any(|p| p.name == name), "{name}");
         }
