@@ -236,6 +236,18 @@ async fn bad_payloads_are_refused_without_harm_and_info_and_stats_work() {
     ] {
         assert!(endpoints.contains(&e), "{e} not advertised");
     }
+    // Issue 13 (PARITY "Layer and configuration"): the ports actually in use.
+    let statsd = h.agent.dogstatsd_addr(T).await.unwrap();
+    assert_eq!(
+        (
+            info["config"]["receiver_port"].as_u64(),
+            info["config"]["statsd_port"].as_u64()
+        ),
+        (
+            Some(u64::from(agent.port())),
+            Some(u64::from(statsd.port()))
+        )
+    );
     // Stats are forwarded as received, with the key added.
     assert_eq!(
         post(format!("http://{agent}/v0.6/stats"), b"\x80", false, &[])

@@ -150,21 +150,24 @@ impl Agent {
         };
         *lock(&agent.inner.telemetry) = Some(server);
         let port = agent.inner.config.dogstatsd_port;
+        let mut statsd_port = port;
         match DogStatsD::start(port, agent.inner.metrics.clone()) {
             Ok(d) => {
                 crate::log_info!("DogStatsD listening on {:?}", d.addrs);
+                statsd_port = d.addrs.first().map_or(port, |a| a.port());
                 *lock(&agent.inner.dogstatsd) = Some(d);
             }
             Err(e) => crate::log_error!(
                 "DogStatsD cannot listen on 127.0.0.1:{port} ({e}); custom metrics are off, everything else runs"
             ),
         }
-        let routes = ProxyRoutes::new(
+        let mut routes = ProxyRoutes::new(
             &agent.inner.config.site,
             &agent.inner.intake.apm_base,
             &agent.inner.intake.logs_url,
             agent.inner.config.env.as_deref().unwrap_or(""),
         );
+        routes.statsd_port = statsd_port;
         let port = agent.inner.config.apm_receiver_port;
         let traces = agent.inner.traces.clone();
         let forwarder = agent.inner.forwarder.clone();

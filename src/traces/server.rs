@@ -33,6 +33,8 @@ pub(crate) struct ProxyRoutes {
     pub routes: Vec<(&'static str, String)>,
     /// `DD_ENV`, stamped on wrapped stats payloads.
     pub env: String,
+    /// The DogStatsD port actually in use, for `/info`.
+    pub statsd_port: u16,
 }
 
 impl ProxyRoutes {
@@ -68,6 +70,7 @@ impl ProxyRoutes {
         Self {
             routes,
             env: env.to_string(),
+            statsd_port: 8125,
         }
     }
 
@@ -88,6 +91,7 @@ pub(crate) async fn start(
     routes: ProxyRoutes,
 ) -> std::io::Result<ServerHandle> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let receiver_port = listener.local_addr()?.port();
     let routes = Arc::new(routes);
     let budget = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT_BYTES));
     http::serve(listener, move |req| {
@@ -97,7 +101,7 @@ pub(crate) async fn start(
             let (parts, body) = req.into_parts();
             let path = parts.uri.path().to_string();
             if parts.method == Method::GET && path == "/info" {
-                return http::json(StatusCode::OK, info(&routes));
+                return http::json(StatusCode::OK, info(&routes, receiver_port));
             }
             let declared = http::header(&parts.headers, "content-length")
                 .and_then(|v| v.parse::<usize>().ok());
@@ -270,7 +274,8 @@ fn relay(outcome: Forwarded) -> http::HttpResponse {
     }
 }
 
-fn info(routes: &ProxyRoutes) -> String {
+/// What `/info` tells tracers, with the ports actually in use.
+fn info(routes: &ProxyRoutes, receiver_port: u16) -> String {
     let mut endpoints = vec!["/v0.4/traces", "/v0.5/traces", "/info"];
     endpoints.extend(routes.routes.iter().map(|(p, _)| *p));
     serde_json::json!({
@@ -279,7 +284,7 @@ fn info(routes: &ProxyRoutes) -> String {
         "client_drop_p0s": false,
         "span_meta_structs": true,
         "long_running_spans": false,
-        "config": { "statsd_port": 8125, "receiver_port": 8126 },
+        "config": { "statsd_port": routes.statsd_port, "receiver_port": receiver_port },
     })
     .to_string()
 }
