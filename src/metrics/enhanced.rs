@@ -25,6 +25,9 @@ pub struct Point {
 #[derive(Debug, Default, Clone)]
 struct RequestState {
     cold_start: bool,
+    /// Lambda initialised the environment ahead of demand (its first invocation came more than
+    /// 10 s after init started): not a cold start, tagged `proactive_initialization:true`.
+    proactive: bool,
     runtime_done_ms: Option<f64>,
     runtime_done_seen: bool,
     oom_counted: bool,
@@ -36,6 +39,8 @@ pub(crate) struct Enhanced {
     /// GB-second price for this architecture.
     gb_second_usd: f64,
     cold_start_pending: bool,
+    /// When `platform.initStart` came (epoch ms), to tell a proactive init from a cold start.
+    init_start_ms: Option<i64>,
     /// `cold_start:` tags at all (Managed Instances have none, as with Datadog's extension).
     cold_tags: bool,
     /// The latest invocation's cold start, for the points that follow it (shutdowns).
@@ -45,6 +50,10 @@ pub(crate) struct Enhanced {
     order: VecDeque<String>,
     oom_done: HashSet<String>,
 }
+
+/// A first invocation later than this after init started means Lambda initialised ahead of
+/// demand (Datadog's extension uses the same bound).
+const PROACTIVE_INIT_MS: i64 = 10_000;
 
 /// Substrings runtimes print when they run out of memory.
 const OOM_MARKERS: &[&str] = &[
@@ -67,6 +76,7 @@ impl Enhanced {
                 0.000_016_666_7
             },
             cold_start_pending: true,
+            init_start_ms: None,
             cold_tags: true,
             last_cold: None,
             invocations_seen: 0,
@@ -88,6 +98,17 @@ impl Enhanced {
         } else {
             Vec::new()
         }
+    }
+
+    /// The tags of a request's points: its cold start, and a proactive initialisation.
+    fn request_tags(&mut self, request_id: &str) -> Vec<String> {
+        let st = self.state(request_id);
+        let (cold, proactive) = (st.cold_start, st.proactive);
+        let mut tags = self.cold_tag(cold);
+        if proactive && self.cold_tags {
+            tags.push("proactive_initialization:true".into());
+        }
+        tags
     }
 
     /// Points for one telemetry event. `current_request` is the stream-order invocation
@@ -112,15 +133,25 @@ impl Enhanced {
                     out.push(point("snapstart_restore_duration", ms / 1000.0, ts, vec![]));
                 }
             }
+            TelemetryEvent::InitStart(_) => self.init_start_ms = Some(ev.time_ms),
             TelemetryEvent::Start(r) => {
-                let cold = self.state(&r.request_id).cold_start;
+                let proactive = self.cold_start_pending
+                    && self
+                        .init_start_ms
+                        .is_some_and(|t| ev.time_ms - t > PROACTIVE_INIT_MS);
+                let st = self.state(&r.request_id);
+                if proactive && st.cold_start {
+                    st.cold_start = false;
+                    st.proactive = true;
+                }
+                let cold = st.cold_start;
                 self.invocations_seen += 1;
                 self.last_cold = Some(cold);
-                out.push(point("invocations", 1.0, ts, self.cold_tag(cold)));
+                let tags = self.request_tags(&r.request_id);
+                out.push(point("invocations", 1.0, ts, tags));
             }
             TelemetryEvent::RuntimeDone(r) => {
-                let cold = self.state(&r.request_id).cold_start;
-                let tags = self.cold_tag(cold);
+                let tags = self.request_tags(&r.request_id);
                 let st = self.state(&r.request_id);
                 st.runtime_done_seen = true;
                 st.runtime_done_ms = r.metrics.duration_ms;
@@ -134,8 +165,8 @@ impl Enhanced {
                 self.outcome(r, ts, &tags, &mut out);
             }
             TelemetryEvent::Report(r) => {
+                let tags = self.request_tags(&r.request_id);
                 let st = self.state(&r.request_id).clone();
-                let tags = self.cold_tag(st.cold_start);
                 let m = &r.metrics;
                 if let Some(ms) = m.duration_ms {
                     out.push(point("duration", ms / 1000.0, ts, tags.clone()));
@@ -181,8 +212,7 @@ impl Enhanced {
                         .request_id
                         .or_else(|| current_request.map(str::to_string));
                     if let Some(id) = id {
-                        let cold = self.state(&id).cold_start;
-                        let tags = self.cold_tag(cold);
+                        let tags = self.request_tags(&id);
                         self.oom(&id, ts, &tags, &mut out);
                     }
                 }

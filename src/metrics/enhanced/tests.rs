@@ -203,3 +203,42 @@ fn cold_start_tags_on_shutdowns_and_none_under_managed_instances() {
     );
     assert!(mi.on_shutdown(5).iter().all(|p| p.tags.is_empty()));
 }
+
+/// Issue 13 (PARITY "Metrics"): a first invocation more than 10 s after init started is a
+/// proactive initialisation, not a cold start.
+#[test]
+fn a_proactive_init_is_tagged_and_is_not_a_cold_start() {
+    let mut e = Enhanced::new(true, false);
+    let p = run(
+        &mut e,
+        json!([
+            {"time": "2023-11-14T22:13:00.000Z", "type": "platform.initStart", "record": {"initializationType": "on-demand", "phase": "init"}},
+            {"time": "2023-11-14T22:13:30.000Z", "type": "platform.start", "record": {"requestId": "late"}},
+            {"time": "2023-11-14T22:13:31.000Z", "type": "platform.start", "record": {"requestId": "next"}}
+        ]),
+        None,
+    );
+    let inv = values(&p, "invocations");
+    assert_eq!(
+        inv[0].1,
+        [
+            "cold_start:false".to_string(),
+            "proactive_initialization:true".to_string()
+        ]
+    );
+    assert_eq!(inv[1].1, ["cold_start:false".to_string()]);
+
+    let mut quick = Enhanced::new(true, false);
+    let p = run(
+        &mut quick,
+        json!([
+            {"time": "2023-11-14T22:13:00.000Z", "type": "platform.initStart", "record": {"initializationType": "on-demand", "phase": "init"}},
+            {"time": "2023-11-14T22:13:01.000Z", "type": "platform.start", "record": {"requestId": "first"}}
+        ]),
+        None,
+    );
+    assert_eq!(
+        values(&p, "invocations")[0].1,
+        ["cold_start:true".to_string()]
+    );
+}
