@@ -20,14 +20,11 @@ pub(super) struct Serial {
     usage_start: Mutex<Option<Snapshot>>,
     /// The latest `/proc` resource scan, awaited before the final flush.
     usage_scan: Mutex<Option<JoinHandle<()>>>,
-    /// INVOKEs so far: the first is the cold start (its `/proc` metrics say so).
-    invokes: Mutex<u64>,
 }
 
 impl Serial {
     pub(super) fn on_invoke(&self, request_id: &str, enhanced_metrics: bool) {
         *lock(&self.current_invoke) = Some(request_id.to_string());
-        *lock(&self.invokes) += 1;
         if enhanced_metrics {
             *lock(&self.usage_start) = Snapshot::take();
         }
@@ -43,7 +40,8 @@ impl Serial {
             return;
         };
         let now = crate::time::now_ms() / 1000;
-        let tags = [format!("cold_start:{}", *lock(&self.invokes) == 1)];
+        // Tagged as the invocation's other enhanced metrics (its start was already seen).
+        let tags = lock(&agent.inner.enhanced).latest_tags().to_vec();
         agent.add_enhanced(usage::interval_points(&start, &end, now, &tags));
         // The /proc scan goes to a blocking thread: its points join the next flush rather
         // than delay this invocation's.

@@ -82,8 +82,15 @@ pub struct LogsPipeline {
     runtime_ms: Mutex<std::collections::HashMap<String, f64>>,
     /// On-demand: lines of the init phase, held until the first invocation gives them its
     /// request id (as Datadog's extension does); `None` once it has.
-    init_held: Mutex<Option<Vec<Held>>>,
+    init_held: Mutex<Option<HeldLines>>,
     pub counters: LogCounters,
+}
+
+/// Init lines waiting for their request id, and their text's bytes.
+#[derive(Default)]
+struct HeldLines {
+    lines: Vec<Held>,
+    bytes: usize,
 }
 
 /// A line waiting for its request id.
@@ -112,7 +119,9 @@ impl LogsPipeline {
             cap_bytes: config.logs_buffer_bytes,
             buffer: Mutex::new(Buffer::default()),
             runtime_ms: Mutex::new(std::collections::HashMap::new()),
-            init_held: Mutex::new((attribution == Attribution::StreamOrder).then(Vec::new)),
+            init_held: Mutex::new(
+                (attribution == Attribution::StreamOrder).then(HeldLines::default),
+            ),
             counters: LogCounters::default(),
         }
     }
@@ -219,14 +228,15 @@ impl LogsPipeline {
     /// it is not the init phase or the hold is full (the line then goes out as it is).
     fn hold(&self, time_ms: i64, text: &str, status: &'static str, tags: Option<&str>) -> bool {
         let mut held = crate::sync::lock(&self.init_held);
-        let Some(lines) = held.as_mut() else {
+        let Some(held) = held.as_mut() else {
             return false;
         };
-        let bytes: usize = lines.iter().map(|h| h.text.len()).sum();
-        if lines.len() >= MAX_HELD_INIT_LINES || bytes + text.len() > MAX_HELD_INIT_BYTES {
+        if held.lines.len() >= MAX_HELD_INIT_LINES || held.bytes + text.len() > MAX_HELD_INIT_BYTES
+        {
             return false;
         }
-        lines.push(Held {
+        held.bytes += text.len();
+        held.lines.push(Held {
             time_ms,
             text: text.to_string(),
             status,
@@ -238,10 +248,10 @@ impl LogsPipeline {
     /// Ends the init phase: held lines go out with `request_id` (the first invocation's), or
     /// without one at the last flush when no invocation came.
     pub fn release_held(&self, request_id: Option<&str>) {
-        let Some(lines) = crate::sync::lock(&self.init_held).take() else {
+        let Some(held) = crate::sync::lock(&self.init_held).take() else {
             return;
         };
-        for h in lines {
+        for h in held.lines {
             self.push(h.time_ms, &h.text, request_id, h.status, h.tags.as_deref());
         }
     }

@@ -43,8 +43,9 @@ pub(crate) struct Enhanced {
     init_start_ms: Option<i64>,
     /// `cold_start:` tags at all (Managed Instances have none, as with Datadog's extension).
     cold_tags: bool,
-    /// The latest invocation's cold start, for the points that follow it (shutdowns).
-    last_cold: Option<bool>,
+    /// The latest invocation's tags (cold start, proactive init), for the points that follow
+    /// it: on-demand `/proc` usage, shutdowns.
+    latest_tags: Vec<String>,
     invocations_seen: u64,
     requests: HashMap<String, RequestState>,
     order: VecDeque<String>,
@@ -78,7 +79,7 @@ impl Enhanced {
             cold_start_pending: true,
             init_start_ms: None,
             cold_tags: true,
-            last_cold: None,
+            latest_tags: Vec::new(),
             invocations_seen: 0,
             requests: HashMap::new(),
             order: VecDeque::new(),
@@ -109,6 +110,12 @@ impl Enhanced {
             tags.push("proactive_initialization:true".into());
         }
         tags
+    }
+
+    /// The tags of the latest invocation (on-demand: the one running), for the points measured
+    /// about it elsewhere (`/proc` usage).
+    pub(crate) fn latest_tags(&self) -> &[String] {
+        &self.latest_tags
     }
 
     /// Points for one telemetry event. `current_request` is the stream-order invocation
@@ -144,10 +151,9 @@ impl Enhanced {
                     st.cold_start = false;
                     st.proactive = true;
                 }
-                let cold = st.cold_start;
                 self.invocations_seen += 1;
-                self.last_cold = Some(cold);
                 let tags = self.request_tags(&r.request_id);
+                self.latest_tags.clone_from(&tags);
                 out.push(point("invocations", 1.0, ts, tags));
             }
             TelemetryEvent::RuntimeDone(r) => {
@@ -227,8 +233,7 @@ impl Enhanced {
         if !self.enabled {
             return Vec::new();
         }
-        let tags = self.last_cold.map(|c| self.cold_tag(c)).unwrap_or_default();
-        let mut out = vec![point("shutdowns", 1.0, now_s, tags)];
+        let mut out = vec![point("shutdowns", 1.0, now_s, self.latest_tags.clone())];
         if self.invocations_seen == 0 {
             out.push(point("unused_init", 1.0, now_s, vec![]));
         }

@@ -89,9 +89,23 @@ fn datadog(h: &Map<String, Value>) -> Option<TraceContext> {
         .unwrap_or(0);
     let sampling_priority =
         get(h, "x-datadog-sampling-priority").and_then(|p| p.trim().parse().ok());
+    let (trace_id_high, tags) = datadog_tags(get(h, "x-datadog-tags").unwrap_or(""));
+    Some(TraceContext {
+        trace_id,
+        trace_id_high,
+        parent_id,
+        sampling_priority,
+        tags,
+        baggage: None,
+    })
+}
+
+/// An `x-datadog-tags` value: the trace id's upper 64 bits (`_dd.p.tid`, 0 when absent) and
+/// the other propagation tags (`_dd.p.*`).
+pub(crate) fn datadog_tags(value: &str) -> (u64, Vec<(String, String)>) {
     let mut trace_id_high = 0;
     let mut tags = Vec::new();
-    for tag in get(h, "x-datadog-tags").unwrap_or("").split(',') {
+    for tag in value.split(',') {
         let Some((k, v)) = tag.trim().split_once('=') else {
             continue;
         };
@@ -101,14 +115,7 @@ fn datadog(h: &Map<String, Value>) -> Option<TraceContext> {
             tags.push((k.to_string(), v.to_string()));
         }
     }
-    Some(TraceContext {
-        trace_id,
-        trace_id_high,
-        parent_id,
-        sampling_priority,
-        tags,
-        baggage: None,
-    })
+    (trace_id_high, tags)
 }
 
 /// A 32-hex (or 16-hex) trace id as (high, low).
@@ -199,8 +206,7 @@ fn b3multi(h: &Map<String, Value>) -> Option<TraceContext> {
         trace_id_high,
         parent_id,
         sampling_priority,
-        tags: Vec::new(),
-        baggage: None,
+        ..Default::default()
     })
 }
 
@@ -215,8 +221,7 @@ fn b3single(h: &Map<String, Value>) -> Option<TraceContext> {
         trace_id_high,
         parent_id,
         sampling_priority,
-        tags: Vec::new(),
-        baggage: None,
+        ..Default::default()
     })
 }
 

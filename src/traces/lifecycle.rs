@@ -113,22 +113,15 @@ fn tracer_ids(header: &dyn Fn(&str) -> Option<String>) -> TracerIds {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|v| *v != 0)
     };
-    let mut ids = TracerIds {
+    let (trace_id_high, tags) =
+        super::context::datadog_tags(&header("x-datadog-tags").unwrap_or_default());
+    TracerIds {
         trace_id: id("x-datadog-trace-id"),
+        trace_id_high,
         span_id: id("x-datadog-span-id"),
         sampling_priority: header("x-datadog-sampling-priority")
             .and_then(|p| p.trim().parse::<f64>().ok())
             .map(|p| p as i32),
-        ..Default::default()
-    };
-    for tag in header("x-datadog-tags").unwrap_or_default().split(',') {
-        match tag.trim().split_once('=') {
-            Some(("_dd.p.tid", hex)) => {
-                ids.trace_id_high = u64::from_str_radix(hex, 16).unwrap_or(0)
-            }
-            Some((k, v)) if k.starts_with("_dd.p.") => ids.tags.push((k.into(), v.into())),
-            _ => {}
-        }
+        tags,
     }
-    ids
 }

@@ -127,11 +127,6 @@ impl TracesPipeline {
         if payload.chunks.is_empty() {
             return;
         }
-        payload.env.clone_from(&self.env);
-        payload.app_version.clone_from(&self.app_version);
-        payload
-            .tags
-            .insert("_dd.tags.function".into(), self.function_tags.clone());
         self.push(payload);
     }
 
@@ -159,10 +154,16 @@ impl TracesPipeline {
             .min(Budget::global().free())
     }
 
-    /// Buffers an already-built payload (the invocation span, inferred spans).
+    /// Buffers a processed payload (a tracer's, or the spans we built), stamped with what every
+    /// payload carries: `env`, `app_version` and the function's tags (`_dd.tags.function`).
     /// A payload larger than the room left keeps the traces (chunks) that fit; the others are
     /// dropped and counted.
-    pub fn push(&self, mut payload: TracerPayload) {
+    fn push(&self, mut payload: TracerPayload) {
+        payload.env.clone_from(&self.env);
+        payload.app_version.clone_from(&self.app_version);
+        payload
+            .tags
+            .insert("_dd.tags.function".into(), self.function_tags.clone());
         let mut size = heap_size(&payload);
         let mut buf = crate::sync::lock(&self.buffer);
         let budget = Budget::global();
@@ -294,20 +295,15 @@ impl TraceBatch<'_> {
             .find_map(|s| s.meta.get("runtime-id"))
             .cloned()
             .unwrap_or_default();
-        let mut payload = TracerPayload {
+        let payload = TracerPayload {
             container_id: tracer.container_id.clone(),
             language_name: tracer.language.clone(),
             language_version: tracer.language_version.clone(),
             tracer_version: tracer.tracer_version.clone(),
             chunks: self.chunks,
-            env: p.env.clone(),
-            app_version: p.app_version.clone(),
             runtime_id,
             ..Default::default()
         };
-        payload
-            .tags
-            .insert("_dd.tags.function".into(), p.function_tags.clone());
         p.push(payload);
     }
 }
