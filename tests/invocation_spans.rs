@@ -3,11 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use prost::Message;
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
-use tandem::traces::proto::{AgentPayload, Span};
+use tandem::traces::proto::Span;
+use tandem_testkit::lifecycle::{self, ancestors};
 use tandem_testkit::platform::{SimMode, TelemetryAnswer};
 use tandem_testkit::{Harness, request_id};
 
@@ -27,30 +26,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn spans(h: &Harness) -> Vec<Span> {
-    h.intake
-        .accepted("/api/v0.2/traces")
-        .iter()
-        .flat_map(|r| AgentPayload::decode(&r.body[..]).unwrap().tracer_payloads)
-        .flat_map(|t| t.chunks)
-        .flat_map(|c| c.spans)
-        .collect()
-}
-
-async fn lifecycle(
-    addr: std::net::SocketAddr,
-    path: &str,
-    id: &str,
-    body: String,
-    headers: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut req = reqwest::Client::new()
-        .post(format!("http://{addr}{path}"))
-        .header("lambda-runtime-aws-request-id", id)
-        .body(body);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    req.send().await.unwrap()
+    h.intake.spans()
 }
 
 /// (fixture, event source, inferred span names outermost first, upstream context number)
@@ -86,19 +62,6 @@ const TRIGGERS: &[(&str, &str, &[&str], Option<u64>)] = &[
     ("stepfunctions", "states", &[], Some(12)),
 ];
 
-/// The chain of ancestors of `span` within `all`, outermost first.
-fn ancestors<'a>(all: &'a [Span], span: &Span) -> Vec<&'a Span> {
-    let by_id: HashMap<u64, &Span> = all.iter().map(|s| (s.span_id, s)).collect();
-    let mut chain = Vec::new();
-    let mut parent = span.parent_id;
-    while let Some(p) = by_id.get(&parent) {
-        chain.push(*p);
-        parent = p.parent_id;
-    }
-    chain.reverse();
-    chain
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_trigger_gets_its_inferred_span_and_upstream_context() {
     let mut h = Harness::start(
@@ -120,7 +83,7 @@ async fn every_trigger_gets_its_inferred_span_and_upstream_context() {
     let mut ids = Vec::new();
     for (n, (name, ..)) in TRIGGERS.iter().enumerate() {
         let id = request_id(n as u64);
-        let r = lifecycle(addr, "/lambda/start-invocation", &id, fixture(name), &[]).await;
+        let r = lifecycle::call(addr, "/lambda/start-invocation", &id, fixture(name), &[]).await;
         assert_eq!(r.status(), 200);
         let tid = r
             .headers()
@@ -138,7 +101,7 @@ async fn every_trigger_gets_its_inferred_span_and_upstream_context() {
             r#"{"statusCode": 200}"#
         };
         assert_eq!(
-            lifecycle(addr, "/lambda/end-invocation", &id, status.into(), &[])
+            lifecycle::call(addr, "/lambda/end-invocation", &id, status.into(), &[])
                 .await
                 .status(),
             200
@@ -281,7 +244,7 @@ async fn fifty_concurrent_managed_invocations_never_mix() {
             );
             let id = id.clone();
             tokio::spawn(async move {
-                lifecycle(addr, "/lambda/start-invocation", &id, body, &[])
+                lifecycle::call(addr, "/lambda/start-invocation", &id, body, &[])
                     .await
                     .status()
             })
@@ -301,7 +264,7 @@ async fn fifty_concurrent_managed_invocations_never_mix() {
             &[]
         };
         assert_eq!(
-            lifecycle(addr, "/lambda/end-invocation", id, "{}".into(), err)
+            lifecycle::call(addr, "/lambda/end-invocation", id, "{}".into(), err)
                 .await
                 .status(),
             200

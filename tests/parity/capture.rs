@@ -4,10 +4,9 @@
 
 use super::drive::post;
 use super::{T, bin};
-use prost::Message;
 use serde_json::json;
 use std::time::Duration;
-use tandem::traces::proto::{AgentPayload, Span};
+use tandem::traces::proto::Span;
 use tandem_testkit::platform::{SimMode, TelemetryAnswer};
 use tandem_testkit::{Harness, request_id};
 
@@ -84,12 +83,7 @@ async fn captured_payloads_never_carry_secrets_and_obey_replace_rules() {
             assert!(!text.contains(s), "{s} reached the intake");
         }
     }
-    let spans: Vec<Span> = requests
-        .iter()
-        .flat_map(|r| AgentPayload::decode(&r.body[..]).unwrap().tracer_payloads)
-        .flat_map(|t| t.chunks)
-        .flat_map(|c| c.spans)
-        .collect();
+    let spans: Vec<Span> = h.intake.spans();
     let lambda = spans.iter().find(|s| s.name == "aws.lambda").unwrap();
     let m = &lambda.meta;
     assert_eq!(m["function.request.body.order.id"], "42");

@@ -5,12 +5,11 @@
 
 use super::drive::{post, send_traces, span};
 use super::{PLACEHOLDER, T, bin, read};
-use prost::Message;
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tandem::traces::proto::{AgentPayload, Span};
+use tandem::traces::proto::Span;
 use tandem_testkit::platform::{SimMode, TelemetryAnswer};
 use tandem_testkit::{Harness, request_id};
 
@@ -68,14 +67,7 @@ async fn fifty_overlapping_universal_invocations_each_adopt_their_own_placeholde
         runs.push(t.await.unwrap());
     }
     h.shutdown(Duration::from_secs(3)).await.unwrap();
-    let spans: Vec<Span> = h
-        .intake
-        .accepted("/api/v0.2/traces")
-        .iter()
-        .flat_map(|r| AgentPayload::decode(&r.body[..]).unwrap().tracer_payloads)
-        .flat_map(|t| t.chunks)
-        .flat_map(|c| c.spans)
-        .collect();
+    let spans: Vec<Span> = h.intake.spans();
     assert!(spans.iter().all(|s| s.resource != PLACEHOLDER));
     for (i, (id, trace, ph)) in runs.iter().enumerate() {
         let mine: Vec<&Span> = spans.iter().filter(|s| s.trace_id == *trace).collect();

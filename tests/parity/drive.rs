@@ -4,14 +4,14 @@
 
 use super::events::strip_event;
 use super::{PLACEHOLDER, T, bin, read};
-use prost::Message;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tandem::traces::proto::{AgentPayload, Span, TracerPayload};
+use tandem::traces::proto::{Span, TracerPayload};
 use tandem_testkit::platform::{SimMode, TelemetryAnswer};
-use tandem_testkit::{Harness, request_id};
+use tandem_testkit::{Harness, lifecycle, request_id};
 
+/// A lifecycle call with headers the test computed.
 pub(crate) async fn post(
     addr: SocketAddr,
     path: &str,
@@ -19,14 +19,8 @@ pub(crate) async fn post(
     body: String,
     headers: &[(&str, String)],
 ) -> reqwest::Response {
-    let mut req = reqwest::Client::new()
-        .post(format!("http://{addr}{path}"))
-        .header("lambda-runtime-aws-request-id", id)
-        .body(body);
-    for (k, v) in headers {
-        req = req.header(*k, v);
-    }
-    req.send().await.unwrap()
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    lifecycle::call(addr, path, id, body, &headers).await
 }
 
 pub(crate) async fn send_traces(addr: SocketAddr, traces: Value) {
@@ -79,18 +73,10 @@ pub(crate) struct Captured {
 }
 
 pub(crate) fn captured(h: &Harness) -> Captured {
-    let payloads: Vec<TracerPayload> = h
-        .intake
-        .accepted("/api/v0.2/traces")
-        .iter()
-        .flat_map(|r| AgentPayload::decode(&r.body[..]).unwrap().tracer_payloads)
-        .collect();
-    let spans = payloads
-        .iter()
-        .flat_map(|t| &t.chunks)
-        .flat_map(|c| c.spans.clone())
-        .collect();
-    Captured { spans, payloads }
+    Captured {
+        spans: h.intake.spans(),
+        payloads: h.intake.tracer_payloads(),
+    }
 }
 
 /// Runs every trigger both ways, with and without context, against one extension.

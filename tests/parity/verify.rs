@@ -3,20 +3,8 @@
 use super::drive::{Captured, Run, Way};
 use super::{PLACEHOLDER, UPSTREAM};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use tandem::traces::proto::Span;
-
-fn ancestors<'a>(all: &'a [Span], span: &Span) -> Vec<&'a Span> {
-    let by_id: HashMap<u64, &Span> = all.iter().map(|s| (s.span_id, s)).collect();
-    let mut chain = Vec::new();
-    let mut parent = span.parent_id;
-    while let Some(p) = by_id.get(&parent) {
-        chain.push(*p);
-        parent = p.parent_id;
-    }
-    chain.reverse();
-    chain
-}
+use tandem_testkit::lifecycle::ancestors;
 
 /// Compares one field; a difference becomes a readable line.
 fn check<G>(

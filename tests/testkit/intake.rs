@@ -191,17 +191,20 @@ impl CaptureIntake {
         })
     }
 
+    /// Every tracer payload of accepted `/api/v0.2/traces` requests, decoded from protobuf.
+    pub fn tracer_payloads(&self) -> Vec<tandem::traces::proto::TracerPayload> {
+        self.decoded("/api/v0.2/traces", |b| {
+            tandem::traces::proto::AgentPayload::decode(b).map(|p| p.tracer_payloads)
+        })
+    }
+
     /// Every span of accepted `/api/v0.2/traces` requests, decoded from protobuf.
     pub fn spans(&self) -> Vec<tandem::traces::proto::Span> {
-        self.decoded("/api/v0.2/traces", |b| {
-            tandem::traces::proto::AgentPayload::decode(b).map(|p| {
-                p.tracer_payloads
-                    .into_iter()
-                    .flat_map(|t| t.chunks)
-                    .flat_map(|c| c.spans)
-                    .collect()
-            })
-        })
+        self.tracer_payloads()
+            .into_iter()
+            .flat_map(|t| t.chunks)
+            .flat_map(|c| c.spans)
+            .collect()
     }
 
     /// A body that does not decode is a test failure, not something to skip.
