@@ -145,7 +145,7 @@ impl Enhanced {
                 let proactive = self.cold_start_pending
                     && self
                         .init_start_ms
-                        .is_some_and(|t| ev.time_ms - t > PROACTIVE_INIT_MS);
+                        .is_some_and(|t| ev.time_ms.saturating_sub(t) > PROACTIVE_INIT_MS);
                 let st = self.state(&r.request_id);
                 if proactive && st.cold_start {
                     st.cold_start = false;

@@ -123,7 +123,7 @@ impl Adoption {
                         .1
                         .by_id
                         .get(id)
-                        .is_some_and(|((_, at), _)| now_ns - at >= GRACE_NS)
+                        .is_some_and(|((_, at), _)| now_ns.saturating_sub(*at) >= GRACE_NS)
                 })
                 .collect();
         due.into_iter()

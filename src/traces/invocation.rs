@@ -240,7 +240,7 @@ impl Invocations {
             } else {
                 live.start_ns
             };
-            sp.duration = (end - sp.start).max(0);
+            sp.duration = end.saturating_sub(sp.start).max(0);
             sp.meta
                 .insert("_dd.base_service".into(), self.service.clone());
             sp.meta.insert("peer.service".into(), self.service.clone());
@@ -263,7 +263,7 @@ impl Invocations {
             span_id: tracer.span_id.unwrap_or_else(|| self.id()),
             parent_id: parent,
             start: live.start_ns,
-            duration: (now_ns - live.start_ns).max(0),
+            duration: now_ns.saturating_sub(live.start_ns).max(0),
             r#type: "serverless".into(),
             ..Default::default()
         };

@@ -210,3 +210,13 @@ fn timeouts_fail_the_trigger_span_and_managed_instances_have_no_cold_start_span(
             .all(|s| s.name != "aws.lambda.cold_start")
     );
 }
+
+/// A timeout's time comes from telemetry (outside the process): an absurd one must not overflow.
+#[test]
+fn a_timeout_at_an_absurd_time_does_not_overflow() {
+    let inv = invocations(&[]);
+    let event = json!({"Records": [{"eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q"}]});
+    inv.start("t", &event, 1_700_000_000_000_000_000);
+    let b = inv.timeout("t", i64::MIN).unwrap();
+    assert!(spans(&b.payload).iter().all(|s| s.duration == 0));
+}
