@@ -47,7 +47,7 @@ pub fn tracer_payload(data: &[u8]) {
     let (config, function) = setup();
     let pipeline = TracesPipeline::new(config, function);
     pipeline.ingest(traces, &TracerInfo::default(), NOW_MS * 1_000_000);
-    let _ = crate::traces::encode::agent_payloads(pipeline.take(true), "fuzz");
+    let _ = crate::traces::encode::agent_payloads(pipeline.take(true), "fuzz", 3);
 }
 
 /// A Telemetry API POST body, through the invocation tracker and the logs pipeline (both

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use crate::level::LogLevel;
-use read::{arn, endpoints, secret_refs, valid_site, validate_rule_kinds};
+use read::{arn, compression_level, endpoints, secret_refs, valid_site, validate_rule_kinds};
 pub use types::{AwsEnv, LambdaEnv, LogsEndpoint, ProcessingRuleSpec, ReplaceTagRule, SecretRef};
 
 /// Every setting, validated. Cheap to share behind an `Arc`; never mutated after load.
@@ -32,6 +32,8 @@ pub struct Config {
     // Keys and endpoints.
     pub api_key: Option<Secret>,
     pub api_key_secret_arn: Option<String>,
+    /// `DD_API_KEY_SSM_ARN`: an SSM parameter (ARN or name), read with decryption.
+    pub api_key_ssm_arn: Option<String>,
     pub kms_api_key: Option<Secret>,
     pub secret_refs: BTreeMap<String, SecretRef>,
     pub site: String,
@@ -57,12 +59,17 @@ pub struct Config {
     pub logs_enabled: bool,
     pub logs_processing_rules: Vec<ProcessingRuleSpec>,
     pub logs_use_compression: bool,
+    /// zstd levels per signal: the signal's own setting, else `DD_COMPRESSION_LEVEL`, else 3.
     pub logs_compression_level: i32,
+    pub metrics_compression_level: i32,
+    pub apm_compression_level: i32,
     pub enhanced_metrics: bool,
     /// `DD_LAMBDA_PROC_ENHANCED_METRICS`: the `/proc` usage metrics (CPU, network, `/tmp`,
     /// descriptors, threads) among the enhanced metrics.
     pub proc_enhanced_metrics: bool,
     pub statsd_metric_namespace: Option<String>,
+    /// `DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS`: tag names left off custom (DogStatsD) metrics.
+    pub custom_metrics_exclude_tags: Vec<String>,
     pub trace_enabled: bool,
     pub apm_replace_tags: Vec<ReplaceTagRule>,
     pub apm_filter_tags_require: Vec<String>,
@@ -88,6 +95,10 @@ pub struct Config {
     pub skip_ssl_validation: bool,
     // Local listeners (Datadog's defaults; overridable so tests can run side by side).
     pub dogstatsd_port: u16,
+    /// `DD_DOGSTATSD_BUFFER_SIZE`: the largest datagram read whole (bytes).
+    pub dogstatsd_buffer_size: usize,
+    /// `DD_DOGSTATSD_SO_RCVBUF`: the kernel receive buffer asked for (bytes); unset = 8 MiB.
+    pub dogstatsd_so_rcvbuf: Option<usize>,
     pub apm_receiver_port: u16,
     pub lifecycle_port: u16,
     /// Telemetry API listener address. Lambda delivers to `sandbox.localdomain`, whose address
@@ -263,6 +274,13 @@ impl Config {
                 .raw("AWS_ENDPOINT_URL_SECRETS_MANAGER")
                 .map(str::to_string),
             endpoint_url_kms: source.raw("AWS_ENDPOINT_URL_KMS").map(str::to_string),
+            endpoint_url_ssm: source.raw("AWS_ENDPOINT_URL_SSM").map(str::to_string),
+            container_credentials_uri: source
+                .raw("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+                .map(str::to_string),
+            container_authorization_token: source
+                .raw("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+                .map(Secret::new),
             proxy_from_env: ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
                 .iter()
                 .any(|v| source.raw(v).is_some()),
@@ -278,11 +296,14 @@ impl Config {
                 )
             })
             .filter(|d| !d.is_zero());
+        // Datadog's global level, the default of each signal's own.
+        let compression = r.u64_in("DD_COMPRESSION_LEVEL", 1..=19, 3);
         let config = Config {
             aws,
             api_key_secret_reload_interval,
             api_key: r.string("DD_API_KEY").map(Secret::new),
             api_key_secret_arn: arn(&mut r, "DD_API_KEY_SECRET_ARN"),
+            api_key_ssm_arn: r.string("DD_API_KEY_SSM_ARN"),
             kms_api_key: r.string("DD_KMS_API_KEY").map(Secret::new),
             secret_refs: secret_refs(&mut r),
             site,
@@ -321,10 +342,25 @@ impl Config {
                 )
                 .unwrap_or_default(),
             logs_use_compression: r.bool("DD_LOGS_CONFIG_USE_COMPRESSION", true),
-            logs_compression_level: r.u64_in("DD_LOGS_CONFIG_COMPRESSION_LEVEL", 1..=19, 3) as i32,
+            logs_compression_level: compression_level(
+                &mut r,
+                "DD_LOGS_CONFIG_COMPRESSION_LEVEL",
+                compression,
+            ),
+            metrics_compression_level: compression_level(
+                &mut r,
+                "DD_METRICS_CONFIG_COMPRESSION_LEVEL",
+                compression,
+            ),
+            apm_compression_level: compression_level(
+                &mut r,
+                "DD_APM_CONFIG_COMPRESSION_LEVEL",
+                compression,
+            ),
             enhanced_metrics: r.bool("DD_ENHANCED_METRICS", true),
             proc_enhanced_metrics: r.bool("DD_LAMBDA_PROC_ENHANCED_METRICS", true),
             statsd_metric_namespace,
+            custom_metrics_exclude_tags: r.comma_list("DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS"),
             trace_enabled: r.bool("DD_TRACE_ENABLED", true),
             apm_replace_tags: r
                 .json(
@@ -366,6 +402,13 @@ impl Config {
             tls_cert_file,
             skip_ssl_validation: r.bool("DD_SKIP_SSL_VALIDATION", false),
             dogstatsd_port: r.port("DD_DOGSTATSD_PORT", 8125),
+            // 64 buffers of this size are read per batch: at most 64 × 64 KiB = 4 MiB.
+            dogstatsd_buffer_size: r.u64_in("DD_DOGSTATSD_BUFFER_SIZE", 512..=65_535, 8192)
+                as usize,
+            dogstatsd_so_rcvbuf: r
+                .source
+                .get("DD_DOGSTATSD_SO_RCVBUF")
+                .map(|_| r.u64_in("DD_DOGSTATSD_SO_RCVBUF", 4096..=(64 << 20), 8 << 20) as usize),
             apm_receiver_port: r.port("DD_APM_RECEIVER_PORT", 8126),
             lifecycle_port: r.port("TANDEM_LIFECYCLE_PORT", 8124),
             telemetry_addr,

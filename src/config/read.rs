@@ -93,3 +93,8 @@ pub(super) fn validate_rule_kinds(r: &mut Reader<'_>, c: &Config) {
         }
     }
 }
+
+/// A zstd level for one signal: its own setting, else `global` (`DD_COMPRESSION_LEVEL`).
+pub(super) fn compression_level(r: &mut Reader<'_>, name: &str, global: u64) -> i32 {
+    r.u64_in(name, 1..=19, global) as i32
+}

@@ -82,6 +82,12 @@ pub struct AwsEnv {
     pub endpoint_url: Option<String>,
     pub endpoint_url_secrets_manager: Option<String>,
     pub endpoint_url_kms: Option<String>,
+    pub endpoint_url_ssm: Option<String>,
+    /// SnapStart gives no key variables: credentials come from the container credentials
+    /// endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI`, with `AWS_CONTAINER_AUTHORIZATION_TOKEN`
+    /// as the `Authorization` header).
+    pub container_credentials_uri: Option<String>,
+    pub container_authorization_token: Option<Secret>,
     /// `HTTPS_PROXY` / `HTTP_PROXY` (either case) is set: AWS calls honour the standard proxy
     /// variables, with `NO_PROXY`. `DD_PROXY_HTTPS` is for Datadog-bound traffic only.
     pub proxy_from_env: bool,

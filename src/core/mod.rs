@@ -151,7 +151,15 @@ impl Agent {
         *lock(&agent.inner.telemetry) = Some(server);
         let port = agent.inner.config.dogstatsd_port;
         let mut statsd_port = port;
-        match DogStatsD::start(port, agent.inner.metrics.clone()) {
+        let options = crate::dogstatsd::server::SocketOptions {
+            buffer_size: agent.inner.config.dogstatsd_buffer_size,
+            rcvbuf: agent
+                .inner
+                .config
+                .dogstatsd_so_rcvbuf
+                .unwrap_or(crate::dogstatsd::server::RCVBUF_BYTES),
+        };
+        match DogStatsD::start_with(port, agent.inner.metrics.clone(), options) {
             Ok(d) => {
                 crate::log_info!("DogStatsD listening on {:?}", d.addrs);
                 statsd_port = d.addrs.first().map_or(port, |a| a.port());

@@ -34,7 +34,10 @@ impl Agent {
 
     async fn flush_metrics(&self, deadline: Instant, last: bool) -> SignalReport {
         let mut jobs = self.inner.intake.take_retries(Signal::Metrics);
-        let encoded = crate::metrics::encode::payloads(self.inner.metrics.take());
+        let encoded = crate::metrics::encode::payloads_at(
+            self.inner.metrics.take(),
+            self.inner.config.metrics_compression_level,
+        );
         jobs.extend(self.inner.intake.jobs(encoded));
         self.deliver_jobs(jobs, deadline, last, "metrics").await
     }
@@ -45,7 +48,11 @@ impl Agent {
         };
         let mut jobs = self.inner.intake.take_retries(Signal::Traces);
         let env = self.inner.config.env.as_deref().unwrap_or_default();
-        let encoded = crate::traces::encode::agent_payloads(traces.take(last), env);
+        let encoded = crate::traces::encode::agent_payloads(
+            traces.take(last),
+            env,
+            self.inner.config.apm_compression_level,
+        );
         jobs.extend(self.inner.intake.jobs(encoded));
         self.deliver_jobs(jobs, deadline, last, "traces").await
     }
@@ -102,7 +109,8 @@ impl Agent {
                     report.retried += u64::from(retries);
                     report.last_error = Some(reason);
                     let items = job.items;
-                    if !last && self.inner.intake.retry_later(job) {
+                    // A best-effort (unreliable) endpoint's data is never kept for later.
+                    if !last && job.reliable && self.inner.intake.retry_later(job) {
                         report.requeued += items;
                     } else {
                         report.dropped += items;

@@ -9,10 +9,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Largest datagram accepted (the Agent's default buffer size).
+/// Largest datagram accepted by default (the Agent's default buffer size).
 pub const MAX_DATAGRAM: usize = 8192;
-/// Kernel receive buffer asked for; bursts from the function land here while we parse.
-const RCVBUF_BYTES: libc::c_int = 8 * 1024 * 1024;
+/// Kernel receive buffer asked for by default; bursts from the function land here while we
+/// parse.
+pub const RCVBUF_BYTES: usize = 8 * 1024 * 1024;
+
+/// The socket settings: `DD_DOGSTATSD_BUFFER_SIZE` (largest datagram read whole) and
+/// `DD_DOGSTATSD_SO_RCVBUF` (kernel receive buffer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketOptions {
+    pub buffer_size: usize,
+    pub rcvbuf: usize,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        Self {
+            buffer_size: MAX_DATAGRAM,
+            rcvbuf: RCVBUF_BYTES,
+        }
+    }
+}
 /// Datagrams read per `recvmmsg` call.
 const BATCH: usize = 64;
 
@@ -27,6 +45,15 @@ pub struct DogStatsD {
 impl DogStatsD {
     /// Binds loopback (IPv4 required, IPv6 when available) and starts the reader threads.
     pub fn start(port: u16, pipeline: Arc<MetricsPipeline>) -> std::io::Result<DogStatsD> {
+        Self::start_with(port, pipeline, SocketOptions::default())
+    }
+
+    /// `start` with explicit socket settings.
+    pub fn start_with(
+        port: u16,
+        pipeline: Arc<MetricsPipeline>,
+        options: SocketOptions,
+    ) -> std::io::Result<DogStatsD> {
         let v4 = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], port)))?;
         let port = v4.local_addr()?.port();
         let mut sockets = vec![v4];
@@ -40,14 +67,14 @@ impl DogStatsD {
         let mut done = Vec::new();
         for socket in sockets {
             addrs.push(socket.local_addr()?);
-            set_rcvbuf(&socket);
+            set_rcvbuf(&socket, options.rcvbuf);
             socket.set_read_timeout(Some(Duration::from_millis(100)))?;
             let (tx, rx) = tokio::sync::oneshot::channel();
             let (pipeline, stop, abandon) = (pipeline.clone(), stop.clone(), abandon.clone());
             std::thread::Builder::new()
                 .name("dogstatsd".into())
                 .spawn(move || {
-                    read_loop(&socket, &pipeline, &stop, &abandon);
+                    read_loop(&socket, options.buffer_size, &pipeline, &stop, &abandon);
                     let _ = tx.send(());
                 })?;
             done.push(rx);
@@ -79,11 +106,12 @@ fn now_secs() -> i64 {
 
 fn read_loop(
     socket: &UdpSocket,
+    buffer_size: usize,
     pipeline: &MetricsPipeline,
     stop: &AtomicBool,
     abandon: &AtomicBool,
 ) {
-    let mut batch = Batch::new();
+    let mut batch = Batch::new(buffer_size);
     loop {
         let stopping = stop.load(Ordering::Relaxed);
         if stopping {
@@ -130,9 +158,9 @@ fn read_loop(
     }
 }
 
-fn set_rcvbuf(socket: &UdpSocket) {
+fn set_rcvbuf(socket: &UdpSocket, bytes: usize) {
     use std::os::fd::AsRawFd;
-    let size = RCVBUF_BYTES;
+    let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
     let ptr = (&size as *const libc::c_int).cast::<libc::c_void>();
     let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: a valid socket fd and a pointer to a live c_int of the given length.
@@ -157,8 +185,7 @@ fn set_rcvbuf(socket: &UdpSocket) {
     }
 }
 
-/// The complete lines of a datagram: when the kernel truncated it (larger than
-/// `MAX_DATAGRAM`), everything after its last newline; returns whether a line was cut off.
+/// The complete lines of a datagram: when the kernel truncated it (larger than the buffer), everything after its last newline; returns whether a line was cut off.
 fn whole_lines(datagram: &[u8], truncated: bool) -> (&[u8], bool) {
     if !truncated {
         return (datagram, false);
@@ -172,16 +199,16 @@ fn whole_lines(datagram: &[u8], truncated: bool) -> (&[u8], bool) {
 
 /// Buffers for one `recvmmsg` call.
 struct Batch {
-    bufs: Vec<[u8; MAX_DATAGRAM]>,
+    bufs: Vec<Vec<u8>>,
     lens: [usize; BATCH],
     /// Whether each datagram was longer than its buffer (`MSG_TRUNC`).
     truncated: [bool; BATCH],
 }
 
 impl Batch {
-    fn new() -> Self {
+    fn new(buffer_size: usize) -> Self {
         Self {
-            bufs: vec![[0u8; MAX_DATAGRAM]; BATCH],
+            bufs: vec![vec![0u8; buffer_size]; BATCH],
             lens: [0; BATCH],
             truncated: [false; BATCH],
         }
@@ -200,7 +227,7 @@ impl Batch {
             .iter_mut()
             .map(|b| libc::iovec {
                 iov_base: b.as_mut_ptr().cast(),
-                iov_len: MAX_DATAGRAM,
+                iov_len: b.len(),
             })
             .collect();
         // SAFETY: mmsghdr is plain data; zeroed is a valid "no name, no control" header.
@@ -228,7 +255,7 @@ impl Batch {
         }
         let n = n as usize;
         for (i, m) in msgs.iter().take(n).enumerate() {
-            self.lens[i] = (m.msg_len as usize).min(MAX_DATAGRAM);
+            self.lens[i] = (m.msg_len as usize).min(self.bufs[i].len());
             self.truncated[i] = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
         }
         Ok(n)

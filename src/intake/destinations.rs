@@ -22,6 +22,9 @@ pub(crate) struct Destination {
     pub key: Key,
     /// A label for logs and the per-destination retry cap; never the key.
     pub label: String,
+    /// `false` for a logs endpoint marked `"is_reliable": false`: best effort, what it fails to
+    /// take is dropped (and counted) instead of kept for the next flush.
+    pub reliable: bool,
 }
 
 /// Every destination of every signal, built from the endpoint settings.
@@ -55,6 +58,7 @@ impl Destinations {
                         label: base.clone(),
                         base,
                         key: Key::Fixed(Arc::new(Secret::new(e.api_key.clone()))),
+                        reliable: e.is_reliable.unwrap_or(true),
                     }
                 })
                 .collect()
@@ -65,6 +69,7 @@ impl Destinations {
             base: base.to_string(),
             key: Key::Primary,
             label: base.to_string(),
+            reliable: true,
         };
         let mut metrics = vec![primary(metrics_base)];
         metrics.extend(additional(&config.additional_endpoints));
@@ -88,6 +93,7 @@ fn additional(map: &std::collections::BTreeMap<String, Vec<Secret>>) -> Vec<Dest
                 base: url.clone(),
                 key: Key::Fixed(Arc::new(k.clone())),
                 label: format!("{url} (key #{})", i + 1),
+                reliable: true,
             });
         }
     }

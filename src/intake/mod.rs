@@ -67,6 +67,8 @@ pub(crate) struct Pending {
     pub items: u64,
     pub key: Key,
     pub destination: String,
+    /// Kept for the next flush when undelivered (see `Destination::reliable`).
+    pub reliable: bool,
 }
 
 /// Bytes of undelivered payloads kept for the next flush, per destination: a failing
@@ -259,6 +261,7 @@ impl Intake {
                     items: e.items,
                     key: d.key.clone(),
                     destination: d.label.clone(),
+                    reliable: d.reliable,
                 });
             }
         }

@@ -6,12 +6,14 @@
 //! metrics cannot take. Pure: the caller supplies the clock. Must not encode or ship.
 
 use crate::metrics::parse::{Kind, MetricLine};
+use crate::metrics::proto::{CUSTOM_ORIGIN, origin_for};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
 mod flushed;
 mod value;
+use flushed::excluded;
 pub use flushed::{Collected, Flushed, Item};
 use value::{Value, add, value_slot};
 
@@ -103,6 +105,8 @@ pub struct Aggregator {
     pub overflow: u64,
     /// Tags appended to every output (the function's tags).
     common_tags: Arc<[String]>,
+    /// Tag names left off custom metrics at flush.
+    custom_exclude: Arc<[String]>,
 }
 
 impl Aggregator {
@@ -118,6 +122,7 @@ impl Aggregator {
             hasher: foldhash::fast::RandomState::default(),
             overflow: 0,
             common_tags: common_tags.into(),
+            custom_exclude: Arc::new([]),
         }
     }
 
@@ -128,6 +133,13 @@ impl Aggregator {
     /// Estimated heap bytes held now.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Tag names (`DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS`) to leave off custom metrics: their
+    /// own tags and the function's alike. Enhanced metrics keep every tag.
+    pub fn exclude_from_custom(mut self, names: Vec<String>) -> Self {
+        self.custom_exclude = names.into();
+        self
     }
 
     /// Changes the most custom metrics may hold (the process's memory budget moves).
@@ -141,7 +153,14 @@ impl Aggregator {
         let mut inline: [&str; INLINE_TAGS] = [""; INLINE_TAGS];
         let mut spill: Vec<&str> = Vec::new();
         let mut n = 0;
-        for t in m.tags() {
+        // Excluded names go before the context key, so lines differing only by them aggregate
+        // together (the function's tags are left off at flush).
+        let exclude = if origin_for(name) == CUSTOM_ORIGIN {
+            &self.custom_exclude[..]
+        } else {
+            &[]
+        };
+        for t in m.tags().filter(|t| !excluded(exclude, t)) {
             if n < INLINE_TAGS {
                 inline[n] = t;
             } else {
@@ -303,6 +322,7 @@ impl Aggregator {
             buckets,
             idents,
             common_tags: self.common_tags.clone(),
+            custom_exclude: self.custom_exclude.clone(),
         };
         self.contexts
             .retain(|_, c| std::mem::replace(&mut c.seen_since_flush, false));

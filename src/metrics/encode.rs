@@ -16,13 +16,19 @@ pub(crate) const MAX_UNCOMPRESSED: usize = 5_242_880;
 /// (metrics protobuf compresses 5–10×, so most chunks land well under `MAX_COMPRESSED`).
 const CHUNK_RAW: usize = 2 * 1024 * 1024;
 const _: () = assert!(CHUNK_RAW <= MAX_UNCOMPRESSED);
-const ZSTD_LEVEL: i32 = 3;
+/// The zstd level when none is configured.
+pub const ZSTD_LEVEL: i32 = 3;
 /// The repeated field holding series in `MetricPayload` and sketches in `SketchPayload`: a
 /// payload is just these fields one after another, so chunks can be cut between any two.
 const ITEMS_FIELD: u32 = 1;
 
-/// Every payload of a flushed batch, with its intake path.
+/// Every payload of a flushed batch, with its intake path, at the default level.
 pub fn payloads(batch: MetricsBatch) -> Vec<Encoded> {
+    payloads_at(batch, ZSTD_LEVEL)
+}
+
+/// Every payload of a flushed batch, compressed at zstd `level`.
+pub fn payloads_at(batch: MetricsBatch, level: i32) -> Vec<Encoded> {
     let json = |v: &serde_json::Value| {
         Payload::plain(
             v.to_string().into_bytes(),
@@ -30,8 +36,8 @@ pub fn payloads(batch: MetricsBatch) -> Vec<Encoded> {
             Signal::Metrics,
         )
     };
-    let mut series = Chunker::new("/api/v2/series");
-    let mut sketches = Chunker::new("/api/beta/sketches");
+    let mut series = Chunker::new("/api/v2/series", level);
+    let mut sketches = Chunker::new("/api/beta/sketches", level);
     batch.flushed.for_each(|item| match item {
         Item::Series(s) => series.push(&s),
         Item::Sketch(s) => sketches.push(&s),
@@ -58,6 +64,7 @@ pub fn payloads(batch: MetricsBatch) -> Vec<Encoded> {
 /// Streams messages of one intake path into compressed payloads.
 struct Chunker {
     path: &'static str,
+    level: i32,
     raw: Vec<u8>,
     /// Where each message ends in `raw`.
     ends: Vec<usize>,
@@ -65,9 +72,10 @@ struct Chunker {
 }
 
 impl Chunker {
-    fn new(path: &'static str) -> Self {
+    fn new(path: &'static str, level: i32) -> Self {
         Self {
             path,
+            level,
             raw: Vec::new(),
             ends: Vec::new(),
             out: Vec::new(),
@@ -107,7 +115,7 @@ impl Chunker {
             return;
         };
         let payload =
-            Payload::zstd_slice(slice, ZSTD_LEVEL, "application/x-protobuf", Signal::Metrics);
+            Payload::zstd_slice(slice, self.level, "application/x-protobuf", Signal::Metrics);
         if payload.body.len() > MAX_COMPRESSED && ends.len() > 1 {
             let (left, right) = ends.split_at(ends.len() / 2);
             let cut = left.last().copied().unwrap_or(base);
@@ -154,7 +162,7 @@ mod tests {
     #[test]
     fn payloads_stay_within_limits_and_keep_every_series() {
         let all: Vec<MetricSeries> = (0..60_000).map(|i| series(i, 6)).collect();
-        let mut chunker = Chunker::new("/api/v2/series");
+        let mut chunker = Chunker::new("/api/v2/series", ZSTD_LEVEL);
         for s in &all {
             chunker.push(s);
         }

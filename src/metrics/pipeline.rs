@@ -47,11 +47,14 @@ pub struct MetricsPipeline {
 impl MetricsPipeline {
     pub fn new(config: &Config, common_tags: Vec<String>) -> Self {
         Self {
-            aggregator: Mutex::new(Aggregator::new(
-                config.metrics_context_limit,
-                config.metrics_memory_bytes,
-                common_tags.clone(),
-            )),
+            aggregator: Mutex::new(
+                Aggregator::new(
+                    config.metrics_context_limit,
+                    config.metrics_memory_bytes,
+                    common_tags.clone(),
+                )
+                .exclude_from_custom(config.custom_metrics_exclude_tags.clone()),
+            ),
             events: Mutex::new((Vec::new(), Vec::new())),
             namespace: config.statsd_metric_namespace.clone(),
             budget: config.metrics_memory_bytes,

@@ -1,9 +1,11 @@
 //! Fetching secret values from AWS: Secrets Manager (`GetSecretValue`; a plain string, or JSON
-//! holding `dd_api_key` / `apiKey`; the region comes from the ARN) and KMS (`Decrypt`, first
-//! without an encryption context, then with `{"LambdaFunctionName": <name>}`), through the
-//! official SDK crates with explicit credentials from the Lambda environment, `AWS_ENDPOINT_URL*`
-//! honoured, a per-call timeout and rustls on ring. Clients are built only when needed.
-//! Errors name the source, never the value.
+//! holding `dd_api_key` / `apiKey`; the region comes from the ARN), KMS (`Decrypt`, first
+//! without an encryption context, then with `{"LambdaFunctionName": <name>}`) and SSM
+//! (`GetParameter` with decryption; the region comes from the ARN), through the official SDK
+//! crates with explicit credentials from the Lambda environment (or, under SnapStart, from the
+//! container credentials endpoint: `credentials`), `AWS_ENDPOINT_URL*` honoured, a per-call
+//! timeout and rustls on ring. Clients are built only when needed. Errors name the source,
+//! never the value.
 
 use crate::config::{AwsEnv, Config, SecretRef};
 use crate::secret::Secret;
@@ -22,6 +24,8 @@ pub(crate) enum KeySource {
     /// ciphertext.
     Kms(&'static str, String),
     SecretArn(String),
+    /// `DD_API_KEY_SSM_ARN`: a SecureString parameter.
+    SsmArn(String),
     Plain,
     Missing,
 }
@@ -35,6 +39,8 @@ impl KeySource {
             KeySource::Kms("DD_API_KEY_KMS_ENCRYPTED", c.clone())
         } else if let Some(arn) = &config.api_key_secret_arn {
             KeySource::SecretArn(arn.clone())
+        } else if let Some(arn) = &config.api_key_ssm_arn {
+            KeySource::SsmArn(arn.clone())
         } else if config.api_key.is_some() {
             KeySource::Plain
         } else {
@@ -49,6 +55,7 @@ impl KeySource {
             KeySource::SecretArn(arn) => {
                 format!("DD_API_KEY_SECRET_ARN={arn} (AWS Secrets Manager)")
             }
+            KeySource::SsmArn(arn) => format!("DD_API_KEY_SSM_ARN={arn} (AWS SSM Parameter Store)"),
             KeySource::Plain => "DD_API_KEY".into(),
             KeySource::Missing => "no API key setting".into(),
         }
@@ -57,8 +64,12 @@ impl KeySource {
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ResolveError {
-    #[error("AWS credentials are missing (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")]
+    #[error(
+        "AWS credentials are missing (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or AWS_CONTAINER_CREDENTIALS_FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN)"
+    )]
     NoCredentials,
+    #[error("the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI) failed: {0}")]
+    ContainerCredentials(String),
     #[error("no AWS region (the ARN has none and AWS_REGION is unset)")]
     NoRegion,
     #[error("{0} is not a valid ARN")]
@@ -79,7 +90,11 @@ fn http_client(aws: &AwsEnv) -> aws_sdk_kms::config::SharedHttpClient {
     super::aws_http::client(aws.proxy_from_env)
 }
 
-fn credentials(aws: &AwsEnv) -> Result<aws_credential_types::Credentials, ResolveError> {
+/// Credentials for one AWS call: the key variables Lambda sets, or under SnapStart (where it sets
+/// none) the container credentials endpoint, asked on every call since its credentials expire.
+pub(super) async fn credentials(
+    aws: &AwsEnv,
+) -> Result<aws_credential_types::Credentials, ResolveError> {
     match (&aws.access_key_id, &aws.secret_access_key) {
         (Some(id), Some(secret)) => Ok(aws_credential_types::Credentials::new(
             id.clone(),
@@ -88,7 +103,13 @@ fn credentials(aws: &AwsEnv) -> Result<aws_credential_types::Credentials, Resolv
             None,
             "lambda-environment",
         )),
-        _ => Err(ResolveError::NoCredentials),
+        _ => match (
+            &aws.container_credentials_uri,
+            &aws.container_authorization_token,
+        ) {
+            (Some(uri), Some(token)) => super::container::fetch(uri, token, CALL_TIMEOUT).await,
+            _ => Err(ResolveError::NoCredentials),
+        },
     }
 }
 
@@ -143,7 +164,7 @@ pub(crate) async fn secret_string(aws: &AwsEnv, arn: &str) -> Result<Secret, Res
     let mut conf = sm::Config::builder()
         .behavior_version(sm::config::BehaviorVersion::latest())
         .region(sm::config::Region::new(region))
-        .credentials_provider(credentials(aws)?)
+        .credentials_provider(credentials(aws).await?)
         .http_client(http_client(aws))
         .timeout_config(
             sm::config::timeout::TimeoutConfig::builder()
@@ -208,7 +229,7 @@ pub(crate) async fn from_kms(
     let mut conf = kms::Config::builder()
         .behavior_version(kms::config::BehaviorVersion::latest())
         .region(kms::config::Region::new(region))
-        .credentials_provider(credentials(aws)?)
+        .credentials_provider(credentials(aws).await?)
         .http_client(http_client(aws))
         .timeout_config(
             kms::config::timeout::TimeoutConfig::builder()
@@ -284,6 +305,11 @@ pub(crate) async fn api_key(
     match source {
         KeySource::Kms(_, c) => from_kms(&config.aws, c, function_name).await.map(Some),
         KeySource::SecretArn(arn) => from_secrets_manager(&config.aws, arn).await.map(Some),
+        KeySource::SsmArn(arn) => {
+            super::ssm::get_parameter(&config.aws, arn, credentials(&config.aws).await?)
+                .await
+                .map(Some)
+        }
         KeySource::Plain => Ok(config.api_key.clone()),
         KeySource::Missing => Ok(None),
     }

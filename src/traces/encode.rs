@@ -7,8 +7,8 @@ use prost::Message;
 
 pub(crate) const MAX_PAYLOAD_BYTES: usize = 12 * 1024 * 1024;
 
-/// One `/api/v0.2/traces` payload per group, with its number of spans.
-pub(crate) fn agent_payloads(payloads: Vec<TracerPayload>, env: &str) -> Vec<Encoded> {
+/// One `/api/v0.2/traces` payload per group, with its number of spans, at zstd `level`.
+pub(crate) fn agent_payloads(payloads: Vec<TracerPayload>, env: &str, level: i32) -> Vec<Encoded> {
     let mut out = Vec::new();
     let mut group: Vec<TracerPayload> = Vec::new();
     let mut size = 0;
@@ -31,7 +31,7 @@ pub(crate) fn agent_payloads(payloads: Vec<TracerPayload>, env: &str) -> Vec<Enc
             path: "/api/v0.2/traces",
             payload: Payload::zstd(
                 payload.encode_to_vec(),
-                3,
+                level,
                 "application/x-protobuf",
                 Signal::Traces,
             ),

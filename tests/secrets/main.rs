@@ -16,6 +16,7 @@ use tandem_testkit::{free_port, request_id, wait_listening};
 
 mod failures;
 mod keys;
+mod ssm;
 
 const T: Duration = Duration::from_secs(15);
 const KEY_1: &str = "11111111111111111111111111111111";

@@ -5,7 +5,7 @@
 use super::value::{Samples, Value, percentile};
 use super::{BUCKET_SECS, ByHash, Ident};
 use crate::metrics::proto::{
-    Dogsketch, MetricPoint, MetricSeries, MetricType, SketchMsg, origin_for,
+    CUSTOM_ORIGIN, Dogsketch, MetricPoint, MetricSeries, MetricType, SketchMsg, origin_for,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +16,8 @@ pub struct Flushed {
     pub(super) buckets: BTreeMap<i64, ByHash<Value>>,
     pub(super) idents: ByHash<Arc<Ident>>,
     pub(super) common_tags: Arc<[String]>,
+    /// `DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS`: tag names left off custom metrics.
+    pub(super) custom_exclude: Arc<[String]>,
 }
 
 /// One message for the intake.
@@ -42,7 +44,15 @@ impl Flushed {
         for (ts, bucket) in self.buckets {
             for (key, value) in bucket {
                 if let Some(ident) = self.idents.get(&key) {
-                    emit(ident, &self.common_tags, ts, value, &mut f);
+                    let tags = Tags {
+                        common: &self.common_tags,
+                        exclude: if origin_for(&ident.name) == CUSTOM_ORIGIN {
+                            &self.custom_exclude
+                        } else {
+                            &[]
+                        },
+                    };
+                    emit(ident, &tags, ts, value, &mut f);
                 }
             }
         }
@@ -59,16 +69,30 @@ impl Flushed {
     }
 }
 
-fn tags_of(ident: &Ident, common: &[String]) -> Vec<String> {
+/// What a flush adds to and takes from each context's own tags.
+struct Tags<'a> {
+    common: &'a [String],
+    /// Tag names to leave off (the part before `:`, or a bare tag whole).
+    exclude: &'a [String],
+}
+
+/// `tag`'s name (the part before `:`, or a bare tag whole) is one of `exclude`.
+pub(super) fn excluded(exclude: &[String], tag: &str) -> bool {
+    let name = tag.split_once(':').map_or(tag, |(k, _)| k);
+    exclude.iter().any(|x| x == name)
+}
+
+fn tags_of(ident: &Ident, tags: &Tags<'_>) -> Vec<String> {
     ident
         .tags
         .iter()
         .map(|t| t.to_string())
-        .chain(common.iter().cloned())
+        .chain(tags.common.iter().cloned())
+        .filter(|t| !excluded(tags.exclude, t))
         .collect()
 }
 
-fn emit(ident: &Ident, common: &[String], ts: i64, value: Value, f: &mut impl FnMut(Item)) {
+fn emit(ident: &Ident, common: &Tags<'_>, ts: i64, value: Value, f: &mut impl FnMut(Item)) {
     let series = |name: String, kind: MetricType, v: f64, interval: i64| {
         Item::Series(MetricSeries {
             metric: name,

@@ -202,3 +202,38 @@ fn enhanced_metrics_keep_capacity_custom_metrics_cannot_take() {
     assert_eq!(f.sketches.len(), 27);
     assert_eq!(f.series.len(), 100);
 }
+
+/// `DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS`: the named tags leave custom metrics (their own and
+/// the function's), lines that differed only by them aggregate together, and enhanced metrics
+/// keep every tag.
+#[test]
+fn excluded_tag_names_leave_custom_metrics_only() {
+    let mut a = Aggregator::new(
+        100,
+        usize::MAX,
+        vec!["functionname:f".into(), "executedversion:3".into()],
+    )
+    .exclude_from_custom(vec![
+        "user_id".into(),
+        "executedversion".into(),
+        "bare".into(),
+    ]);
+    feed(
+        &mut a,
+        &[
+            "c:1|c|#user_id:1,team:a",
+            "c:2|c|#user_id:2,team:a,bare",
+            "aws.lambda.enhanced.invocations:1|c|#user_id:1",
+        ],
+    );
+    let f = a.flush().collect();
+    let c = find(&f, "c");
+    assert_eq!(c.len(), 1, "one context once user_id is gone");
+    assert_eq!(c[0].points[0].value, 3.0);
+    assert_eq!(c[0].tags, ["team:a", "functionname:f"]);
+    let e = find(&f, "aws.lambda.enhanced.invocations");
+    assert_eq!(
+        e[0].tags,
+        ["user_id:1", "functionname:f", "executedversion:3"]
+    );
+}
