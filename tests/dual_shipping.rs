@@ -108,3 +108,70 @@ async fn a_failing_and_a_slow_destination_never_hold_back_the_healthy_one() {
     let log = h.agent.stderr().join("\n");
     assert!(!log.contains(KEY_A) && !log.contains(KEY_B));
 }
+
+/// `"is_reliable": false` makes a logs endpoint best effort: what it fails to take is dropped
+/// and counted, never kept for the next flush; a reliable one gets it again once it recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreliable_logs_endpoint_is_best_effort_and_a_reliable_one_catches_up() {
+    let reliable = CaptureIntake::start().await.unwrap();
+    let unreliable = CaptureIntake::start().await.unwrap();
+    for i in [&reliable, &unreliable] {
+        i.set_fault(Fault::Status(500));
+    }
+    let port = |u: &str| u.rsplit(':').next().unwrap().to_string();
+    let logs = format!(
+        r#"[{{"api_key":"{KEY_A}","Host":"http://127.0.0.1","Port":{},"is_reliable":true}},{{"api_key":"{KEY_B}","Host":"http://127.0.0.1","Port":{},"is_reliable":false}}]"#,
+        port(&reliable.url()),
+        port(&unreliable.url())
+    );
+    let mut h = Harness::start(
+        Path::new(env!("CARGO_BIN_EXE_tandem")),
+        SimMode::OnDemand,
+        TelemetryAnswer::Accept,
+        &[
+            ("DD_SERVERLESS_FLUSH_STRATEGY", "end"),
+            ("DD_FLUSH_TIMEOUT", "1"),
+            ("DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS", &logs),
+        ],
+    )
+    .await
+    .unwrap();
+    h.platform
+        .invoke(&request_id(1), vec![ev::function_text("while down")], T)
+        .await
+        .unwrap();
+    for i in [&reliable, &unreliable] {
+        i.set_fault(Fault::None);
+    }
+    h.platform
+        .invoke(&request_id(2), vec![ev::function_text("after recovery")], T)
+        .await
+        .unwrap();
+    h.shutdown(Duration::from_secs(2)).await.unwrap();
+    let lines = |intake: &CaptureIntake| -> Vec<String> {
+        intake
+            .log_entries()
+            .iter()
+            .filter_map(|e| e["message"]["message"].as_str().map(str::to_string))
+            .filter(|m| m == "while down" || m == "after recovery")
+            .collect()
+    };
+    let mut got = lines(&reliable);
+    got.sort();
+    assert_eq!(
+        got,
+        ["after recovery", "while down"],
+        "the reliable one caught up"
+    );
+    assert_eq!(
+        lines(&unreliable),
+        ["after recovery"],
+        "best effort: no second try"
+    );
+    let log = h.agent.stderr();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("logs (additional endpoints):") && l.contains("dropped")),
+        "the best-effort drop is counted: {log:?}"
+    );
+}

@@ -204,3 +204,62 @@ fn secret_references_split_into_init_and_late_and_endpoints_apply_late() {
         "keys stay hidden: {warnings:?}"
     );
 }
+
+/// Datadog's global compression level is each signal's default; a signal's own setting wins.
+#[test]
+fn compression_levels_fall_back_to_the_global_one() {
+    let (c, w) = load(&[]);
+    assert!(w.is_empty());
+    assert_eq!(
+        (
+            c.logs_compression_level,
+            c.metrics_compression_level,
+            c.apm_compression_level
+        ),
+        (3, 3, 3)
+    );
+    let (c, w) = load(&[
+        ("DD_COMPRESSION_LEVEL", "6"),
+        ("DD_METRICS_CONFIG_COMPRESSION_LEVEL", "9"),
+    ]);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(
+        (
+            c.logs_compression_level,
+            c.metrics_compression_level,
+            c.apm_compression_level
+        ),
+        (6, 9, 6)
+    );
+    let (c, w) = load(&[("DD_APM_CONFIG_COMPRESSION_LEVEL", "99")]);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("DD_APM_CONFIG_COMPRESSION_LEVEL"));
+    assert_eq!(c.apm_compression_level, 3);
+}
+
+#[test]
+fn dogstatsd_socket_settings_and_excluded_tags() {
+    let (c, _) = load(&[]);
+    assert_eq!(
+        (c.dogstatsd_buffer_size, c.dogstatsd_so_rcvbuf),
+        (8192, None)
+    );
+    assert!(c.custom_metrics_exclude_tags.is_empty());
+    let (c, w) = load(&[
+        ("DD_DOGSTATSD_BUFFER_SIZE", "16384"),
+        ("DD_DOGSTATSD_SO_RCVBUF", "1048576"),
+        (
+            "DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS",
+            "user_id, request_id",
+        ),
+    ]);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(
+        (c.dogstatsd_buffer_size, c.dogstatsd_so_rcvbuf),
+        (16384, Some(1_048_576))
+    );
+    assert_eq!(c.custom_metrics_exclude_tags, ["user_id", "request_id"]);
+    let (c, w) = load(&[("DD_DOGSTATSD_BUFFER_SIZE", "1000000")]);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(c.dogstatsd_buffer_size, 8192);
+}

@@ -312,4 +312,37 @@ mod tests {
         assert_eq!(names, ["whole"]);
         assert_eq!(pipeline.counters.parse_errors.load(Ordering::Relaxed), 1);
     }
+
+    /// `DD_DOGSTATSD_BUFFER_SIZE`: a datagram larger than the default buffer is read whole.
+    #[test]
+    fn a_larger_buffer_reads_a_larger_datagram_whole() {
+        let pipeline = Arc::new(MetricsPipeline::new(
+            &crate::config::Config::load(&crate::config::source::Source::from_maps(
+                Default::default(),
+                Default::default(),
+            ))
+            .0,
+            vec![],
+        ));
+        let options = SocketOptions {
+            buffer_size: 4 * MAX_DATAGRAM,
+            rcvbuf: 1 << 20,
+        };
+        let server = DogStatsD::start_with(0, pipeline.clone(), options).unwrap();
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        // ~24 KB of short lines: with the default 8 KiB buffer two thirds would be cut off.
+        let packet: Vec<u8> = (0..2000)
+            .flat_map(|i| format!("m{i:04}:1|c\n").into_bytes())
+            .collect();
+        assert!(packet.len() > 2 * MAX_DATAGRAM);
+        sock.send_to(&packet, server.addrs[0]).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(server.stop(Duration::from_secs(2)));
+        let series = pipeline.take().flushed.collect().series;
+        assert_eq!(series.len(), 2000, "every line of the datagram");
+        assert_eq!(pipeline.counters.parse_errors.load(Ordering::Relaxed), 0);
+    }
 }
