@@ -11,6 +11,7 @@ pub mod core;
 pub mod counters;
 pub mod diag;
 pub mod dogstatsd;
+pub mod durable;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;

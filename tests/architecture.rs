@@ -13,10 +13,13 @@ fn root() -> PathBuf {
 
 /// Modules that import nothing of ours but each other: everything may stand on them.
 const FOUNDATION: &[&str] = &[
-    "base64", "counters", "diag", "http", "level", "memory", "payload", "secret", "sync", "time",
+    "base64", "counters", "diag", "durable", "http", "level", "memory", "payload", "secret",
+    "sync", "time",
 ];
 /// Pure leaves: they import nothing of ours at all.
-const LEAVES: &[&str] = &["base64", "level", "payload", "secret", "sync", "time"];
+const LEAVES: &[&str] = &[
+    "base64", "durable", "level", "payload", "secret", "sync", "time",
+];
 /// Signals and pipelines the intake must never know.
 const SIGNALS: &[&str] = &[
     "core",

@@ -68,6 +68,9 @@ pub struct Config {
     /// descriptors, threads) among the enhanced metrics.
     pub proc_enhanced_metrics: bool,
     pub statsd_metric_namespace: Option<String>,
+    /// `DD_LAMBDA_DURABLE_FUNCTION_LOG_BUFFER_SIZE`: requests of a durable function whose lines
+    /// may wait for their execution context (0 = none wait).
+    pub durable_log_buffer_size: usize,
     /// `DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS`: tag names left off custom (DogStatsD) metrics.
     pub custom_metrics_exclude_tags: Vec<String>,
     pub trace_enabled: bool,
@@ -361,6 +364,11 @@ impl Config {
             proc_enhanced_metrics: r.bool("DD_LAMBDA_PROC_ENHANCED_METRICS", true),
             statsd_metric_namespace,
             custom_metrics_exclude_tags: r.comma_list("DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS"),
+            durable_log_buffer_size: r.u64_in(
+                "DD_LAMBDA_DURABLE_FUNCTION_LOG_BUFFER_SIZE",
+                0..=1_000,
+                50,
+            ) as usize,
             trace_enabled: r.bool("DD_TRACE_ENABLED", true),
             apm_replace_tags: r
                 .json(

@@ -91,7 +91,8 @@ impl Agent {
         let intake = Arc::new(Intake::new(&config)?);
         let invocations = Arc::new(Invocations::new(&config, &function));
         let inner = Arc::new(Inner {
-            logs: LogsPipeline::new(&config, function.clone(), attribution),
+            logs: LogsPipeline::new(&config, function.clone(), attribution)
+                .with_durable(invocations.durable.clone()),
             metrics: Arc::new(MetricsPipeline::new(&config, function.tags.clone())),
             enhanced: Mutex::new({
                 let e = Enhanced::new(config.enhanced_metrics, std::env::consts::ARCH == "aarch64");
@@ -105,11 +106,10 @@ impl Agent {
             dogstatsd: Mutex::new(None),
             attribution,
             traces: config.trace_enabled.then(|| {
-                Arc::new(TracesPipeline::with_cold_start(
-                    &config,
-                    &function,
-                    invocations.cold.clone(),
-                ))
+                Arc::new(
+                    TracesPipeline::with_cold_start(&config, &function, invocations.cold.clone())
+                        .with_durable(invocations.durable.clone()),
+                )
             }),
             trace_agent: Mutex::new(None),
             invocations,

@@ -185,6 +185,7 @@ impl Agent {
         if last {
             // No invocation came: the init phase's lines go without a request id.
             self.inner.logs.release_held(None);
+            self.inner.logs.release_durable(true);
         }
         let entries = self.inner.logs.drain();
         if entries.is_empty() && extra_jobs.is_empty() {

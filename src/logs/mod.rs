@@ -3,7 +3,9 @@
 //! and buffers the encoded entries under a byte cap. Owns the drop/exclude counters. Must not
 //! ship anything: the intake drains the buffer.
 
+mod durable;
 pub(crate) mod encode;
+mod platform;
 pub(crate) mod record;
 pub(crate) mod rules;
 
@@ -53,6 +55,26 @@ struct Message<'a> {
 struct LambdaField<'a> {
     arn: &'a str,
     request_id: Option<&'a str>,
+    #[serde(
+        rename = "durable_function.execution_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    execution_name: Option<&'a str>,
+    #[serde(
+        rename = "durable_function.execution_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    execution_id: Option<&'a str>,
+    #[serde(
+        rename = "durable_function.first_invocation",
+        skip_serializing_if = "Option::is_none"
+    )]
+    first_invocation: Option<bool>,
+    #[serde(
+        rename = "durable_function.execution_status",
+        skip_serializing_if = "Option::is_none"
+    )]
+    execution_status: Option<&'a str>,
 }
 
 /// Counters of the pipeline, cumulative.
@@ -83,6 +105,8 @@ pub struct LogsPipeline {
     /// On-demand: lines of the init phase, held until the first invocation gives them its
     /// request id (as Datadog's extension does); `None` once it has.
     init_held: Mutex<Option<HeldLines>>,
+    /// A durable function's lines waiting for their execution context.
+    durable: durable::DurableLogs,
     pub counters: LogCounters,
 }
 
@@ -122,8 +146,18 @@ impl LogsPipeline {
             init_held: Mutex::new(
                 (attribution == Attribution::StreamOrder).then(HeldLines::default),
             ),
+            durable: durable::DurableLogs::new(
+                std::sync::Arc::default(),
+                config.durable_log_buffer_size,
+            ),
             counters: LogCounters::default(),
         }
+    }
+
+    /// Reads durable execution contexts from `registry` (shared with the traces).
+    pub fn with_durable(mut self, registry: std::sync::Arc<crate::durable::Registry>) -> Self {
+        self.durable.set_registry(registry);
+        self
     }
 
     /// Handles one telemetry event. `current_request` is the tracker's stream-order invocation.
@@ -148,6 +182,11 @@ impl LogsPipeline {
                 self.push_record(ev.time_ms, body, fallback)
             }
             TelemetryEvent::InitStart(r) => {
+                self.durable.set_function_durable(
+                    r.runtime_version
+                        .as_deref()
+                        .is_some_and(crate::durable::is_durable_runtime),
+                );
                 let line = format!(
                     "INIT_START Runtime Version: {} Runtime Version ARN: {}",
                     r.runtime_version.as_deref().unwrap_or(""),
@@ -156,13 +195,13 @@ impl LogsPipeline {
                 if fallback.is_none() && self.hold(ev.time_ms, &line, "info", None) {
                     return;
                 }
-                self.push(ev.time_ms, &line, fallback, "info", None);
+                self.push(ev.time_ms, &line, fallback, "info", None, false);
             }
             TelemetryEvent::Start(r) => {
                 self.release_held(Some(&r.request_id));
                 let version = r.version.as_deref().unwrap_or("$LATEST");
                 let line = format!("START RequestId: {} Version: {version}", r.request_id);
-                self.push(ev.time_ms, &line, Some(&r.request_id), "info", None);
+                self.push(ev.time_ms, &line, Some(&r.request_id), "info", None, false);
             }
             TelemetryEvent::RuntimeDone(r) => {
                 if let Some(ms) = r.metrics.duration_ms {
@@ -173,39 +212,38 @@ impl LogsPipeline {
                     pending.insert(r.request_id.clone(), ms);
                 }
                 self.push_end(ev.time_ms, r);
+                self.durable.ended(&r.request_id);
+            }
+            TelemetryEvent::Report(r) if self.attribution == Attribution::RecordOnly => {
+                // No runtimeDone in Managed Instance mode: as Datadog's extension, one REPORT
+                // line says how it went (and is an error when it failed).
+                let status = if platform::is_failure(r) {
+                    "error"
+                } else {
+                    "info"
+                };
+                let line = platform::managed_report_line(r);
+                self.durable.ended(&r.request_id);
+                self.push(ev.time_ms, &line, Some(&r.request_id), status, None, true);
             }
             TelemetryEvent::Report(r) => {
-                if self.attribution == Attribution::RecordOnly {
-                    // No runtimeDone in Managed Instance mode: END goes out with the report.
-                    self.push_end(ev.time_ms, r);
-                }
                 let runtime_ms = crate::sync::lock(&self.runtime_ms).remove(&r.request_id);
                 // Datadog's extension ships REPORT as info, failed or not (END says it).
-                let line = report_line(r, runtime_ms);
-                self.push(ev.time_ms, &line, Some(&r.request_id), "info", None);
+                let line = platform::report_line(r, runtime_ms);
+                self.push(ev.time_ms, &line, Some(&r.request_id), "info", None, true);
             }
             _ => {}
         }
     }
 
     fn push_end(&self, time_ms: i64, r: &InvocationRecord) {
-        let status = if is_failure(r) { "error" } else { "info" };
-        let mut line = format!("END RequestId: {}", r.request_id);
-        // Why it failed, in Lambda's own words.
-        match r.status.as_deref() {
-            Some("timeout") => {
-                if let Some(ms) = r.metrics.duration_ms {
-                    line.push_str(&format!(" Task timed out after {:.2} seconds", ms / 1000.0));
-                }
-            }
-            Some("success") | None => {}
-            Some(_) => {
-                if let Some(e) = &r.error_type {
-                    line.push_str(&format!(" Task failed: {e:?}"));
-                }
-            }
-        }
-        self.push(time_ms, &line, Some(&r.request_id), status, None);
+        let status = if platform::is_failure(r) {
+            "error"
+        } else {
+            "info"
+        };
+        let line = platform::end_line(r);
+        self.push(time_ms, &line, Some(&r.request_id), status, None, true);
     }
 
     fn push_record(&self, time_ms: i64, body: &LogBody, fallback: Option<&str>) {
@@ -221,7 +259,7 @@ impl LogsPipeline {
         if request_id.is_none() && self.hold(time_ms, text, status, tags) {
             return;
         }
-        self.push(time_ms, text, request_id, status, tags);
+        self.push(time_ms, text, request_id, status, tags, false);
     }
 
     /// Holds an init-phase line until the first invocation (on-demand, before it); false when
@@ -252,10 +290,19 @@ impl LogsPipeline {
             return;
         };
         for h in held.lines {
-            self.push(h.time_ms, &h.text, request_id, h.status, h.tags.as_deref());
+            self.push(
+                h.time_ms,
+                &h.text,
+                request_id,
+                h.status,
+                h.tags.as_deref(),
+                false,
+            );
         }
     }
 
+    /// One line: held while its durable execution context is awaited, else encoded and
+    /// buffered. `closing` (END, REPORT) lines carry the execution status.
     fn push(
         &self,
         time_ms: i64,
@@ -263,6 +310,61 @@ impl LogsPipeline {
         request_id: Option<&str>,
         status: &str,
         extra_tags: Option<&str>,
+        closing: bool,
+    ) {
+        let ctx = match request_id {
+            None => None,
+            Some(id) => match self.durable.route(id, closing, || durable::Line {
+                time_ms,
+                text: text.to_string(),
+                status: status.to_string(),
+                tags: extra_tags.map(str::to_string),
+                closing,
+            }) {
+                durable::Route::Held => return,
+                durable::Route::Emit(ctx) => ctx,
+            },
+        };
+        self.emit(
+            time_ms,
+            text,
+            request_id,
+            status,
+            extra_tags,
+            ctx.as_ref(),
+            closing,
+        );
+    }
+
+    /// A durable function's held lines whose context came or whose request ended (`all`: every
+    /// one, at the last flush) go into the buffer.
+    pub fn release_durable(&self, all: bool) {
+        for (id, ctx, lines) in self.durable.release(all) {
+            for l in lines {
+                let tags = l.tags.as_deref();
+                self.emit(
+                    l.time_ms,
+                    &l.text,
+                    Some(&id),
+                    &l.status,
+                    tags,
+                    ctx.as_ref(),
+                    l.closing,
+                );
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        time_ms: i64,
+        text: &str,
+        request_id: Option<&str>,
+        status: &str,
+        extra_tags: Option<&str>,
+        ctx: Option<&crate::durable::Context>,
+        closing: bool,
     ) {
         let text = if self.rules.is_empty() {
             std::borrow::Cow::Borrowed(text)
@@ -293,6 +395,10 @@ impl LogsPipeline {
                 lambda: LambdaField {
                     arn: &self.function.arn,
                     request_id,
+                    execution_name: ctx.map(|c| c.execution_name.as_str()),
+                    execution_id: ctx.map(|c| c.execution_id.as_str()),
+                    first_invocation: ctx.and_then(|c| c.first_invocation),
+                    execution_status: ctx.filter(|_| closing).and_then(|c| c.status.as_deref()),
                 },
                 timestamp: time_ms,
                 status,
@@ -325,8 +431,9 @@ impl LogsPipeline {
         self.counters.accepted.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Takes everything buffered, oldest first.
+    /// Takes everything buffered, oldest first (with the durable lines now ready).
     pub fn drain(&self) -> Vec<Vec<u8>> {
+        self.release_durable(false);
         let mut buf = crate::sync::lock(&self.buffer);
         Budget::global().release(buf.bytes + buf.entries.len() * ENTRY_OVERHEAD);
         buf.bytes = 0;
@@ -370,41 +477,6 @@ const ENTRY_OVERHEAD: usize = 48;
 /// What one buffered entry of `len` bytes costs the memory budget.
 fn entry_cost(len: usize) -> usize {
     len + ENTRY_OVERHEAD
-}
-
-fn is_failure(r: &InvocationRecord) -> bool {
-    r.status.as_deref().is_some_and(|s| s != "success")
-}
-
-/// The REPORT line as Datadog's extension writes it: Lambda's fields plus the runtime and
-/// post-runtime durations (when runtimeDone gave the runtime's); Managed Instance reports carry
-/// only the duration.
-fn report_line(r: &InvocationRecord, runtime_ms: Option<f64>) -> String {
-    use std::fmt::Write;
-    let m = &r.metrics;
-    let mut line = format!("REPORT RequestId: {}", r.request_id);
-    if let Some(d) = m.duration_ms {
-        let _ = write!(line, " Duration: {d:.2} ms");
-    }
-    if let Some(rt) = runtime_ms {
-        let _ = write!(line, " Runtime Duration: {rt:.2} ms");
-        if let Some(d) = m.duration_ms {
-            let _ = write!(line, " Post Runtime Duration: {:.2} ms", (d - rt).max(0.0));
-        }
-    }
-    if let Some(b) = m.billed_duration_ms {
-        let _ = write!(line, " Billed Duration: {b:.0} ms");
-    }
-    if let Some(s) = m.memory_size_mb {
-        let _ = write!(line, " Memory Size: {s:.0} MB");
-    }
-    if let Some(u) = m.max_memory_used_mb {
-        let _ = write!(line, " Max Memory Used: {u:.0} MB");
-    }
-    if let Some(i) = m.init_duration_ms {
-        let _ = write!(line, " Init Duration: {i:.2} ms");
-    }
-    line
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub(crate) struct Enhanced {
     /// The latest invocation's tags (cold start, proactive init), for the points that follow
     /// it: on-demand `/proc` usage, shutdowns.
     latest_tags: Vec<String>,
+    /// `platform.initStart` named a durable function's runtime: `durable_function:true`.
+    durable: bool,
     invocations_seen: u64,
     requests: HashMap<String, RequestState>,
     order: VecDeque<String>,
@@ -80,6 +82,7 @@ impl Enhanced {
             init_start_ms: None,
             cold_tags: true,
             latest_tags: Vec::new(),
+            durable: false,
             invocations_seen: 0,
             requests: HashMap::new(),
             order: VecDeque::new(),
@@ -94,11 +97,14 @@ impl Enhanced {
     }
 
     fn cold_tag(&self, cold: bool) -> Vec<String> {
+        let mut tags = Vec::new();
         if self.cold_tags {
-            vec![format!("cold_start:{cold}")]
-        } else {
-            Vec::new()
+            tags.push(format!("cold_start:{cold}"));
         }
+        if self.durable {
+            tags.push("durable_function:true".into());
+        }
+        tags
     }
 
     /// The tags of a request's points: its cold start, and a proactive initialisation.
@@ -140,7 +146,13 @@ impl Enhanced {
                     out.push(point("snapstart_restore_duration", ms / 1000.0, ts, vec![]));
                 }
             }
-            TelemetryEvent::InitStart(_) => self.init_start_ms = Some(ev.time_ms),
+            TelemetryEvent::InitStart(r) => {
+                self.init_start_ms = Some(ev.time_ms);
+                self.durable = r
+                    .runtime_version
+                    .as_deref()
+                    .is_some_and(crate::durable::is_durable_runtime);
+            }
             TelemetryEvent::Start(r) => {
                 let proactive = self.cold_start_pending
                     && self

@@ -54,6 +54,8 @@ struct Live {
     trigger: Trigger,
     cold_start: bool,
     request_tags: Vec<(String, String)>,
+    /// The invocation's durable execution, when its event names one.
+    durable: Option<crate::durable::Context>,
 }
 
 pub(crate) struct Invocations {
@@ -68,6 +70,8 @@ pub(crate) struct Invocations {
     capture_depth: Option<u64>,
     state: Mutex<(HashMap<String, Live>, VecDeque<String>)>,
     pub(crate) cold: Arc<ColdStart>,
+    /// Durable execution contexts by request id, shared with the logs pipeline.
+    pub(crate) durable: Arc<crate::durable::Registry>,
     ids: SpanIds,
 }
 
@@ -89,6 +93,7 @@ impl Invocations {
                 .then_some(config.capture_lambda_payload_max_depth),
             state: Mutex::new((HashMap::new(), VecDeque::new())),
             cold: Arc::new(ColdStart::new(!managed_instance)),
+            durable: Arc::default(),
             ids: SpanIds::default(),
         }
     }
@@ -130,6 +135,10 @@ impl Invocations {
             .map(|d| super::capture::flatten("function.request", event, d))
             .unwrap_or_default();
         let cold_start = self.cold.first_invocation.swap(false, Ordering::Relaxed);
+        let durable = crate::durable::Context::from_event(event);
+        if let Some(c) = &durable {
+            self.durable.record(request_id, c.clone());
+        }
         let mut st = crate::sync::lock(&self.state);
         if st.0.len() >= MAX_LIVE
             && let Some(old) = st.1.pop_front()
@@ -144,6 +153,7 @@ impl Invocations {
                 trigger,
                 cold_start,
                 request_tags,
+                durable,
             },
         );
         headers
@@ -296,6 +306,13 @@ impl Invocations {
             if failed_http && error.is_none() {
                 lambda.error = 1;
             }
+        }
+        if let Some(mut d) = live.durable {
+            d.status = response.and_then(crate::durable::status_from_response);
+            if let Some(s) = &d.status {
+                self.durable.set_status(request_id, s.clone());
+            }
+            lambda.meta.extend(d.span_tags());
         }
         if let (Some(d), Some(r)) = (self.capture_depth, response) {
             for (k, v) in super::capture::flatten("function.response", r, d) {

@@ -48,6 +48,8 @@ pub struct TracesPipeline {
     function_tags: String,
     adoption: Adoption,
     cold: Arc<ColdStart>,
+    /// Durable execution contexts the tracer's `aws.lambda` spans carry, for the logs.
+    durable: Arc<crate::durable::Registry>,
     ids: SpanIds,
     cap_bytes: usize,
     buffer: Mutex<(Vec<TracerPayload>, usize)>,
@@ -72,10 +74,30 @@ impl TracesPipeline {
             function_tags: function.tags.join(","),
             adoption: Adoption::default(),
             cold,
+            durable: Arc::default(),
             ids: SpanIds::default(),
             cap_bytes: config.traces_buffer_bytes,
             buffer: Mutex::new((Vec::new(), 0)),
             counters: TraceCounters::default(),
+        }
+    }
+
+    /// Shares the durable execution contexts with the invocation spans and the logs.
+    pub(crate) fn with_durable(mut self, registry: Arc<crate::durable::Registry>) -> Self {
+        self.durable = registry;
+        self
+    }
+
+    /// A tracer's `aws.lambda` span (Python, Node) names its invocation's durable execution.
+    fn note_durable(&self, trace: &[Span]) {
+        for sp in trace.iter().filter(|s| s.name == "aws.lambda") {
+            let tag = |k: &str| sp.meta.get(k).map(String::as_str);
+            if let (Some(request_id), Some(ctx)) = (
+                tag("request_id"),
+                crate::durable::Context::from_span_tags(tag),
+            ) {
+                self.durable.record(request_id, ctx);
+            }
         }
     }
 
@@ -249,6 +271,7 @@ impl TraceBatch<'_> {
             self.dropped += trace.len() as u64;
             return;
         }
+        p.note_durable(&trace);
         let (mut trace, placeholders) = adopt::split(trace);
         for ph in placeholders {
             self.completed.extend(p.adoption.placeholder(ph));

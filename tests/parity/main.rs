@@ -12,6 +12,7 @@ mod capture;
 mod concurrent;
 mod drive;
 mod events;
+mod signals;
 mod verify;
 
 use serde_json::Value;
