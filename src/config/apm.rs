@@ -68,6 +68,15 @@ pub(super) fn obfuscation(r: &mut Reader) -> Obfuscation {
     let mongodb_enabled = b("MONGODB_ENABLED", d.mongodb_enabled);
     let elasticsearch_enabled = b("ELASTICSEARCH_ENABLED", d.elasticsearch_enabled);
     let remove_stack_traces = b("REMOVE_STACK_TRACES", d.remove_stack_traces);
+    // The names Datadog's extension reads (the Agent's `apm_config.obfuscation.http.*`).
+    let http_remove_query_string = r.bool(
+        "DD_APM_CONFIG_OBFUSCATION_HTTP_REMOVE_QUERY_STRING",
+        http_remove_query_string,
+    );
+    let http_remove_paths_with_digits = r.bool(
+        "DD_APM_CONFIG_OBFUSCATION_HTTP_REMOVE_PATHS_WITH_DIGITS",
+        http_remove_paths_with_digits,
+    );
     Obfuscation {
         http_remove_query_string,
         http_remove_paths_with_digits,

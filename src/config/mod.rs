@@ -9,6 +9,7 @@ pub(crate) mod parse;
 mod read;
 pub mod source;
 mod types;
+pub mod unsupported;
 
 use crate::secret::Secret;
 pub use apm::{Obfuscation, PropagationStyle};
@@ -449,6 +450,7 @@ impl Config {
             lambda,
         };
         validate_rule_kinds(&mut r, &config);
+        r.warnings.extend(unsupported::warnings(&source.dd_names()));
         (config, r.warnings)
     }
 

@@ -263,3 +263,22 @@ fn dogstatsd_socket_settings_and_excluded_tags() {
     assert_eq!(w.len(), 1, "{w:?}");
     assert_eq!(c.dogstatsd_buffer_size, 8192);
 }
+
+/// A Datadog setting Tandem knows but does not implement: one warning at load, naming it.
+#[test]
+fn an_unsupported_datadog_setting_warns_once_by_name() {
+    let (_, w) = load(&[
+        ("DD_LAMBDA_FIPS_MODE", "true"),
+        ("DD_SERVERLESS_APPSEC_ENABLED", "true"),
+        ("DD_SITE", "datadoghq.eu"),
+    ]);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w.iter()
+            .any(|l| l.starts_with("DD_LAMBDA_FIPS_MODE is set but not supported"))
+    );
+    assert!(
+        w.iter()
+            .any(|l| l.starts_with("DD_SERVERLESS_APPSEC_ENABLED is set"))
+    );
+}
