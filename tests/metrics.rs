@@ -412,10 +412,12 @@ async fn enhanced_metrics_fifty_overlapping_managed_invocations() {
         "estimated_cost",
         "post_runtime_duration",
         "runtime_duration",
-        "cpu_total_time",
     ] {
         assert_eq!(enhanced_count(&sk, absent, None), 0, "{absent}");
     }
+    // Issue 13: usage is sampled for the environment, not per invocation (Datadog's extension
+    // there): one window — the flush's — for the fifty overlapping invocations.
+    assert_eq!(enhanced_count(&sk, "cpu_total_time", None), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

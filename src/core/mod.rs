@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, broadcast};
 
 mod drops;
+mod environment;
 mod report;
 mod router;
 mod serial;
@@ -66,6 +67,8 @@ struct Inner {
     lifecycle_api: Mutex<Option<ServerHandle>>,
     /// One-at-a-time invocation state; `Some` only under `Attribution::StreamOrder`.
     serial: Option<serial::Serial>,
+    /// Managed Instances with `/proc` metrics on: usage sampled for the environment.
+    environment: Option<environment::EnvironmentUsage>,
     flush_lock: Arc<tokio::sync::Mutex<()>>,
     telemetry: Mutex<Option<ServerHandle>>,
     totals: Mutex<FlushReport>,
@@ -115,6 +118,10 @@ impl Agent {
             invocations,
             lifecycle_api: Mutex::new(None),
             serial: (attribution == Attribution::StreamOrder).then(serial::Serial::default),
+            environment: (attribution == Attribution::RecordOnly
+                && config.enhanced_metrics
+                && config.proc_enhanced_metrics)
+                .then(environment::EnvironmentUsage::new),
             function,
             tracker: Mutex::new(Tracker::new()),
             changed: Notify::new(),

@@ -30,6 +30,14 @@ impl Agent {
                 }
                 stream_ids.push(id.clone());
             }
+            if let Some(env) = &self.inner.environment {
+                // An invocation that started and ended within this batch ran too.
+                let started = events
+                    .iter()
+                    .filter(|e| matches!(e.event, TelemetryEvent::Start(_)))
+                    .count();
+                env.note(tracker.concurrency() + started);
+            }
             (happened, stream_ids)
         };
         for (ev, stream_id) in events.iter().zip(&stream_ids) {

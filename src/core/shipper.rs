@@ -10,6 +10,10 @@ use std::time::Instant;
 
 impl Agent {
     pub(super) async fn flush_locked(&self, deadline: Instant, last: bool) -> FlushReport {
+        if let Some(env) = &self.inner.environment {
+            let running = crate::sync::lock(&self.inner.tracker).concurrency();
+            env.sample(self, running).await;
+        }
         self.publish_counters();
         let buffered = crate::memory::Budget::global().used();
         let started = Instant::now();
