@@ -101,7 +101,11 @@ async fn fifty_overlapping_invocations_never_get_a_wrong_request_id() {
     }
     // As Datadog's extension: no END line in Managed Instance mode (no runtimeDone there); the
     // REPORT line says how the invocation went.
-    assert!(!entries.iter().any(|e| message(e).starts_with("END RequestId")));
+    assert!(
+        !entries
+            .iter()
+            .any(|e| message(e).starts_with("END RequestId"))
+    );
     for id in ids.iter().chain([&late]) {
         for prefix in ["START", "REPORT"] {
             let l = format!("{prefix} RequestId: {id}");

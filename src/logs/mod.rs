@@ -5,6 +5,8 @@
 
 mod durable;
 pub(crate) mod encode;
+mod entry;
+mod init_hold;
 mod platform;
 pub(crate) mod record;
 pub(crate) mod rules;
@@ -14,7 +16,6 @@ use crate::diag;
 use crate::lambda::events::{InvocationRecord, LogBody, TelemetryEvent, Timed};
 use crate::memory::Budget;
 use crate::tags::FunctionContext;
-use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,49 +33,6 @@ pub enum Attribution {
     StreamOrder,
     /// Managed Instances: invocations overlap, so only an id the record itself carries.
     RecordOnly,
-}
-
-#[derive(Serialize)]
-struct Entry<'a> {
-    message: Message<'a>,
-    hostname: &'a str,
-    service: &'a str,
-    ddtags: std::borrow::Cow<'a, str>,
-    ddsource: &'static str,
-}
-
-#[derive(Serialize)]
-struct Message<'a> {
-    message: &'a str,
-    lambda: LambdaField<'a>,
-    timestamp: i64,
-    status: &'a str,
-}
-
-#[derive(Serialize)]
-struct LambdaField<'a> {
-    arn: &'a str,
-    request_id: Option<&'a str>,
-    #[serde(
-        rename = "durable_function.execution_name",
-        skip_serializing_if = "Option::is_none"
-    )]
-    execution_name: Option<&'a str>,
-    #[serde(
-        rename = "durable_function.execution_id",
-        skip_serializing_if = "Option::is_none"
-    )]
-    execution_id: Option<&'a str>,
-    #[serde(
-        rename = "durable_function.first_invocation",
-        skip_serializing_if = "Option::is_none"
-    )]
-    first_invocation: Option<bool>,
-    #[serde(
-        rename = "durable_function.execution_status",
-        skip_serializing_if = "Option::is_none"
-    )]
-    execution_status: Option<&'a str>,
 }
 
 /// Counters of the pipeline, cumulative.
@@ -104,30 +62,11 @@ pub struct LogsPipeline {
     runtime_ms: Mutex<std::collections::HashMap<String, f64>>,
     /// On-demand: lines of the init phase, held until the first invocation gives them its
     /// request id (as Datadog's extension does); `None` once it has.
-    init_held: Mutex<Option<HeldLines>>,
+    init_held: init_hold::InitHold,
     /// A durable function's lines waiting for their execution context.
     durable: durable::DurableLogs,
     pub counters: LogCounters,
 }
-
-/// Init lines waiting for their request id, and their text's bytes.
-#[derive(Default)]
-struct HeldLines {
-    lines: Vec<Held>,
-    bytes: usize,
-}
-
-/// A line waiting for its request id.
-struct Held {
-    time_ms: i64,
-    text: String,
-    status: &'static str,
-    tags: Option<String>,
-}
-
-/// Init lines held at most (more go out without an id rather than wait).
-const MAX_HELD_INIT_LINES: usize = 1_000;
-const MAX_HELD_INIT_BYTES: usize = 1024 * 1024;
 
 /// Requests whose runtime duration is remembered until their report.
 const MAX_PENDING_REPORTS: usize = 1_000;
@@ -143,9 +82,7 @@ impl LogsPipeline {
             cap_bytes: config.logs_buffer_bytes,
             buffer: Mutex::new(Buffer::default()),
             runtime_ms: Mutex::new(std::collections::HashMap::new()),
-            init_held: Mutex::new(
-                (attribution == Attribution::StreamOrder).then(HeldLines::default),
-            ),
+            init_held: init_hold::InitHold::new(attribution == Attribution::StreamOrder),
             durable: durable::DurableLogs::new(
                 std::sync::Arc::default(),
                 config.durable_log_buffer_size,
@@ -265,39 +202,15 @@ impl LogsPipeline {
     /// Holds an init-phase line until the first invocation (on-demand, before it); false when
     /// it is not the init phase or the hold is full (the line then goes out as it is).
     fn hold(&self, time_ms: i64, text: &str, status: &'static str, tags: Option<&str>) -> bool {
-        let mut held = crate::sync::lock(&self.init_held);
-        let Some(held) = held.as_mut() else {
-            return false;
-        };
-        if held.lines.len() >= MAX_HELD_INIT_LINES || held.bytes + text.len() > MAX_HELD_INIT_BYTES
-        {
-            return false;
-        }
-        held.bytes += text.len();
-        held.lines.push(Held {
-            time_ms,
-            text: text.to_string(),
-            status,
-            tags: tags.map(str::to_string),
-        });
-        true
+        self.init_held.hold(time_ms, text, status, tags)
     }
 
     /// Ends the init phase: held lines go out with `request_id` (the first invocation's), or
     /// without one at the last flush when no invocation came.
     pub fn release_held(&self, request_id: Option<&str>) {
-        let Some(held) = crate::sync::lock(&self.init_held).take() else {
-            return;
-        };
-        for h in held.lines {
-            self.push(
-                h.time_ms,
-                &h.text,
-                request_id,
-                h.status,
-                h.tags.as_deref(),
-                false,
-            );
+        for h in self.init_held.take() {
+            let tags = h.tags.as_deref();
+            self.push(h.time_ms, &h.text, request_id, h.status, tags, false);
         }
     }
 
@@ -389,29 +302,20 @@ impl LogsPipeline {
         } else {
             text
         };
-        let entry = Entry {
-            message: Message {
-                message: &message,
-                lambda: LambdaField {
-                    arn: &self.function.arn,
-                    request_id,
-                    execution_name: ctx.map(|c| c.execution_name.as_str()),
-                    execution_id: ctx.map(|c| c.execution_id.as_str()),
-                    first_invocation: ctx.and_then(|c| c.first_invocation),
-                    execution_status: ctx.filter(|_| closing).and_then(|c| c.status.as_deref()),
-                },
-                timestamp: time_ms,
-                status,
-            },
-            hostname: &self.function.arn,
-            service: &self.function.service,
-            ddtags: match extra_tags {
-                Some(extra) => std::borrow::Cow::Owned(format!("{},{extra}", self.ddtags)),
-                None => std::borrow::Cow::Borrowed(&self.ddtags),
-            },
-            ddsource: "lambda",
+        let ddtags = match extra_tags {
+            Some(extra) => std::borrow::Cow::Owned(format!("{},{extra}", self.ddtags)),
+            None => std::borrow::Cow::Borrowed(self.ddtags.as_str()),
         };
-        let Ok(mut encoded) = serde_json::to_vec(&entry) else {
+        let line = entry::Line {
+            message: &message,
+            request_id,
+            time_ms,
+            status,
+            ddtags,
+            durable: ctx,
+            closing,
+        };
+        let Ok(mut encoded) = line.encode(&self.function) else {
             return;
         };
         // The serializer grows its buffer by doubling: an entry waits in the buffer with its
