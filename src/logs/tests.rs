@@ -293,3 +293,69 @@ fn init_lines_take_the_first_invocations_request_id() {
         "Managed Instances never guess: nothing is held"
     );
 }
+
+/// A durable function's lines wait for their execution context (here from a tracer span,
+/// arriving after them) and carry it; END waits for the status; nothing is lost.
+#[test]
+fn a_durable_functions_lines_wait_for_their_context() {
+    let registry = std::sync::Arc::new(crate::durable::Registry::default());
+    let p = pipeline(&[], Attribution::StreamOrder).with_durable(registry.clone());
+    let init: crate::lambda::events::InitRecord = serde_json::from_value(
+        serde_json::json!({"runtimeVersion": "nodejs:22.DurableFunction.v2"}),
+    )
+    .unwrap();
+    p.on_event(&timed(TelemetryEvent::InitStart(init)), None);
+    p.on_event(&timed(TelemetryEvent::Start(rec("d"))), Some("d"));
+    p.on_event(
+        &timed(TelemetryEvent::Function(LogBody::Text("step".into()))),
+        Some("d"),
+    );
+    // Not known yet, not ended: only the INIT_START line (no request) goes out.
+    let early: Vec<String> = entries(&p)
+        .iter()
+        .map(|e| e["message"]["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        early.iter().all(|m| m.starts_with("INIT_START")),
+        "{early:?}"
+    );
+    registry.record(
+        "d",
+        crate::durable::Context {
+            execution_name: "exec".into(),
+            execution_id: "id".into(),
+            first_invocation: Some(true),
+            status: None,
+        },
+    );
+    p.on_event(&timed(TelemetryEvent::RuntimeDone(rec("d"))), Some("d"));
+    registry.set_status("d", "SUCCEEDED".into());
+    let got = entries(&p);
+    let by = |prefix: &str| {
+        got.iter()
+            .find(|e| {
+                e["message"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(prefix)
+            })
+            .unwrap()
+            .clone()
+    };
+    for m in ["START", "step", "END"] {
+        assert_eq!(
+            by(m)["message"]["lambda"]["durable_function.execution_name"],
+            "exec",
+            "{m}"
+        );
+    }
+    assert_eq!(
+        by("END")["message"]["lambda"]["durable_function.execution_status"],
+        "SUCCEEDED"
+    );
+    assert!(
+        by("step")["message"]["lambda"]
+            .get("durable_function.execution_status")
+            .is_none()
+    );
+}

@@ -330,3 +330,45 @@ impl TraceBatch<'_> {
         p.push(payload);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::source::Source;
+
+    /// Python and Node libraries make `aws.lambda` themselves: its durable tags tell the logs
+    /// which execution the request belongs to.
+    #[test]
+    fn a_tracers_aws_lambda_span_names_its_durable_execution() {
+        let (config, _) = Config::load(&Source::from_maps(Default::default(), Default::default()));
+        let function = FunctionContext::new(&config, None, Some("1"));
+        let registry = Arc::new(crate::durable::Registry::default());
+        let p = TracesPipeline::new(&config, &function).with_durable(registry.clone());
+        let mut span = Span {
+            name: "aws.lambda".into(),
+            service: "svc".into(),
+            resource: "fn".into(),
+            trace_id: 1,
+            span_id: 2,
+            ..Default::default()
+        };
+        for (k, v) in [
+            ("request_id", "req-1"),
+            ("aws_lambda.durable_function.execution_name", "exec"),
+            ("aws_lambda.durable_function.execution_id", "id-1"),
+            ("aws_lambda.durable_function.first_invocation", "false"),
+            ("aws_lambda.durable_function.execution_status", "FAILED"),
+        ] {
+            span.meta.insert(k.into(), v.into());
+        }
+        p.ingest(vec![vec![span]], &TracerInfo::default(), 0);
+        let ctx = registry.get("req-1").unwrap();
+        assert_eq!(
+            (ctx.execution_name.as_str(), ctx.execution_id.as_str()),
+            ("exec", "id-1")
+        );
+        assert_eq!(ctx.first_invocation, Some(false));
+        assert_eq!(ctx.status.as_deref(), Some("FAILED"));
+        assert_eq!(registry.get("other"), None);
+    }
+}
