@@ -274,6 +274,24 @@ impl Batch {
 mod tests {
     use super::*;
 
+    fn pipeline() -> Arc<MetricsPipeline> {
+        let source =
+            crate::config::source::Source::from_maps(Default::default(), Default::default());
+        Arc::new(MetricsPipeline::new(
+            &crate::config::Config::load(&source).0,
+            vec![],
+        ))
+    }
+
+    /// Stops `server`, draining what the kernel holds.
+    fn stop(server: DogStatsD) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(server.stop(Duration::from_secs(2)));
+    }
+
     /// Issue 11, row 16: a datagram longer than the buffer loses its last, partial line only.
     #[test]
     fn a_truncated_datagram_keeps_its_whole_lines_only() {
@@ -287,14 +305,7 @@ mod tests {
 
     #[test]
     fn the_kernel_flag_is_read() {
-        let pipeline = Arc::new(MetricsPipeline::new(
-            &crate::config::Config::load(&crate::config::source::Source::from_maps(
-                Default::default(),
-                Default::default(),
-            ))
-            .0,
-            vec![],
-        ));
+        let pipeline = pipeline();
         let server = DogStatsD::start(0, pipeline.clone()).unwrap();
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut packet = b"whole:1|c\n".to_vec();
@@ -302,11 +313,7 @@ mod tests {
         packet.extend(std::iter::repeat_n(b'1', MAX_DATAGRAM));
         packet.extend(b"|c");
         sock.send_to(&packet, server.addrs[0]).unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(server.stop(Duration::from_secs(2)));
+        stop(server);
         let series = pipeline.take().flushed.collect().series;
         let names: Vec<&str> = series.iter().map(|s| s.metric.as_str()).collect();
         assert_eq!(names, ["whole"]);
@@ -316,14 +323,7 @@ mod tests {
     /// `DD_DOGSTATSD_BUFFER_SIZE`: a datagram larger than the default buffer is read whole.
     #[test]
     fn a_larger_buffer_reads_a_larger_datagram_whole() {
-        let pipeline = Arc::new(MetricsPipeline::new(
-            &crate::config::Config::load(&crate::config::source::Source::from_maps(
-                Default::default(),
-                Default::default(),
-            ))
-            .0,
-            vec![],
-        ));
+        let pipeline = pipeline();
         let options = SocketOptions {
             buffer_size: 4 * MAX_DATAGRAM,
             rcvbuf: 1 << 20,
@@ -336,11 +336,7 @@ mod tests {
             .collect();
         assert!(packet.len() > 2 * MAX_DATAGRAM);
         sock.send_to(&packet, server.addrs[0]).unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(server.stop(Duration::from_secs(2)));
+        stop(server);
         let series = pipeline.take().flushed.collect().series;
         assert_eq!(series.len(), 2000, "every line of the datagram");
         assert_eq!(pipeline.counters.parse_errors.load(Ordering::Relaxed), 0);

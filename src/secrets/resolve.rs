@@ -125,23 +125,34 @@ where
             let service = e.as_service_error();
             let code = service.and_then(|s| s.code());
             let message = service.and_then(|s| s.message());
-            let mut t = format!("AWS answered HTTP {status}");
-            if let Some(c) = code {
-                t.push_str(&format!(" {c}"));
-            }
-            if let Some(m) = message {
-                t.push_str(&format!(": {m}"));
-            }
-            if status == 403 || code.is_some_and(|c| c.contains("AccessDenied")) {
-                t.push_str(&format!(
-                    " (access denied: the function's role needs {permission})"
-                ));
-            }
-            t
+            answered(status, code, message, permission)
         }
         None => crate::intake::error_chain(e),
     };
     ResolveError::Aws(crate::secret::redact(&text).into_owned())
+}
+
+/// AWS's answer to a failed call, as one line: the status, AWS's error code and message, and
+/// for a refusal the permission the function's role lacks. Not yet redacted.
+pub(super) fn answered(
+    status: u16,
+    code: Option<&str>,
+    message: Option<&str>,
+    permission: &str,
+) -> String {
+    let mut t = format!("AWS answered HTTP {status}");
+    if let Some(c) = code {
+        t.push_str(&format!(" {c}"));
+    }
+    if let Some(m) = message {
+        t.push_str(&format!(": {m}"));
+    }
+    if status == 403 || code.is_some_and(|c| c.contains("AccessDenied")) {
+        t.push_str(&format!(
+            " (access denied: the function's role needs {permission})"
+        ));
+    }
+    t
 }
 
 /// `GetSecretValue`; the key is the secret string, or its `dd_api_key`/`apiKey` field.

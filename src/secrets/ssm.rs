@@ -115,18 +115,7 @@ fn answer_error(status: u16, answer: &serde_json::Value) -> ResolveError {
     let message = answer["message"]
         .as_str()
         .or_else(|| answer["Message"].as_str());
-    let mut t = format!("AWS answered HTTP {status}");
-    if let Some(c) = code {
-        t.push_str(&format!(" {c}"));
-    }
-    if let Some(m) = message {
-        t.push_str(&format!(": {m}"));
-    }
-    if status == 403 || code.is_some_and(|c| c.contains("AccessDenied")) {
-        t.push_str(&format!(
-            " (access denied: the function's role needs {PERMISSION})"
-        ));
-    }
+    let t = super::resolve::answered(status, code, message, PERMISSION);
     ResolveError::Aws(crate::secret::redact(&t).into_owned())
 }
 

@@ -193,24 +193,35 @@ async fn agent(
     agent
 }
 
-async fn keys_seen(key_env: (&str, &str), moto: &Moto) -> Vec<String> {
-    let (platform, intake, mut a) = start(&moto.url(), key_env, &[]).await;
+/// One invocation logging `line`, then SHUTDOWN; the API keys the shipped logs carried.
+async fn keys_of_one_invocation(
+    platform: &Platform,
+    intake: &CaptureIntake,
+    a: &mut AgentProcess,
+    line: &str,
+) -> Vec<String> {
     platform
-        .invoke(&request_id(1), vec![ev::function_text("keyed")], T)
+        .invoke(&request_id(1), vec![ev::function_text(line)], T)
         .await
         .unwrap();
     platform.send_shutdown(Duration::from_secs(2));
     a.wait_exit(T).await.unwrap();
-    let log = a.stderr().join("\n");
-    assert!(
-        !log.contains(KEY_1) && !log.contains(KEY_2),
-        "a key leaked into the log"
-    );
     intake
         .accepted("/api/v2/logs")
         .iter()
         .filter_map(|r| r.header("dd-api-key").map(str::to_string))
         .collect()
+}
+
+async fn keys_seen(key_env: (&str, &str), moto: &Moto) -> Vec<String> {
+    let (platform, intake, mut a) = start(&moto.url(), key_env, &[]).await;
+    let keys = keys_of_one_invocation(&platform, &intake, &mut a, "keyed").await;
+    let log = a.stderr().join("\n");
+    assert!(
+        !log.contains(KEY_1) && !log.contains(KEY_2),
+        "a key leaked into the log"
+    );
+    keys
 }
 
 fn assert_only(keys: Vec<String>, expected: &str) {

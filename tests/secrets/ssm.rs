@@ -91,17 +91,7 @@ async fn an_ssm_secure_string_key_reaches_the_intake() {
         &[("DD_API_KEY_SECRET_ARN", &secret)],
     )
     .await;
-    platform
-        .invoke(&request_id(1), vec![ev::function_text("keyed")], T)
-        .await
-        .unwrap();
-    platform.send_shutdown(Duration::from_secs(2));
-    a.wait_exit(T).await.unwrap();
-    let keys: Vec<String> = intake
-        .accepted("/api/v2/logs")
-        .iter()
-        .filter_map(|r| r.header("dd-api-key").map(str::to_string))
-        .collect();
+    let keys = keys_of_one_invocation(&platform, &intake, &mut a, "keyed").await;
     assert_only(keys, KEY_2);
 }
 
@@ -174,17 +164,7 @@ async fn snapstart_credentials_come_from_the_container_endpoint() {
         .unwrap();
     let intake = CaptureIntake::start().await.unwrap();
     let mut a = snapstart_agent(&platform, &intake, &open.url(), &arn, &endpoint).await;
-    platform
-        .invoke(&request_id(1), vec![ev::function_text("restored")], T)
-        .await
-        .unwrap();
-    platform.send_shutdown(Duration::from_secs(2));
-    a.wait_exit(T).await.unwrap();
-    let keys: Vec<String> = intake
-        .accepted("/api/v2/logs")
-        .iter()
-        .filter_map(|r| r.header("dd-api-key").map(str::to_string))
-        .collect();
+    let keys = keys_of_one_invocation(&platform, &intake, &mut a, "restored").await;
     assert_only(keys, KEY_2);
     assert_eq!(endpoint.authorizations(), vec![TOKEN.to_string()]);
 }
