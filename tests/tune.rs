@@ -136,3 +136,47 @@ fn a_cloudwatch_export_is_read_and_its_bad_lines_reported() {
     assert!(!ok && err.contains("unknown profile"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_html_report_is_self_contained_and_renders_its_charts() {
+    let dir = std::env::temp_dir().join(format!("tandem-tune-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("report.html");
+    let (ok, _, err) = tune(&[
+        "--profile",
+        "steady:rate=2,hours=1",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    for outside in ["http://", "https://", "<script", "<link", "src="] {
+        assert!(
+            !html.contains(outside),
+            "the page fetches nothing: {outside}"
+        );
+    }
+    let url = format!("file://{}", page.display());
+    let dom = tandem_testkit::tools::chromium_headless(&url, &["--dump-dom"]);
+    assert_eq!(dom.matches("<svg").count(), 2, "both charts render");
+    assert!(
+        dom.matches("<circle").count() >= 5,
+        "a dot per strategy group"
+    );
+    assert!(dom.contains("Recommended:"));
+    let shot = dir.join("report.png");
+    tandem_testkit::tools::chromium_headless(
+        &url,
+        &[
+            "--window-size=1100,1400",
+            &format!("--screenshot={}", shot.display()),
+        ],
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

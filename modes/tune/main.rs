@@ -5,6 +5,7 @@
 //! strategy the billed time added, the data delay, the intake requests and the cost, then a
 //! recommendation. A separate binary: nothing of it is in the Lambda extension.
 
+mod html;
 mod model;
 mod report;
 mod workload;
@@ -32,7 +33,8 @@ model
   --flush-timeout S         30 (DD_FLUSH_TIMEOUT)
 report
   --max-delay S             p99 data delay the recommendation must meet (60)
-  --json                    the report as JSON (schema in the README)";
+  --json                    the report as JSON (schema in the README)
+  --html FILE               also write a self-contained HTML page with charts";
 
 /// Compressed bytes per log line, metric point and span (zstd, typical Lambda payloads).
 const BYTES_PER: [f64; 3] = [60.0, 30.0, 120.0];
@@ -43,6 +45,7 @@ struct Args {
     params: model::Params,
     pricing: report::Pricing,
     json: bool,
+    html: Option<String>,
 }
 
 fn value<'a>(args: &'a [String], i: &mut usize, name: &str) -> Result<&'a str, String> {
@@ -109,7 +112,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let mut counts = [10.0, 5.0, 10.0];
     let (mut memory_mb, mut arm64, mut price, mut max_delay) = (1024.0, false, None, 60.0);
     let (mut site, mut region, mut rtt) = (None, None, None);
-    let (mut source, mut json) = (None, false);
+    let (mut source, mut json, mut html) = (None, false, None);
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -143,6 +146,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             }
             "--max-delay" => max_delay = number(args, &mut i, a)?,
             "--json" => json = true,
+            "--html" => html = Some(value(args, &mut i, a)?.to_string()),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -184,6 +188,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             max_delay_s: max_delay,
         },
         json,
+        html,
     })
 }
 
@@ -213,14 +218,39 @@ fn main() -> ExitCode {
         eprintln!("tandem-tune: no invocation in {}", a.source);
         return ExitCode::from(1);
     }
+    let mut timelines = Vec::new();
     let rows: Vec<report::Row> = report::candidates()
         .into_iter()
         .map(|(name, strategy)| {
             let o = model::run(w, strategy, &a.params);
-            report::row(&name, &o, w.arrivals.len(), &a.pricing)
+            let row = report::row(&name, &o, w.arrivals.len(), &a.pricing);
+            timelines.push((name, o.timeline));
+            row
         })
         .collect();
     let rec = report::recommend(&rows, a.pricing.max_delay_s);
+    if let Some(path) = &a.html {
+        let events = timelines
+            .iter()
+            .find(|(n, _)| *n == rec.strategy)
+            .map(|(_, t)| t.as_slice())
+            .unwrap_or_default();
+        let summary = format!(
+            "{} invocations over {:.1} h ({}); RTT {} ms; idle shutdown {} s; {} MB at ${} per GB-s.",
+            w.arrivals.len(),
+            w.span_s() / 3600.0,
+            a.source,
+            a.params.rtt_ms,
+            a.params.idle_shutdown_s,
+            a.pricing.memory_mb,
+            a.pricing.price_gb_s
+        );
+        let page = html::render(&summary, &rows, &rec, a.pricing.max_delay_s, events);
+        if let Err(e) = std::fs::write(path, page) {
+            eprintln!("tandem-tune: --html {path}: {e}");
+            return ExitCode::from(1);
+        }
+    }
     if a.json {
         let doc = serde_json::json!({
             "schema": "tandem-tune/1",

@@ -52,9 +52,32 @@ pub(crate) struct Outcome {
     /// Most bytes held at once by environments between flushes (frozen while idle).
     pub(crate) peak_frozen_bytes: f64,
     pub(crate) span_s: f64,
+    /// The first environment's invocations and flushes (for the report's timeline), bounded.
+    pub(crate) timeline: Vec<Event>,
 }
 
+/// Something the first environment did, in milliseconds from the workload's start.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Event {
+    pub(crate) kind: EventKind,
+    pub(crate) start_ms: f64,
+    pub(crate) end_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventKind {
+    Invocation,
+    Flush,
+    /// The environment was reaped (its SHUTDOWN flush follows).
+    Shutdown,
+}
+
+/// Timeline events kept at most.
+const TIMELINE: usize = 400;
+
 struct Env {
+    /// Creation order: the first one's events make the timeline.
+    id: u64,
     busy_until: f64,
     planner: FlushPlanner,
     /// Invocation end times whose data is buffered, and their bytes.
@@ -64,6 +87,16 @@ struct Env {
     /// A background flush started during an invocation and cut by the freeze: its data and the
     /// work left (ms), finished at the next thaw.
     in_flight: Option<(Vec<f64>, f64)>,
+}
+
+fn note(out: &mut Outcome, env: &Env, kind: EventKind, start_ms: f64, end_ms: f64) {
+    if env.id == 0 && out.timeline.len() < TIMELINE {
+        out.timeline.push(Event {
+            kind,
+            start_ms,
+            end_ms,
+        });
+    }
 }
 
 fn instant(base: Instant, ms: f64) -> Instant {
@@ -104,6 +137,7 @@ pub(crate) fn run(workload: &Workload, strategy: FlushStrategy, params: &Params)
     let mut frozen_bytes = 0.0f64;
     // Delivers what `env` holds with a flush from `start` taking `cost`.
     let deliver = |env: &mut Env, start: f64, cost: f64, out: &mut Outcome| {
+        note(out, env, EventKind::Flush, start, start + cost);
         out.flushes += 1;
         out.requests += params.requests(env);
         for end in env.pending.drain(..) {
@@ -121,6 +155,7 @@ pub(crate) fn run(workload: &Workload, strategy: FlushStrategy, params: &Params)
                 return true;
             }
             let at = e.busy_until + limit;
+            note(&mut out, e, EventKind::Shutdown, at, at);
             if let Some((ends, left)) = e.in_flight.take() {
                 for end in ends {
                     out.delay_ms.push(at + left - end);
@@ -143,6 +178,7 @@ pub(crate) fn run(workload: &Workload, strategy: FlushStrategy, params: &Params)
             None => {
                 out.environments += 1;
                 envs.push(Env {
+                    id: out.environments - 1,
                     busy_until: now,
                     planner: FlushPlanner::new(strategy, params.flush_timeout, instant(base, now)),
                     pending: Vec::new(),
@@ -162,6 +198,7 @@ pub(crate) fn run(workload: &Workload, strategy: FlushStrategy, params: &Params)
             env.last_flush_end = Some(now + left);
         }
         let end = now + a.duration_ms;
+        note(&mut out, env, EventKind::Invocation, now, end);
         let mut busy_until = end;
         match env.planner.on_invocation_start(instant(base, now)) {
             AtStart::Nothing => {}
@@ -179,6 +216,7 @@ pub(crate) fn run(workload: &Workload, strategy: FlushStrategy, params: &Params)
                     deliver(env, now, cost, &mut out);
                 } else {
                     // The freeze at the invocation's end cuts it; the rest runs at the thaw.
+                    note(&mut out, env, EventKind::Flush, now, end);
                     out.flushes += 1;
                     out.requests += params.requests(env);
                     let ends = std::mem::take(&mut env.pending);

@@ -177,3 +177,58 @@ fn prepend_path(dir: &Path) -> OsString {
     }
     std::env::join_paths(paths).unwrap_or_else(|_| dir.as_os_str().to_owned())
 }
+
+/// Debian's Chromium, for the tests that render a page headless: `/usr/bin/chromium`, installed
+/// with apt once if missing (the machine is root). Panics (one line) if it cannot be had.
+pub fn chromium() -> PathBuf {
+    static BIN: OsOnce = OnceLock::new();
+    let bin = BIN.get_or_init(|| {
+        let bin = PathBuf::from("/usr/bin/chromium");
+        if bin.exists() {
+            return Ok(bin);
+        }
+        let root = target_dir().join("test-tools");
+        std::fs::create_dir_all(&root)
+            .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+        let lock = std::fs::File::create(root.join("chromium.lock"))
+            .map_err(|e| format!("cannot create the lock file: {e}"))?;
+        lock.lock().map_err(|e| format!("cannot lock: {e}"))?;
+        if !bin.exists() {
+            eprintln!("testkit: installing Debian's chromium with apt (once)");
+            run(Command::new("apt-get").args(["update", "-qq"]))
+                .map_err(|e| format!("apt-get update: {e}"))?;
+            run(Command::new("apt-get")
+                .args(["install", "-y", "-qq", "chromium"])
+                .env("DEBIAN_FRONTEND", "noninteractive"))
+            .map_err(|e| format!("apt-get install chromium: {e}"))?;
+        }
+        Ok(bin)
+    });
+    bin.as_ref().cloned().unwrap_or_else(|e| {
+        panic!("Chromium is missing ({e}); install it with: apt-get install -y chromium")
+    })
+}
+
+/// Runs headless Chromium on `url` with `args` (the flags a closed network needs included);
+/// returns its stdout.
+pub fn chromium_headless(url: &str, args: &[&str]) -> String {
+    let profile = std::env::temp_dir().join(format!("testkit-chromium-{}", std::process::id()));
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start chromium: {e}"));
+    let _ = std::fs::remove_dir_all(profile);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
