@@ -5,6 +5,7 @@
 pub mod flush_planner;
 pub mod managed_instance;
 pub mod on_demand;
+pub mod tune;
 
 use std::sync::Arc;
 use std::time::Duration;

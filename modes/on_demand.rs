@@ -4,6 +4,7 @@
 //! Never waits for a runtimeDone that cannot come (no telemetry, `DD_LOCAL_TEST`).
 
 use super::flush_planner::{AtStart, FlushPlanner, SAFETY_INTERVAL};
+use super::tune::traffic::Traffic;
 use std::time::{Duration, Instant};
 use tandem::core::Agent;
 use tandem::lambda::client::{ExtensionsClient, LambdaApiError};
@@ -22,6 +23,8 @@ pub async fn run(
     let mut planner =
         FlushPlanner::new(config.flush_strategy, config.flush_timeout, Instant::now());
     let await_runtime_done = telemetry_active && !config.local_test;
+    // What this environment's traffic was, for the advice at SHUTDOWN (debug level).
+    let mut traffic = Traffic::new(Instant::now());
     while let Some(event) = super::next_event(&client).await {
         match event {
             NextEvent::Invoke(invoke) => {
@@ -37,6 +40,7 @@ pub async fn run(
                 };
 
                 let now = Instant::now();
+                traffic.started(now);
                 match planner.on_invocation_start(now) {
                     AtStart::Nothing => {}
                     AtStart::FlushBlocking => {
@@ -63,6 +67,9 @@ pub async fn run(
                         wait_runtime_done(&agent, &request_id, until, config.flush_timeout).await;
                     }
                     let now = Instant::now();
+                    if await_runtime_done {
+                        traffic.ended(now);
+                    }
                     if planner.flush_at_end(now) {
                         agent.flush(flush_deadline(now)).await;
                         planner.record_flush(Instant::now());
@@ -74,6 +81,7 @@ pub async fn run(
                 deadline_ms,
             } => {
                 tandem::log_debug!("SHUTDOWN ({reason})");
+                advise(&traffic, &config);
                 agent
                     .shutdown(deadline_or(deadline_ms, super::SHUTDOWN_FALLBACK))
                     .await;
@@ -109,5 +117,27 @@ async fn wait_runtime_done(
             return;
         }
         agent.flush_in_background(Instant::now() + flush_timeout);
+    }
+}
+
+/// At debug level (info with `TANDEM_FLUSH_ADVICE`): the traffic this environment saw and the
+/// strategy `tandem-tune` would recommend for it (the model runs only when the line is shown).
+fn advise(traffic: &Traffic, config: &tandem::config::Config) {
+    use tandem::level::LogLevel;
+    let level = if config.flush_advice {
+        LogLevel::Info
+    } else {
+        LogLevel::Debug
+    };
+    if traffic.is_empty() || !tandem::diag::enabled(level) {
+        return;
+    }
+    let memory = config.lambda.memory_size_mb.unwrap_or(1024) as f64;
+    let params = super::tune::model::Params {
+        flush_timeout: config.flush_timeout,
+        ..Default::default()
+    };
+    if let Some(line) = traffic.advice(memory, &params) {
+        tandem::diag::write(level, format_args!("{line}"));
     }
 }

@@ -2,9 +2,9 @@
 //! the strategies' table, a chart of added billed time against data delay, and a timeline of
 //! the first environment's invocations and flushes under the recommended strategy. Pure text.
 
-use super::model::{Event, EventKind};
-use super::report::{Recommendation, Row};
 use std::fmt::Write;
+use tandem_modes::tune::model::{Event, EventKind};
+use tandem_modes::tune::report::{Recommendation, Row};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")

@@ -6,9 +6,8 @@
 //! recommendation. A separate binary: nothing of it is in the Lambda extension.
 
 mod html;
-mod model;
-mod report;
-mod workload;
+
+use tandem_modes::tune::{model, report, workload};
 
 use std::process::ExitCode;
 

@@ -6,23 +6,23 @@
 //! a warm one) plus the bytes over the bandwidth. Pure and deterministic: a virtual clock.
 
 use super::workload::Workload;
+use crate::flush_planner::{AtStart, FlushPlanner};
 use std::time::{Duration, Instant};
 use tandem::config::FlushStrategy;
-use tandem_modes::flush_planner::{AtStart, FlushPlanner};
 
 /// What the model assumes about the network and the data.
 #[derive(Debug, Clone)]
-pub(crate) struct Params {
-    pub(crate) rtt_ms: f64,
+pub struct Params {
+    pub rtt_ms: f64,
     /// Megabits per second to the intake.
-    pub(crate) bandwidth_mbps: f64,
+    pub bandwidth_mbps: f64,
     /// Idle time after which Lambda shuts an environment down.
-    pub(crate) idle_shutdown_s: f64,
+    pub idle_shutdown_s: f64,
     /// A pooled connection older than this (idle) is gone: the next flush handshakes again.
-    pub(crate) keepalive_s: f64,
+    pub keepalive_s: f64,
     /// Compressed bytes each invocation adds, per signal.
-    pub(crate) bytes_per_invocation: [f64; 3],
-    pub(crate) flush_timeout: Duration,
+    pub bytes_per_invocation: [f64; 3],
+    pub flush_timeout: Duration,
 }
 
 impl Default for Params {
@@ -41,31 +41,31 @@ impl Default for Params {
 
 /// Everything one run measured.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Outcome {
+pub struct Outcome {
     /// Billed milliseconds the extension added, per invocation.
-    pub(crate) added_billed_ms: Vec<f64>,
+    pub added_billed_ms: Vec<f64>,
     /// Milliseconds from each invocation's end until its data reached the intake.
-    pub(crate) delay_ms: Vec<f64>,
-    pub(crate) flushes: u64,
-    pub(crate) requests: u64,
-    pub(crate) environments: u64,
+    pub delay_ms: Vec<f64>,
+    pub flushes: u64,
+    pub requests: u64,
+    pub environments: u64,
     /// Most bytes held at once by environments between flushes (frozen while idle).
-    pub(crate) peak_frozen_bytes: f64,
-    pub(crate) span_s: f64,
+    pub peak_frozen_bytes: f64,
+    pub span_s: f64,
     /// The first environment's invocations and flushes (for the report's timeline), bounded.
-    pub(crate) timeline: Vec<Event>,
+    pub timeline: Vec<Event>,
 }
 
 /// Something the first environment did, in milliseconds from the workload's start.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Event {
-    pub(crate) kind: EventKind,
-    pub(crate) start_ms: f64,
-    pub(crate) end_ms: f64,
+pub struct Event {
+    pub kind: EventKind,
+    pub start_ms: f64,
+    pub end_ms: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EventKind {
+pub enum EventKind {
     Invocation,
     Flush,
     /// The environment was reaped (its SHUTDOWN flush follows).
@@ -126,7 +126,7 @@ impl Params {
 }
 
 /// Runs `workload` through `strategy` under `params`.
-pub(crate) fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Outcome {
+pub fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Outcome {
     let base = Instant::now();
     let per_inv: f64 = params.bytes_per_invocation.iter().sum();
     let mut envs: Vec<Env> = Vec::new();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tandem::config::FlushStrategy;
 
 /// The strategies tried: Datadog's adaptive default, `end`, and the other three over a grid.
-pub(crate) fn candidates() -> Vec<(String, FlushStrategy)> {
+pub fn candidates() -> Vec<(String, FlushStrategy)> {
     let mut out = vec![
         ("default".to_string(), FlushStrategy::Default),
         ("end".to_string(), FlushStrategy::End),
@@ -40,36 +40,36 @@ fn secs(s: u64) -> Duration {
 
 /// Pricing and limits of the report.
 #[derive(Debug, Clone)]
-pub(crate) struct Pricing {
-    pub(crate) memory_mb: f64,
+pub struct Pricing {
+    pub memory_mb: f64,
     /// USD per GB-second.
-    pub(crate) price_gb_s: f64,
-    pub(crate) max_delay_s: f64,
+    pub price_gb_s: f64,
+    pub max_delay_s: f64,
 }
 
 /// AWS's published Lambda GB-second prices (first tier, us-east-1).
-pub(crate) const PRICE_X86: f64 = 0.000_016_666_7;
-pub(crate) const PRICE_ARM64: f64 = 0.000_013_333_4;
+pub const PRICE_X86: f64 = 0.000_016_666_7;
+pub const PRICE_ARM64: f64 = 0.000_013_333_4;
 
 /// One strategy's figures (the `--json` schema: field names are stable).
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Row {
-    pub(crate) strategy: String,
-    pub(crate) added_billed_ms_mean: f64,
+pub struct Row {
+    pub strategy: String,
+    pub added_billed_ms_mean: f64,
     pub added_billed_ms_p99: f64,
     pub delay_s_p50: f64,
     pub delay_s_p99: f64,
-    pub(crate) delay_s_max: f64,
-    pub(crate) intake_requests_per_hour: f64,
-    pub(crate) flushes: u64,
-    pub(crate) environments: u64,
-    pub(crate) peak_held_bytes: f64,
-    pub(crate) cost_usd_per_million: f64,
-    pub(crate) cost_usd_per_month: f64,
+    pub delay_s_max: f64,
+    pub intake_requests_per_hour: f64,
+    pub flushes: u64,
+    pub environments: u64,
+    pub peak_held_bytes: f64,
+    pub cost_usd_per_million: f64,
+    pub cost_usd_per_month: f64,
 }
 
 /// Percentile `q` (0–1) of `v`, nearest rank; 0 when empty.
-pub(crate) fn percentile(v: &[f64], q: f64) -> f64 {
+pub fn percentile(v: &[f64], q: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
@@ -79,7 +79,7 @@ pub(crate) fn percentile(v: &[f64], q: f64) -> f64 {
     s[rank - 1]
 }
 
-pub(crate) fn row(strategy: &str, o: &Outcome, invocations: usize, pricing: &Pricing) -> Row {
+pub fn row(strategy: &str, o: &Outcome, invocations: usize, pricing: &Pricing) -> Row {
     let n = invocations.max(1) as f64;
     let mean = o.added_billed_ms.iter().sum::<f64>() / n;
     let hours = (o.span_s / 3600.0).max(1.0 / 3600.0);
@@ -103,15 +103,15 @@ pub(crate) fn row(strategy: &str, o: &Outcome, invocations: usize, pricing: &Pri
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Recommendation {
-    pub(crate) strategy: String,
-    pub(crate) why: String,
-    pub(crate) runner_up: Option<String>,
+pub struct Recommendation {
+    pub strategy: String,
+    pub why: String,
+    pub runner_up: Option<String>,
 }
 
 /// The cheapest row meeting the delay limit (ties: fewer intake requests); when none does,
 /// the one with the smallest p99 delay.
-pub(crate) fn recommend(rows: &[Row], max_delay_s: f64) -> Recommendation {
+pub fn recommend(rows: &[Row], max_delay_s: f64) -> Recommendation {
     let mut ok: Vec<&Row> = rows
         .iter()
         .filter(|r| r.delay_s_p99 <= max_delay_s)
@@ -170,7 +170,7 @@ fn kind_rank(strategy: &str) -> u8 {
 }
 
 /// The terminal table.
-pub(crate) fn table(rows: &[Row]) -> String {
+pub fn table(rows: &[Row]) -> String {
     use std::fmt::Write;
     let mut t = format!(
         "{:<18} {:>10} {:>10} {:>9} {:>9} {:>9} {:>10} {:>6} {:>11}\n",

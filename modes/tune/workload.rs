@@ -7,22 +7,22 @@
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Arrival {
+pub struct Arrival {
     /// Milliseconds from the workload's first arrival.
-    pub(crate) at_ms: f64,
-    pub(crate) duration_ms: f64,
+    pub at_ms: f64,
+    pub duration_ms: f64,
     /// The log stream (one execution environment) when the source says.
-    pub(crate) environment: Option<u32>,
+    pub environment: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Workload {
-    pub(crate) arrivals: Vec<Arrival>,
+pub struct Workload {
+    pub arrivals: Vec<Arrival>,
     /// Lines that were neither a REPORT nor ignorable, and the first few with their numbers.
-    pub(crate) malformed: usize,
-    pub(crate) examples: Vec<(usize, String)>,
+    pub malformed: usize,
+    pub examples: Vec<(usize, String)>,
     /// Lines that were not REPORT lines (other log lines in an export).
-    pub(crate) skipped: usize,
+    pub skipped: usize,
 }
 
 const EXAMPLES: usize = 3;
@@ -34,6 +34,11 @@ impl Workload {
             self.examples
                 .push((line_no, line.chars().take(120).collect()));
         }
+    }
+
+    /// Sorted by arrival, times relative to the first.
+    pub fn normalised(self) -> Workload {
+        self.finish()
     }
 
     /// Sorts by arrival and makes times relative to the first.
@@ -48,7 +53,7 @@ impl Workload {
     }
 
     /// Seconds from the first arrival to the last.
-    pub(crate) fn span_s(&self) -> f64 {
+    pub fn span_s(&self) -> f64 {
         self.arrivals.last().map_or(0.0, |a| a.at_ms / 1000.0)
     }
 }
@@ -62,7 +67,7 @@ fn field_ms(line: &str, name: &str) -> Option<f64> {
 }
 
 /// `2024-05-01T12:00:00.123456+00:00` or `…Z` → epoch milliseconds.
-pub(crate) fn parse_iso_ms(s: &str) -> Option<f64> {
+pub fn parse_iso_ms(s: &str) -> Option<f64> {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
     if b.len() < 19 || b.get(4) != Some(&b'-') || b.get(10) != Some(&b'T') {
@@ -111,7 +116,7 @@ impl Streams {
 }
 
 /// A CloudWatch export of REPORT lines: `aws logs tail` text or `filter-log-events` JSON.
-pub(crate) fn from_report_logs(text: &str) -> Workload {
+pub fn from_report_logs(text: &str) -> Workload {
     let mut w = Workload::default();
     let mut streams = Streams::default();
     let mut add =
@@ -166,7 +171,7 @@ pub(crate) fn from_report_logs(text: &str) -> Workload {
 }
 
 /// `timestamp_ms,duration_ms[,environment]`; a header line is skipped.
-pub(crate) fn from_csv(text: &str) -> Workload {
+pub fn from_csv(text: &str) -> Workload {
     let mut w = Workload::default();
     let mut streams = Streams::default();
     for (i, line) in text.lines().enumerate() {
@@ -194,14 +199,14 @@ pub(crate) fn from_csv(text: &str) -> Workload {
 }
 
 /// A small deterministic generator (xorshift64*), so a profile is the same on every run.
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
-    pub(crate) fn new(seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         Rng(seed.max(1))
     }
     /// Uniform in (0, 1).
-    pub(crate) fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -209,13 +214,13 @@ impl Rng {
         ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
     /// Exponential with the given mean.
-    pub(crate) fn exp(&mut self, mean: f64) -> f64 {
+    pub fn exp(&mut self, mean: f64) -> f64 {
         -mean * self.unit().ln()
     }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
-pub(crate) enum ProfileError {
+pub enum ProfileError {
     #[error("unknown profile {0:?}: expected sporadic, cron, steady, bursty or diurnal")]
     Unknown(String),
     #[error("profile parameter {0:?}: expected key=number")]
@@ -228,7 +233,7 @@ pub(crate) enum ProfileError {
 /// 300), `steady` (rate per second, 1), `bursty` (rate 10 during on_s 60, then off_s 600 idle),
 /// `diurnal` (peak rate 5 at midday, near 0 at night); all take `duration_ms` (100), `hours`
 /// (24) and `seed` (1).
-pub(crate) fn from_profile(spec: &str) -> Result<Workload, ProfileError> {
+pub fn from_profile(spec: &str) -> Result<Workload, ProfileError> {
     let (name, params) = spec.split_once(':').unwrap_or((spec, ""));
     let mut p: HashMap<&str, f64> = HashMap::new();
     for kv in params.split(',').filter(|s| !s.is_empty()) {

@@ -113,6 +113,9 @@ pub struct Config {
     pub logs_buffer_bytes: usize,
     /// Ship the extension's own counters as `tandem.*` metrics (`TANDEM_INTERNAL_METRICS`).
     pub internal_metrics: bool,
+    /// `TANDEM_FLUSH_ADVICE`: log the flush-strategy advice at SHUTDOWN at info level (it is
+    /// always logged at debug level).
+    pub flush_advice: bool,
     /// Cap of the trace buffer, in encoded bytes.
     pub traces_buffer_bytes: usize,
     /// Most live metric contexts (name + tags) at once; more are counted and dropped.
@@ -427,6 +430,7 @@ impl Config {
                 6 * 1024 * 1024,
             ) as usize,
             internal_metrics: r.bool("TANDEM_INTERNAL_METRICS", false),
+            flush_advice: r.bool("TANDEM_FLUSH_ADVICE", false),
             metrics_context_limit: r.u64_in(
                 "TANDEM_METRICS_CONTEXT_LIMIT",
                 100..=10_000_000,

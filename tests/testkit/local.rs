@@ -95,7 +95,7 @@ async fn on_demand(binary: &std::path::Path) -> Result<(), String> {
         binary,
         SimMode::OnDemand,
         TelemetryAnswer::Accept,
-        &[("DD_LOG_LEVEL", "info")],
+        &[("DD_LOG_LEVEL", "info"), ("TANDEM_FLUSH_ADVICE", "true")],
     )
     .await?;
     let origin = h.agent.started;
@@ -276,6 +276,15 @@ async fn finish(h: &mut Harness, origin: Instant) -> Result<(), String> {
         .find_map(|l| l.split("counters: ").nth(1).map(str::to_string))
     {
         println!("  agent counters : {c}");
+    }
+    // On-demand: what the extension would recommend for the traffic it saw (`tandem-tune`).
+    if let Some(a) = h
+        .agent
+        .stderr()
+        .iter()
+        .find_map(|l| l.split("traffic seen: ").nth(1).map(str::to_string))
+    {
+        println!("  flush advice   : {a}");
     }
     let problems: Vec<String> = h
         .agent

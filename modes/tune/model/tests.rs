@@ -1,5 +1,5 @@
 use super::*;
-use crate::workload::Arrival;
+use crate::tune::workload::Arrival;
 
 fn workload(arrivals: &[(f64, f64)]) -> Workload {
     Workload {
