@@ -122,7 +122,7 @@ mod tests {
         }
         let line = busy.advice(1024.0, &Params::default()).unwrap();
         assert!(
-            line.starts_with("traffic seen: 7200 invocations over 3600 s, a call every 0.5 s"),
+            line.starts_with("traffic seen: 7200 invocations over 3600 s, a call every 500 ms"),
             "{line}"
         );
         assert!(line.contains("=continuously,"), "{line}");
