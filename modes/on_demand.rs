@@ -122,6 +122,9 @@ async fn wait_runtime_done(
 
 /// At debug level (info with `TANDEM_FLUSH_ADVICE`): the traffic this environment saw and the
 /// strategy `tandem-tune` would recommend for it (the model runs only when the line is shown).
+/// Once, at SHUTDOWN: kept out of the controller's loop.
+#[cold]
+#[inline(never)]
 fn advise(traffic: &Traffic, config: &tandem::config::Config) {
     use tandem::level::LogLevel;
     let level = if config.flush_advice {

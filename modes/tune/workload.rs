@@ -43,7 +43,7 @@ impl Workload {
 
     /// Sorts by arrival and makes times relative to the first.
     fn finish(mut self) -> Workload {
-        self.arrivals.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+        super::sort_by(&mut self.arrivals, |a, b| a.at_ms < b.at_ms);
         if let Some(first) = self.arrivals.first().map(|a| a.at_ms) {
             for a in &mut self.arrivals {
                 a.at_ms -= first;

@@ -96,3 +96,15 @@ fn periodic_blocking_flushes_run_beside_the_function() {
     let added: Vec<f64> = o.added_billed_ms.iter().map(|x| x.round()).collect();
     assert_eq!(added, [0.0, 0.0, 5.0]);
 }
+
+#[test]
+fn percentiles_by_rank() {
+    use crate::tune::report::percentile;
+    assert_eq!(percentile(&[30.0, 30.0, 10.0], 0.99), 30.0);
+    assert_eq!(percentile(&[30.0, 30.0, 10.0], 0.2), 10.0);
+    assert_eq!(percentile(&[], 0.5), 0.0);
+    assert_eq!(percentile(&[0.0, 0.0, 5.0], 0.5), 0.0);
+    let v: Vec<f64> = (1..=1000).map(f64::from).collect();
+    let p99 = percentile(&v, 0.99);
+    assert!((p99 - 990.0).abs() <= 990.0 * 0.01, "{p99}");
+}
