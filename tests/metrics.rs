@@ -235,8 +235,7 @@ async fn enhanced_metrics_on_demand_sequence() {
     )
     .await
     .unwrap();
-    h.platform.emit([json!({"time": ev::rfc3339(tandem::time::now_ms()), "type": "platform.initReport",
-        "record": {"initializationType": "on-demand", "phase": "init", "status": "success", "metrics": {"durationMs": 321.0}}})]);
+    h.platform.emit([ev::init_report(321.0)]);
     let outcomes = [
         Outcome {
             init_duration_ms: Some(321.0),

@@ -90,9 +90,8 @@ pub(crate) async fn run_suite(
         .await
         .unwrap();
     // The init report gives the cold start its duration.
-    h.platform.emit([json!({"time": tandem_testkit::events::rfc3339(tandem::time::now_ms()),
-        "type": "platform.initReport", "record": {"initializationType": "on-demand", "phase": "init",
-        "status": "success", "metrics": {"durationMs": 180.0}}})]);
+    h.platform
+        .emit([tandem_testkit::events::init_report(180.0)]);
     assert!(h.platform.wait_telemetry_drained(T).await);
     let lifecycle = h.agent.lifecycle_addr(T).await.unwrap();
     let agent = h.agent.trace_agent_addr(T).await.unwrap();

@@ -20,23 +20,6 @@ struct Run {
     ids: HashMap<&'static str, String>,
 }
 
-fn init_start(runtime_version: &str) -> Value {
-    json!({
-        "time": ev::rfc3339(tandem::time::now_ms()), "type": "platform.initStart",
-        "record": {"initializationType": "on-demand", "phase": "init",
-            "runtimeVersion": runtime_version,
-            "runtimeVersionArn": "arn:aws:lambda:us-east-1::runtime:0123abcd"}
-    })
-}
-
-fn init_report(ms: f64) -> Value {
-    json!({
-        "time": ev::rfc3339(tandem::time::now_ms()), "type": "platform.initReport",
-        "record": {"initializationType": "on-demand", "phase": "init", "status": "success",
-            "metrics": {"durationMs": ms}}
-    })
-}
-
 async fn on_demand() -> Run {
     let mut h = Harness::start(
         bin(),
@@ -57,9 +40,9 @@ async fn on_demand() -> Run {
         .map(|(n, k)| (*k, request_id(9_100 + n as u64)))
         .collect();
     h.platform.emit([
-        init_start("python:3.12.v40"),
+        ev::init_start("python:3.12.v40"),
         ev::function_text("init: loading config"),
-        init_report(250.0),
+        ev::init_report(250.0),
     ]);
     let statsd = h.agent.dogstatsd_addr(T).await.unwrap();
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -131,8 +114,8 @@ async fn durable() -> Run {
     .unwrap();
     let id = request_id(9_200);
     h.platform.emit([
-        init_start("python:3.13.DurableFunction.v1"),
-        init_report(100.0),
+        ev::init_start("python:3.13.DurableFunction.v1"),
+        ev::init_report(100.0),
     ]);
     let lifecycle = h.agent.lifecycle_addr(T).await.unwrap();
     let before = h.platform.begin_invoke(&id, T).await.unwrap();

@@ -29,6 +29,25 @@ pub fn rfc3339(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
 }
 
+/// `platform.initStart` of an on-demand init with `runtime_version`.
+pub fn init_start(runtime_version: &str) -> Value {
+    envelope(
+        "platform.initStart",
+        json!({"initializationType": "on-demand", "phase": "init",
+            "runtimeVersion": runtime_version,
+            "runtimeVersionArn": "arn:aws:lambda:us-east-1::runtime:0123abcd"}),
+    )
+}
+
+/// `platform.initReport` of a successful on-demand init that took `duration_ms`.
+pub fn init_report(duration_ms: f64) -> Value {
+    envelope(
+        "platform.initReport",
+        json!({"initializationType": "on-demand", "phase": "init", "status": "success",
+            "metrics": {"durationMs": duration_ms}}),
+    )
+}
+
 pub fn start(request_id: &str) -> Value {
     envelope(
         "platform.start",
