@@ -12,6 +12,7 @@
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The marker in `platform.initStart`'s `runtimeVersion` of a durable function.
 const RUNTIME_MARKER: &str = "DurableFunction";
@@ -112,12 +113,16 @@ fn parse_arn(arn: &str) -> Option<(String, String)> {
 #[derive(Debug, Default)]
 pub struct Registry {
     state: Mutex<(HashMap<String, Context>, VecDeque<String>)>,
+    /// Anything was ever recorded: every log line of a function that is not durable asks, so
+    /// for those the answer is one atomic load, not a lock.
+    used: AtomicBool,
 }
 
 impl Registry {
     /// Records (or completes) `request_id`'s context; a later status never erases an earlier
     /// one with nothing.
     pub fn record(&self, request_id: &str, ctx: Context) {
+        self.used.store(true, Ordering::Relaxed);
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(known) = st.0.get_mut(request_id) {
             let status = ctx.status.clone().or_else(|| known.status.take());
@@ -142,6 +147,9 @@ impl Registry {
     }
 
     pub fn get(&self, request_id: &str) -> Option<Context> {
+        if !self.used.load(Ordering::Relaxed) {
+            return None;
+        }
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.0.get(request_id).cloned()
     }

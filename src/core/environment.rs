@@ -26,11 +26,9 @@ impl EnvironmentUsage {
         }
     }
 
-    /// Telemetry came while `running` invocations were in flight.
-    pub(super) fn note(&self, running: usize) {
-        if running > 0 {
-            self.busy.store(true, Ordering::Relaxed);
-        }
+    /// An invocation started in the current window.
+    pub(super) fn note_started(&self) {
+        self.busy.store(true, Ordering::Relaxed);
     }
 
     /// Closes the window (before a flush takes the metrics); `still_running` invocations keep

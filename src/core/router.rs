@@ -30,16 +30,17 @@ impl Agent {
                 }
                 stream_ids.push(id.clone());
             }
-            if let Some(env) = &self.inner.environment {
-                // An invocation that started and ended within this batch ran too.
-                let started = events
-                    .iter()
-                    .filter(|e| matches!(e.event, TelemetryEvent::Start(_)))
-                    .count();
-                env.note(tracker.concurrency() + started);
-            }
             (happened, stream_ids)
         };
+        // Managed Instances: a window in which an invocation started is busy (one still running
+        // when a window closes makes the next one busy: `EnvironmentUsage::sample`).
+        if let Some(env) = &self.inner.environment
+            && events
+                .iter()
+                .any(|e| matches!(e.event, TelemetryEvent::Start(_)))
+        {
+            env.note_started();
+        }
         for (ev, stream_id) in events.iter().zip(&stream_ids) {
             self.inner.logs.on_event(ev, stream_id.as_deref());
             let current = match self.inner.attribution {

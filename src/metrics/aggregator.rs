@@ -155,7 +155,7 @@ impl Aggregator {
         let mut n = 0;
         // Excluded names go before the context key, so lines differing only by them aggregate
         // together (the function's tags are left off at flush).
-        let exclude = if origin_for(name) == CUSTOM_ORIGIN {
+        let exclude = if !self.custom_exclude.is_empty() && origin_for(name) == CUSTOM_ORIGIN {
             &self.custom_exclude[..]
         } else {
             &[]

@@ -78,6 +78,9 @@ struct Tags<'a> {
 
 /// `tag`'s name (the part before `:`, or a bare tag whole) is one of `exclude`.
 pub(super) fn excluded(exclude: &[String], tag: &str) -> bool {
+    if exclude.is_empty() {
+        return false;
+    }
     let name = tag.split_once(':').map_or(tag, |(k, _)| k);
     exclude.iter().any(|x| x == name)
 }
