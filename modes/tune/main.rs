@@ -141,7 +141,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
             }
             "--price-gb-s" => price = Some(number(args, &mut i, a)?),
             "--flush-timeout" => {
-                params.flush_timeout = std::time::Duration::from_secs_f64(number(args, &mut i, a)?)
+                let s = number(args, &mut i, a)?;
+                params.flush_timeout = std::time::Duration::try_from_secs_f64(s)
+                    .map_err(|_| format!("{a} {s:e}: expected seconds a Duration can hold"))?
             }
             "--max-delay" => max_delay = number(args, &mut i, a)?,
             "--json" => json = true,

@@ -99,8 +99,12 @@ fn note(out: &mut Outcome, env: &Env, kind: EventKind, start_ms: f64, end_ms: f6
     }
 }
 
+/// The virtual clock's instant `ms` after `base`. A workload's times come from outside (a CSV):
+/// anything not finite or beyond a thousand years saturates instead of panicking.
 fn instant(base: Instant, ms: f64) -> Instant {
-    base + Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+    const MAX_S: f64 = 1000.0 * 365.25 * 86_400.0;
+    let d = Duration::try_from_secs_f64((ms / 1000.0).clamp(0.0, MAX_S)).unwrap_or_default();
+    base.checked_add(d).unwrap_or(base)
 }
 
 impl Params {

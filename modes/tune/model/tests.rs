@@ -108,3 +108,11 @@ fn percentiles_by_rank() {
     let p99 = percentile(&v, 0.99);
     assert!((p99 - 990.0).abs() <= 990.0 * 0.01, "{p99}");
 }
+
+/// Times from outside (a CSV) never panic the clock: they saturate.
+#[test]
+fn absurd_times_saturate() {
+    let w = workload(&[(0.0, 1.0), (1e300, 1e300)]);
+    let o = run(&w, FlushStrategy::Default, &params());
+    assert_eq!(o.added_billed_ms.len(), 2);
+}
