@@ -23,8 +23,11 @@ pub async fn run(
     let mut planner =
         FlushPlanner::new(config.flush_strategy, config.flush_timeout, Instant::now());
     let await_runtime_done = telemetry_active && !config.local_test;
-    // What this environment's traffic was, for the advice at SHUTDOWN (debug level).
-    let mut traffic = Traffic::new(Instant::now());
+    // What this environment's traffic was, for the advice at SHUTDOWN — kept only when that
+    // line will be shown (debug level, or TANDEM_FLUSH_ADVICE).
+    let mut traffic = (config.flush_advice
+        || tandem::diag::enabled(tandem::level::LogLevel::Debug))
+    .then(|| Traffic::new(Instant::now()));
     while let Some(event) = super::next_event(&client).await {
         match event {
             NextEvent::Invoke(invoke) => {
@@ -40,7 +43,9 @@ pub async fn run(
                 };
 
                 let now = Instant::now();
-                traffic.started(now);
+                if let Some(t) = traffic.as_mut() {
+                    t.started(now);
+                }
                 match planner.on_invocation_start(now) {
                     AtStart::Nothing => {}
                     AtStart::FlushBlocking => {
@@ -67,8 +72,8 @@ pub async fn run(
                         wait_runtime_done(&agent, &request_id, until, config.flush_timeout).await;
                     }
                     let now = Instant::now();
-                    if await_runtime_done {
-                        traffic.ended(now);
+                    if let Some(t) = traffic.as_mut().filter(|_| await_runtime_done) {
+                        t.ended(now);
                     }
                     if planner.flush_at_end(now) {
                         agent.flush(flush_deadline(now)).await;
@@ -81,7 +86,9 @@ pub async fn run(
                 deadline_ms,
             } => {
                 tandem::log_debug!("SHUTDOWN ({reason})");
-                advise(&traffic, &config);
+                if let Some(t) = &traffic {
+                    advise(t, &config);
+                }
                 agent
                     .shutdown(deadline_or(deadline_ms, super::SHUTDOWN_FALLBACK))
                     .await;
