@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::process::Command;
 
 fn tune(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tandem-tune"))
+    let out = Command::new(tandem_testkit::process::release_tune())
         .args(args)
         .output()
         .unwrap();

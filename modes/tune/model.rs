@@ -3,7 +3,12 @@
 //! no timers run — and reaped after `idle_shutdown`, whose SHUTDOWN flushes what they hold),
 //! each with its own copy of the extension's real `FlushPlanner` deciding when to flush. A
 //! flush costs round trips × RTT (three on a cold connection: TCP, TLS 1.3, the request; one on
-//! a warm one) plus the bytes over the bandwidth. Pure and deterministic: a virtual clock.
+//! a warm one), the bytes over the bandwidth and the extension's own work; it sends one request
+//! per signal that has data, as the extension's shipper does (logs split at 1,000 entries). An
+//! invocation's `platform.report` (its REPORT line, its report-based enhanced metrics) reaches
+//! the extension only after the invocation, so it leaves with a later flush — at the latest the
+//! SHUTDOWN's. `tandem-tune --validate` checks all of this against the real extension. Pure and
+//! deterministic: a virtual clock.
 
 use super::workload::Workload;
 use crate::flush_planner::{AtStart, FlushPlanner};
@@ -18,12 +23,32 @@ pub struct Params {
     pub bandwidth_mbps: f64,
     /// Idle time after which Lambda shuts an environment down.
     pub idle_shutdown_s: f64,
-    /// A pooled connection older than this (idle) is gone: the next flush handshakes again.
+    /// A pooled connection idle longer than this is gone: the next flush handshakes again.
     pub keepalive_s: f64,
-    /// Compressed bytes each invocation adds, per signal.
-    pub bytes_per_invocation: [f64; 3],
+    /// Log lines, DogStatsD metric points and spans the function produces per invocation.
+    pub per_invocation: [f64; 3],
+    /// The extension's own milliseconds per flush (taking, encoding, handling the answers).
+    pub overhead_ms: f64,
+    /// How long Lambda's Telemetry API holds `platform.runtimeDone` (the subscription's
+    /// buffering): billed whenever the extension waits for it (the flush-at-end plans).
+    pub telemetry_ms: f64,
     pub flush_timeout: Duration,
 }
+
+/// Compressed bytes per log line, metric point and span (zstd, typical Lambda payloads).
+pub const BYTES_PER_ITEM: [f64; 3] = [60.0, 30.0, 120.0];
+/// Log lines the platform adds per invocation before its end (START, END) and after (REPORT).
+const PLATFORM_LINES: f64 = 2.0;
+/// Compressed bytes of what a `platform.report` adds: the REPORT line, its enhanced metrics.
+const REPORT_BYTES: f64 = 300.0;
+/// Log entries per logs request (the extension's logs encoder).
+const LOGS_PER_REQUEST: f64 = 1_000.0;
+/// reqwest's pool drops a connection idle for 90 s (the extension's HTTP client's default).
+pub const CLIENT_IDLE_S: f64 = 90.0;
+/// Measured: the extension's own time per `end` flush against a loopback intake, p50 of
+/// `tandem-tune --profile steady:rate=5 --rtt-ms 0 --validate --validate-strategy end` on a
+/// 2-core x86_64 machine (README "Tuning the flush strategy").
+pub const OVERHEAD_MS: f64 = 5.0;
 
 impl Default for Params {
     fn default() -> Self {
@@ -31,9 +56,10 @@ impl Default for Params {
             rtt_ms: 20.0,
             bandwidth_mbps: 100.0,
             idle_shutdown_s: 600.0,
-            keepalive_s: 60.0,
-            // 10 log lines, 5 metric points, 10 spans, compressed.
-            bytes_per_invocation: [600.0, 150.0, 1_200.0],
+            keepalive_s: CLIENT_IDLE_S,
+            per_invocation: [10.0, 5.0, 10.0],
+            overhead_ms: OVERHEAD_MS,
+            telemetry_ms: tandem::lambda::client::TELEMETRY_TIMEOUT_MS as f64,
             flush_timeout: Duration::from_secs(30),
         }
     }
@@ -83,6 +109,9 @@ struct Env {
     /// Invocation end times whose data is buffered, and their bytes.
     pending: Vec<f64>,
     pending_bytes: f64,
+    /// Reports buffered (in `pending_bytes`), and reports not yet delivered by Lambda.
+    pending_reports: u64,
+    held_reports: u64,
     last_flush_end: Option<f64>,
     /// A background flush started during an invocation and cut by the freeze: its data and the
     /// work left (ms), finished at the next thaw.
@@ -107,32 +136,61 @@ fn instant(base: Instant, ms: f64) -> Instant {
     base.checked_add(d).unwrap_or(base)
 }
 
+impl Env {
+    fn has_data(&self) -> bool {
+        !self.pending.is_empty() || self.pending_reports > 0
+    }
+
+    /// Lambda delivers the held reports (while the environment runs, or before SHUTDOWN).
+    fn receive_reports(&mut self) {
+        self.pending_reports += self.held_reports;
+        self.pending_bytes += self.held_reports as f64 * REPORT_BYTES;
+        self.held_reports = 0;
+    }
+}
+
 impl Params {
+    /// Compressed bytes one invocation's own data adds.
+    pub fn bytes_per_invocation(&self) -> f64 {
+        let platform = PLATFORM_LINES * BYTES_PER_ITEM[0];
+        platform
+            + self
+                .per_invocation
+                .iter()
+                .zip(BYTES_PER_ITEM)
+                .map(|(n, b)| n * b)
+                .sum::<f64>()
+    }
+
     fn flush_cost(&self, env: &Env, now: f64) -> f64 {
         let cold = env
             .last_flush_end
             .is_none_or(|t| now - t > self.keepalive_s * 1000.0);
         let trips = if cold { 3.0 } else { 1.0 };
         let transfer = env.pending_bytes * 8.0 / (self.bandwidth_mbps * 1000.0);
-        trips * self.rtt_ms + transfer
+        trips * self.rtt_ms + transfer + self.overhead_ms
     }
 
+    /// The requests a flush of what `env` holds sends: logs (split at 1,000 entries) and the
+    /// enhanced metrics' sketches whenever anything is held; DogStatsD series and traces when
+    /// an invocation's own data is.
     fn requests(&self, env: &Env) -> u64 {
-        if env.pending.is_empty() {
-            0
-        } else {
-            self.bytes_per_invocation
-                .iter()
-                .filter(|b| **b > 0.0)
-                .count() as u64
+        if !env.has_data() {
+            return 0;
         }
+        let invocations = env.pending.len() as f64;
+        let entries =
+            invocations * (self.per_invocation[0] + PLATFORM_LINES) + env.pending_reports as f64;
+        let logs = (entries / LOGS_PER_REQUEST).ceil().max(1.0) as u64;
+        let own = |n: f64| u64::from(invocations > 0.0 && n > 0.0);
+        logs + 1 + own(self.per_invocation[1]) + own(self.per_invocation[2])
     }
 }
 
 /// Runs `workload` through `strategy` under `params`.
 pub fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Outcome {
     let base = Instant::now();
-    let per_inv: f64 = params.bytes_per_invocation.iter().sum();
+    let per_inv = params.bytes_per_invocation();
     let mut envs: Vec<Env> = Vec::new();
     let mut out = Outcome {
         span_s: workload.span_s(),
@@ -148,6 +206,7 @@ pub fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Out
             out.delay_ms.push(start + cost - end);
         }
         env.pending_bytes = 0.0;
+        env.pending_reports = 0;
         env.last_flush_end = Some(start + cost);
     };
     for a in &workload.arrivals {
@@ -165,8 +224,9 @@ pub fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Out
                     out.delay_ms.push(at + left - end);
                 }
             }
+            e.receive_reports();
             let cost = params.flush_cost(e, at);
-            if !e.pending.is_empty() {
+            if e.has_data() {
                 deliver(e, at, cost, &mut out);
             }
             false
@@ -187,6 +247,8 @@ pub fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Out
                     planner: FlushPlanner::new(strategy, params.flush_timeout, instant(base, now)),
                     pending: Vec::new(),
                     pending_bytes: 0.0,
+                    pending_reports: 0,
+                    held_reports: 0,
                     last_flush_end: None,
                     in_flight: None,
                 });
@@ -225,20 +287,29 @@ pub fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Out
                     out.requests += params.requests(env);
                     let ends = std::mem::take(&mut env.pending);
                     env.pending_bytes = 0.0;
+                    env.pending_reports = 0;
                     env.in_flight = Some((ends, now + cost - end));
                 }
             }
         }
+        // The previous invocation's report arrived while this one ran.
+        env.receive_reports();
         env.pending.push(end);
         env.pending_bytes += per_inv;
-        if env.planner.may_flush_at_end() && env.planner.flush_at_end(instant(base, end)) {
-            let cost = params.flush_cost(env, end);
-            deliver(env, end, cost, &mut out);
-            env.planner.record_flush(instant(base, end + cost));
-            busy_until = busy_until.max(end + cost);
+        if env.planner.may_flush_at_end() {
+            // The extension holds `/next` until Lambda delivers runtimeDone.
+            let seen = end + params.telemetry_ms;
+            busy_until = busy_until.max(seen);
+            if env.planner.flush_at_end(instant(base, seen)) {
+                let cost = params.flush_cost(env, seen);
+                deliver(env, seen, cost, &mut out);
+                env.planner.record_flush(instant(base, seen + cost));
+                busy_until = busy_until.max(seen + cost);
+            }
         }
         out.added_billed_ms.push(busy_until - end);
         env.busy_until = busy_until;
+        env.held_reports += 1;
         let held: f64 = envs.iter().map(|e| e.pending_bytes).sum();
         frozen_bytes = frozen_bytes.max(held);
     }
@@ -251,7 +322,8 @@ pub fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Out
                 out.delay_ms.push(at + left - end);
             }
         }
-        if !e.pending.is_empty() {
+        e.receive_reports();
+        if e.has_data() {
             let cost = params.flush_cost(e, at);
             deliver(e, at, cost, &mut out);
         }

@@ -8,6 +8,11 @@ use std::time::Duration;
 /// The file name Datadog's libraries look for under `/opt/extensions`.
 pub const EXTENSION_NAME: &str = "datadog-agent";
 
+/// The Telemetry API subscription's `timeoutMs` (Datadog's, observed): Lambda holds a batch
+/// up to this long, so an extension that waits for `platform.runtimeDone` adds up to this much
+/// to the billed duration (`tandem-tune` models it).
+pub const TELEMETRY_TIMEOUT_MS: u64 = 25;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LambdaApiError {
     #[error("AWS_LAMBDA_RUNTIME_API is not set: not running inside Lambda")]
@@ -146,7 +151,7 @@ impl ExtensionsClient {
         let body = serde_json::json!({
             "schemaVersion": schema,
             "types": types,
-            "buffering": { "maxItems": 1000, "maxBytes": 262_144, "timeoutMs": 25 },
+            "buffering": { "maxItems": 1000, "maxBytes": 262_144, "timeoutMs": TELEMETRY_TIMEOUT_MS },
             "destination": { "protocol": "HTTP", "URI": format!("http://sandbox.localdomain:{port}/") },
         })
         .to_string();

@@ -56,11 +56,22 @@ impl Captured {
     }
 }
 
+/// A distant intake, as seen from Lambda: each request's answer waits one round trip plus its
+/// bytes over the bandwidth; a new connection first pays two more round trips (TCP's handshake
+/// and TLS 1.3's), charged before its first request is read.
+#[derive(Debug, Clone, Copy)]
+pub struct Network {
+    pub rtt: Duration,
+    pub bytes_per_s: f64,
+}
+
 #[derive(Default)]
 struct State {
     requests: Vec<Captured>,
     faults: VecDeque<Fault>,
     default_fault: Option<Fault>,
+    network: Option<Network>,
+    connections: u64,
 }
 
 struct Shared {
@@ -83,6 +94,34 @@ impl Drop for CaptureIntake {
 impl CaptureIntake {
     pub async fn start() -> std::io::Result<CaptureIntake> {
         Self::start_with(|stream| async move { Ok(stream) }, "http").await
+    }
+
+    /// A plain-HTTP intake that answers as if `network` away (see [`Network`]).
+    pub async fn start_remote(network: Network) -> std::io::Result<CaptureIntake> {
+        let slot: Arc<Mutex<Option<Arc<Shared>>>> = Arc::default();
+        let shared_for_upgrade = slot.clone();
+        let intake = Self::start_with(
+            move |stream| {
+                let shared = tandem::sync::lock(&shared_for_upgrade).clone();
+                async move {
+                    if let Some(shared) = shared {
+                        lock(&shared).connections += 1;
+                        tokio::time::sleep(network.rtt * 2).await;
+                    }
+                    Ok(stream)
+                }
+            },
+            "http",
+        )
+        .await?;
+        intake.state().network = Some(network);
+        *tandem::sync::lock(&slot) = Some(intake.shared.clone());
+        Ok(intake)
+    }
+
+    /// Connections accepted by a [`CaptureIntake::start_remote`] intake.
+    pub fn connections(&self) -> u64 {
+        self.state().connections
     }
 
     /// An HTTPS intake serving the PEM certificate chain and key at the given paths.
@@ -275,10 +314,15 @@ async fn capture(
     };
     let (idx, fault) = {
         let mut s = lock(&shared);
+        let distance = s.network.map(|n| {
+            let transfer = raw.len() as f64 / n.bytes_per_s.max(1.0);
+            Fault::Delay(n.rtt + Duration::from_secs_f64(transfer.min(3600.0)))
+        });
         let fault = s
             .faults
             .pop_front()
             .or(s.default_fault)
+            .or(distance)
             .unwrap_or(Fault::None);
         s.requests.push(Captured {
             method: parts.method.to_string(),

@@ -15,6 +15,7 @@ pub mod msgpack;
 pub mod platform;
 pub mod process;
 pub mod proxy;
+pub mod replay;
 pub mod runtime_api;
 pub mod tools;
 

@@ -6,8 +6,7 @@
 
 use prost::Message;
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tandem::metrics::proto::{MetricPayload, MetricSeries, SketchMsg, SketchPayload};
 use tandem_testkit::events as ev;
@@ -36,7 +35,7 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let binary = agent_binary()?;
+    let binary = tandem_testkit::process::agent_binary()?;
     println!(
         "Tandem local run: the real agent ({}) against the embedded Lambda simulator and capture intake\n",
         binary.display()
@@ -46,48 +45,6 @@ async fn run() -> Result<(), String> {
     managed_instance(&binary).await?;
     println!("\nAll data above was captured by the local intake; nothing left this machine.");
     Ok(())
-}
-
-/// The extension binary to run: `TANDEM_BIN` if set, else `tandem` beside this executable.
-/// Under `cargo run` (which sets `CARGO`) it is built first, in this executable's profile, so
-/// the README's one command is all a local run needs (a no-op when it is up to date).
-fn agent_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("TANDEM_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let me = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    let dir = me
-        .parent()
-        .ok_or_else(|| format!("{} has no parent folder", me.display()))?;
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        let mut build = Command::new(cargo);
-        build.args([
-            "build",
-            "--quiet",
-            "-p",
-            "tandem-extension",
-            "--bin",
-            "tandem",
-        ]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build
-            .status()
-            .map_err(|e| format!("cannot run cargo to build the extension: {e}"))?;
-        if !status.success() {
-            return Err(format!("building the extension failed ({status})"));
-        }
-    }
-    let binary = dir.join("tandem");
-    if binary.is_file() {
-        Ok(binary)
-    } else {
-        Err(format!(
-            "{} not found: build it with `cargo build --release --bin tandem`, or set TANDEM_BIN",
-            binary.display()
-        ))
-    }
 }
 
 async fn on_demand(binary: &std::path::Path) -> Result<(), String> {

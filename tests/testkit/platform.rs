@@ -337,6 +337,23 @@ impl Platform {
         outcome: Outcome,
         timeout: Duration,
     ) -> Result<InvocationTiming, String> {
+        let timing = self
+            .finish_invoke_holding_report(request_id, before, outcome, timeout)
+            .await?;
+        self.emit_report(request_id, outcome);
+        Ok(timing)
+    }
+
+    /// `platform.runtimeDone` and the extension's next `/next`, without the `platform.report`
+    /// (for a caller that freezes the environment first and emits it at the thaw, as the
+    /// report of a frozen environment reaches its extension).
+    pub async fn finish_invoke_holding_report(
+        &self,
+        request_id: &str,
+        before: usize,
+        outcome: Outcome,
+        timeout: Duration,
+    ) -> Result<InvocationTiming, String> {
         let mut runtime_done = crate::events::runtime_done(request_id, outcome.status, 12.5);
         if let Some(e) = outcome.error_type {
             runtime_done["record"]["errorType"] = json!(e);
@@ -360,6 +377,16 @@ impl Platform {
             ));
         }
         let next_called = self.state().next_calls[before];
+        Ok(InvocationTiming {
+            request_id: request_id.to_string(),
+            runtime_done_sent,
+            runtime_done_delivered,
+            next_called,
+        })
+    }
+
+    /// `platform.report` for an invocation that ended the way `outcome` says.
+    pub fn emit_report(&self, request_id: &str, outcome: Outcome) {
         let mut report = crate::events::report(request_id, 20.0, false);
         report["record"]["status"] = json!(outcome.status);
         report["record"]["metrics"]["maxMemoryUsedMB"] = json!(outcome.max_memory_used_mb);
@@ -367,12 +394,6 @@ impl Platform {
             report["record"]["metrics"]["initDurationMs"] = json!(init);
         }
         self.emit([report]);
-        Ok(InvocationTiming {
-            request_id: request_id.to_string(),
-            runtime_done_sent,
-            runtime_done_delivered,
-            next_called,
-        })
     }
 
     fn delivered_at(&self, event: &Value) -> Option<(Instant, Instant)> {

@@ -187,30 +187,73 @@ pub fn counter(log: &[String], name: &str) -> u64 {
 /// the debug build carries about 12 MiB more of its own.
 pub fn release_extension() -> &'static std::path::Path {
     static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    BINARY.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join("..");
-        let status = std::process::Command::new(cargo)
-            .current_dir(&root)
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "-p",
-                "tandem-extension",
-                "--bin",
-                "tandem",
-            ])
+    BINARY.get_or_init(|| release_binary("tandem-extension", "tandem"))
+}
+
+/// `tandem-tune` in the release profile (its `--validate` runs the release extension beside it).
+pub fn release_tune() -> &'static std::path::Path {
+    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| release_binary("tandem-testkit", "tandem-tune"))
+}
+
+/// Builds `package`'s binary `bin` in the release profile with the `cargo` running the tests.
+fn release_binary(package: &str, bin: &str) -> std::path::PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..");
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "--quiet", "--release", "-p", package, "--bin", bin])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the release {bin} failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    target.join("release").join(bin)
+}
+
+/// The extension binary to run: `TANDEM_BIN` if set, else `tandem` beside this executable.
+/// Under `cargo run` (which sets `CARGO`) it is built first, in this executable's profile, so
+/// the README's one command is all a local run needs (a no-op when it is up to date).
+pub fn agent_binary() -> Result<std::path::PathBuf, String> {
+    if let Some(path) = std::env::var_os("TANDEM_BIN") {
+        return Ok(std::path::PathBuf::from(path));
+    }
+    let me = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let dir = me
+        .parent()
+        .ok_or_else(|| format!("{} has no parent folder", me.display()))?;
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        let mut build = std::process::Command::new(cargo);
+        build.args([
+            "build",
+            "--quiet",
+            "-p",
+            "tandem-extension",
+            "--bin",
+            "tandem",
+        ]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build
             .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the release extension failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        target.join("release").join("tandem")
-    })
+            .map_err(|e| format!("cannot run cargo to build the extension: {e}"))?;
+        if !status.success() {
+            return Err(format!("building the extension failed ({status})"));
+        }
+    }
+    let binary = dir.join("tandem");
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "{} not found: build it with `cargo build --release --bin tandem`, or set TANDEM_BIN",
+            binary.display()
+        ))
+    }
 }
 
 /// The peak RSS the extension logged at shutdown (`shutdown: peak memory N KiB (VmHWM)`).

@@ -3,9 +3,12 @@
 //! profile) through a model of Lambda's environments, each running the extension's own flush
 //! planner (`tandem_modes::flush_planner`, the code the extension runs), and reports per
 //! strategy the billed time added, the data delay, the intake requests and the cost, then a
-//! recommendation. A separate binary: nothing of it is in the Lambda extension.
+//! recommendation. `--validate` replays the first minutes through the real extension on the
+//! test kit's simulator and compares. A binary of the test kit: nothing of it is in the Lambda
+//! extension.
 
 mod html;
+mod validate;
 
 use tandem_modes::tune::{model, report, workload};
 
@@ -26,17 +29,22 @@ model
   --site SITE --region R    e.g. datadoghq.com us-east-1 (a rough table, see README)
   --bandwidth-mbps N        100
   --idle-shutdown S         seconds before Lambda reaps an idle environment (600)
-  --keepalive-s S           idle seconds a pooled connection survives (60)
+  --keepalive-s S           idle seconds a pooled connection survives (90: the extension's
+                            HTTP client; less if the intake or a NAT closes sooner)
+  --overhead-ms MS          the extension's own time per flush (5, measured on loopback)
   --logs-per-invocation N   10      --metrics-per-invocation N  5     --spans-per-invocation N  10
   --memory-mb MB            1024    --arch x86_64|arm64 (x86_64)     --price-gb-s USD
   --flush-timeout S         30 (DD_FLUSH_TIMEOUT)
 report
   --max-delay S             p99 data delay the recommendation must meet (60)
   --json                    the report as JSON (schema in the README)
-  --html FILE               also write a self-contained HTML page with charts";
-
-/// Compressed bytes per log line, metric point and span (zstd, typical Lambda payloads).
-const BYTES_PER: [f64; 3] = [60.0, 30.0, 120.0];
+  --html FILE               also write a self-contained HTML page with charts
+validate
+  --validate                replay the first minutes through the real extension (the `tandem`
+                            binary beside this one, or TANDEM_BIN) on the embedded simulator,
+                            with an intake --rtt-ms away; print model vs measured
+  --validate-minutes M      3 (wall time per strategy)
+  --validate-strategy S     repeatable; default: the recommendation, `end` and `default`";
 
 struct Args {
     workload: workload::Workload,
@@ -45,6 +53,8 @@ struct Args {
     pricing: report::Pricing,
     json: bool,
     html: Option<String>,
+    /// `--validate`: minutes, and the strategies asked for.
+    validate: Option<(f64, Vec<String>)>,
 }
 
 fn value<'a>(args: &'a [String], i: &mut usize, name: &str) -> Result<&'a str, String> {
@@ -112,6 +122,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let (mut memory_mb, mut arm64, mut price, mut max_delay) = (1024.0, false, None, 60.0);
     let (mut site, mut region, mut rtt) = (None, None, None);
     let (mut source, mut json, mut html) = (None, false, None);
+    let (mut validate, mut minutes, mut validate_strategies) = (false, 3.0, Vec::new());
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -128,6 +139,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--bandwidth-mbps" => params.bandwidth_mbps = number(args, &mut i, a)?.max(0.001),
             "--idle-shutdown" => params.idle_shutdown_s = number(args, &mut i, a)?,
             "--keepalive-s" => params.keepalive_s = number(args, &mut i, a)?,
+            "--overhead-ms" => params.overhead_ms = number(args, &mut i, a)?,
             "--logs-per-invocation" => counts[0] = number(args, &mut i, a)?,
             "--metrics-per-invocation" => counts[1] = number(args, &mut i, a)?,
             "--spans-per-invocation" => counts[2] = number(args, &mut i, a)?,
@@ -148,6 +160,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--max-delay" => max_delay = number(args, &mut i, a)?,
             "--json" => json = true,
             "--html" => html = Some(value(args, &mut i, a)?.to_string()),
+            "--validate" => validate = true,
+            "--validate-minutes" => minutes = number(args, &mut i, a)?,
+            "--validate-strategy" => validate_strategies.push(value(args, &mut i, a)?.to_string()),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -160,9 +175,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         })?,
         _ => params.rtt_ms,
     };
-    for (k, (c, b)) in counts.iter().zip(BYTES_PER).enumerate() {
-        params.bytes_per_invocation[k] = c * b;
-    }
+    params.per_invocation = counts;
     let (kind, path) = source.ok_or("give a workload: --profile, --csv or --report-logs")?;
     let workload = match kind.as_str() {
         "--profile" => workload::from_profile(&path).map_err(|e| e.to_string())?,
@@ -190,6 +203,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         },
         json,
         html,
+        validate: validate.then_some((minutes, validate_strategies)),
     })
 }
 
@@ -252,8 +266,18 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    let validation = match &a.validate {
+        None => None,
+        Some((minutes, asked)) => match validate_slice(&a, *minutes, asked, &rec.strategy) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!("tandem-tune: --validate: {e}");
+                return ExitCode::from(1);
+            }
+        },
+    };
     if a.json {
-        let doc = serde_json::json!({
+        let mut doc = serde_json::json!({
             "schema": "tandem-tune/1",
             "workload": {
                 "source": a.source,
@@ -267,7 +291,8 @@ fn main() -> ExitCode {
                 "bandwidth_mbps": a.params.bandwidth_mbps,
                 "idle_shutdown_s": a.params.idle_shutdown_s,
                 "keepalive_s": a.params.keepalive_s,
-                "bytes_per_invocation": a.params.bytes_per_invocation.iter().sum::<f64>(),
+                "bytes_per_invocation": a.params.bytes_per_invocation(),
+                "overhead_ms": a.params.overhead_ms,
                 "memory_mb": a.pricing.memory_mb,
                 "price_gb_s": a.pricing.price_gb_s,
                 "max_delay_s": a.pricing.max_delay_s,
@@ -275,6 +300,13 @@ fn main() -> ExitCode {
             "strategies": rows,
             "recommendation": rec,
         });
+        if let Some((minutes, rows)) = &validation {
+            doc["validation"] = serde_json::json!({
+                "minutes": minutes,
+                "tolerance": validate::TOLERANCE,
+                "strategies": rows,
+            });
+        }
         println!("{doc:#}");
         return ExitCode::SUCCESS;
     }
@@ -294,5 +326,53 @@ fn main() -> ExitCode {
     if let Some(r) = &rec.runner_up {
         println!("runner-up: {r}");
     }
+    if let Some((minutes, rows)) = &validation {
+        let n = rows.first().map_or(0, |r| r.invocations);
+        println!(
+            "\nvalidation: the first {minutes} min ({n} invocations) replayed through the real extension, intake {} ms away",
+            a.params.rtt_ms
+        );
+        print!("{}", validate::table(rows));
+        let ok = rows.iter().all(|r| r.within_tolerance);
+        println!(
+            "model {} the measurement within {:.0}% on every strategy",
+            if ok {
+                "agrees with"
+            } else {
+                "does NOT agree with"
+            },
+            validate::TOLERANCE * 100.0
+        );
+    }
     ExitCode::SUCCESS
+}
+
+/// Runs `--validate` on the first `minutes` of the workload: the strategies asked for, else the
+/// recommendation, `end` and `default`.
+fn validate_slice(
+    a: &Args,
+    minutes: f64,
+    asked: &[String],
+    recommended: &str,
+) -> Result<(f64, Vec<validate::Comparison>), String> {
+    let mut strategies = asked.to_vec();
+    if strategies.is_empty() {
+        for s in [recommended, "end", "default"] {
+            if !strategies.iter().any(|x| x == s) {
+                strategies.push(s.to_string());
+            }
+        }
+    }
+    let w = validate::slice(&a.workload, minutes);
+    if w.arrivals.is_empty() {
+        return Err(format!("no invocation in the first {minutes} min"));
+    }
+    let volume = tandem_testkit::replay::Volume {
+        logs: a.params.per_invocation[0] as usize,
+        metrics: a.params.per_invocation[1] as usize,
+        spans: a.params.per_invocation[2] as usize,
+    };
+    let runtime = tandem::runtime().map_err(|e| format!("the async runtime: {e}"))?;
+    let rows = runtime.block_on(validate::run(&w, &strategies, &a.params, volume))?;
+    Ok((minutes, rows))
 }

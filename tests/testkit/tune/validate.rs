@@ -1,0 +1,164 @@
+//! `--validate`: the model checked against the real thing. The first minutes of the workload
+//! are replayed through the real extension binary (the kit's `replay`: one process per
+//! environment on the simulator, frozen between invocations, shipping to an intake that answers
+//! from the modelled round trip), and the model runs the same slice; predicted and measured
+//! added billed time and intake requests are printed side by side.
+
+use serde::Serialize;
+use std::time::Duration;
+use tandem_modes::tune::{model, workload::Workload};
+use tandem_testkit::intake::Network;
+use tandem_testkit::replay::{self, Volume};
+
+/// The agreement `tandem-tune` promises (README "Tuning the flush strategy").
+pub(crate) const TOLERANCE: f64 = 0.10;
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Comparison {
+    pub(crate) strategy: String,
+    pub(crate) invocations: usize,
+    pub(crate) model_added_billed_ms: f64,
+    pub(crate) measured_added_billed_ms: f64,
+    /// (model − measured) / measured.
+    pub(crate) added_billed_error: f64,
+    pub(crate) model_requests: u64,
+    pub(crate) measured_requests: u64,
+    pub(crate) requests_error: f64,
+    pub(crate) model_environments: u64,
+    pub(crate) measured_environments: u64,
+    pub(crate) within_tolerance: bool,
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+fn error(model: f64, measured: f64) -> f64 {
+    if measured == 0.0 {
+        if model == 0.0 { 0.0 } else { f64::INFINITY }
+    } else {
+        (model - measured) / measured
+    }
+}
+
+/// The arrivals of `w` in its first `minutes`.
+pub(crate) fn slice(w: &Workload, minutes: f64) -> Workload {
+    let limit = minutes * 60_000.0;
+    Workload {
+        arrivals: w
+            .arrivals
+            .iter()
+            .filter(|a| a.at_ms < limit)
+            .cloned()
+            .collect(),
+        ..Workload::default()
+    }
+}
+
+/// Replays `w` (already sliced) under each strategy, one after the other (so the replays do not
+/// compete for the machine's cores), and compares with the model.
+pub(crate) async fn run(
+    w: &Workload,
+    strategies: &[String],
+    params: &model::Params,
+    volume: Volume,
+) -> Result<Vec<Comparison>, String> {
+    let binary = tandem_testkit::process::agent_binary()?;
+    let arrivals: Vec<(f64, f64)> = w
+        .arrivals
+        .iter()
+        .map(|a| (a.at_ms, a.duration_ms))
+        .collect();
+    let mut out = Vec::new();
+    for name in strategies {
+        let strategy = tandem::config::flush_strategy::parse(name)
+            .map_err(|e| format!("--validate-strategy {name:?}: {e}"))?;
+        let predicted = model::run(w, strategy, params);
+        let settings = replay::Settings {
+            binary: &binary,
+            strategy: name.clone(),
+            network: Network {
+                rtt: Duration::from_secs_f64(params.rtt_ms / 1000.0),
+                bytes_per_s: params.bandwidth_mbps * 125_000.0,
+            },
+            idle_shutdown: Duration::from_secs_f64(params.idle_shutdown_s),
+            flush_timeout_s: params.flush_timeout.as_secs().max(1),
+            volume,
+        };
+        let measured = replay::run(&arrivals, &settings).await?;
+        if std::env::var_os("TANDEM_TUNE_DEBUG").is_some() {
+            eprintln!("{name}: {:?}", measured.by_path);
+            for (i, (p, m)) in predicted
+                .added_billed_ms
+                .iter()
+                .zip(&measured.added_billed_ms)
+                .enumerate()
+            {
+                eprintln!("{i} {p:.1} {m:.1}");
+            }
+        }
+        let (pm, mm) = (
+            mean(&predicted.added_billed_ms),
+            mean(&measured.added_billed_ms),
+        );
+        let (be, re) = (
+            error(pm, mm),
+            error(predicted.requests as f64, measured.requests as f64),
+        );
+        out.push(Comparison {
+            strategy: name.clone(),
+            invocations: measured.added_billed_ms.len(),
+            model_added_billed_ms: pm,
+            measured_added_billed_ms: mm,
+            added_billed_error: be,
+            model_requests: predicted.requests,
+            measured_requests: measured.requests,
+            requests_error: re,
+            model_environments: predicted.environments,
+            measured_environments: measured.environments,
+            within_tolerance: be.abs() <= TOLERANCE && re.abs() <= TOLERANCE,
+        });
+    }
+    Ok(out)
+}
+
+/// The side-by-side table.
+pub(crate) fn table(rows: &[Comparison]) -> String {
+    use std::fmt::Write;
+    let mut s = format!(
+        "{:<20} {:>34}   {:>26}   {:>13}\n{:<20} {:>10} {:>10} {:>12}   {:>7} {:>8} {:>9}   {:>6} {:>6}\n",
+        "",
+        "added billed ms per invocation",
+        "intake requests",
+        "environments",
+        "strategy",
+        "model",
+        "measured",
+        "error",
+        "model",
+        "measured",
+        "error",
+        "model",
+        "real"
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:<20} {:>10.1} {:>10.1} {:>+11.1}%   {:>7} {:>8} {:>+8.1}%   {:>6} {:>6}",
+            r.strategy,
+            r.model_added_billed_ms,
+            r.measured_added_billed_ms,
+            r.added_billed_error * 100.0,
+            r.model_requests,
+            r.measured_requests,
+            r.requests_error * 100.0,
+            r.model_environments,
+            r.measured_environments
+        );
+    }
+    s
+}
