@@ -15,11 +15,14 @@ fn workload(arrivals: &[(f64, f64)]) -> Workload {
     }
 }
 
-/// RTT 10 ms, no transfer time to speak of.
+/// RTT 10 ms, no transfer time to speak of, no time of the extension's own and no telemetry
+/// buffering (each has its own test): the round trips alone.
 fn params() -> Params {
     Params {
         rtt_ms: 10.0,
         bandwidth_mbps: 1e9,
+        overhead_ms: 0.0,
+        telemetry_ms: 0.0,
         ..Params::default()
     }
 }
@@ -30,8 +33,13 @@ fn end_flushes_after_every_invocation_on_a_cold_or_warm_connection() {
     let w = workload(&[(0.0, 50.0), (100_000.0, 50.0), (101_000.0, 50.0)]);
     let o = run(&w, FlushStrategy::End, &params());
     assert_eq!(o.environments, 1, "never two at once");
-    assert_eq!(o.flushes, 3);
-    assert_eq!(o.requests, 9, "three signals per flush");
+    // Three at the ends, and the SHUTDOWN's: the last report arrives after the last flush.
+    assert_eq!(o.flushes, 4);
+    assert_eq!(
+        o.requests,
+        3 * 4 + 2,
+        "logs, series, sketches, traces per flush; the report's REPORT line and sketches last"
+    );
     let added: Vec<f64> = o.added_billed_ms.iter().map(|x| x.round()).collect();
     assert_eq!(added, [30.0, 30.0, 10.0], "3 round trips cold, 1 warm");
     let delays: Vec<f64> = o.delay_ms.iter().map(|x| x.round()).collect();
@@ -115,4 +123,40 @@ fn absurd_times_saturate() {
     let w = workload(&[(0.0, 1.0), (1e300, 1e300)]);
     let o = run(&w, FlushStrategy::Default, &params());
     assert_eq!(o.added_billed_ms.len(), 2);
+}
+
+#[test]
+fn waiting_for_runtime_done_and_the_extension_s_own_work_are_billed() {
+    let p = Params {
+        telemetry_ms: 25.0,
+        overhead_ms: 5.0,
+        ..params()
+    };
+    let w = workload(&[(0.0, 50.0), (1_000.0, 50.0)]);
+    let end = run(&w, FlushStrategy::End, &p);
+    // The flush starts once runtimeDone arrives: 25 ms, then 3 (cold) or 1 round trips + 5 ms.
+    let added: Vec<f64> = end.added_billed_ms.iter().map(|x| x.round()).collect();
+    assert_eq!(added, [25.0 + 30.0 + 5.0, 25.0 + 10.0 + 5.0]);
+    // A periodic plan never waits for runtimeDone, so Lambda's buffering costs it nothing.
+    let cont = run(&w, FlushStrategy::Continuously(Duration::from_secs(60)), &p);
+    assert_eq!(cont.added_billed_ms, [0.0, 0.0]);
+}
+
+#[test]
+fn a_flush_sends_a_request_per_signal_and_logs_split_at_a_thousand_entries() {
+    // 100 invocations on one environment within a minute, 20 log lines each, no metrics or
+    // spans: nothing flushes before the reap, which sends 100 × (20 + START/END) + 100 REPORT
+    // lines = 2,300 entries (3 requests) and the enhanced metrics' sketches.
+    let arrivals: Vec<(f64, f64)> = (0..100).map(|i| (f64::from(i) * 500.0, 10.0)).collect();
+    let p = Params {
+        per_invocation: [20.0, 0.0, 0.0],
+        ..params()
+    };
+    let o = run(
+        &workload(&arrivals),
+        FlushStrategy::Continuously(Duration::from_secs(60)),
+        &p,
+    );
+    assert_eq!((o.environments, o.flushes), (1, 1));
+    assert_eq!(o.requests, 3 + 1);
 }

@@ -24,6 +24,7 @@ pub(crate) struct Comparison {
     pub(crate) model_requests: u64,
     pub(crate) measured_requests: u64,
     pub(crate) requests_error: f64,
+    pub(crate) measured_requests_by_path: std::collections::BTreeMap<String, u64>,
     pub(crate) model_environments: u64,
     pub(crate) measured_environments: u64,
     pub(crate) within_tolerance: bool,
@@ -90,17 +91,6 @@ pub(crate) async fn run(
             volume,
         };
         let measured = replay::run(&arrivals, &settings).await?;
-        if std::env::var_os("TANDEM_TUNE_DEBUG").is_some() {
-            eprintln!("{name}: {:?}", measured.by_path);
-            for (i, (p, m)) in predicted
-                .added_billed_ms
-                .iter()
-                .zip(&measured.added_billed_ms)
-                .enumerate()
-            {
-                eprintln!("{i} {p:.1} {m:.1}");
-            }
-        }
         let (pm, mm) = (
             mean(&predicted.added_billed_ms),
             mean(&measured.added_billed_ms),
@@ -118,6 +108,7 @@ pub(crate) async fn run(
             model_requests: predicted.requests,
             measured_requests: measured.requests,
             requests_error: re,
+            measured_requests_by_path: measured.by_path,
             model_environments: predicted.environments,
             measured_environments: measured.environments,
             within_tolerance: be.abs() <= TOLERANCE && re.abs() <= TOLERANCE,
