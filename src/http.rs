@@ -80,14 +80,22 @@ where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<HttpResponse, Abort>> + Send + 'static,
 {
-    serve_streams(listener, |stream| async move { Ok(stream) }, handler)
+    serve_streams(
+        listener,
+        |stream| async move { Ok(stream) },
+        HEADER_TIMEOUT,
+        handler,
+    )
 }
 
 /// The accept loop behind every server: `upgrade` turns each accepted connection into the
 /// stream HTTP is spoken over (the connection itself, or a TLS session in tests).
+/// `header_timeout` bounds the wait for a request's headers — counted from the previous
+/// answer on a kept-alive connection, so it is also how long an idle connection stays open.
 pub fn serve_streams<U, UFut, S, F, Fut>(
     listener: TcpListener,
     upgrade: U,
+    header_timeout: Duration,
     handler: F,
 ) -> std::io::Result<ServerHandle>
 where
@@ -147,7 +155,7 @@ where
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
+                    .header_read_timeout(header_timeout)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
                 tokio::pin!(conn);
                 tokio::select! {

@@ -1,5 +1,6 @@
 //! `tandem-tune` end to end: the built binary on built-in profiles and a CloudWatch-shaped
-//! export, its recommendation and reasons, and its `--json` schema.
+//! export, its recommendation and reasons, its `--json` schema, its HTML page, and
+//! `--validate` (the model against the real extension on the simulator).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -8,6 +9,7 @@ use std::process::Command;
 
 fn tune(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(tandem_testkit::process::release_tune())
+        .env("TANDEM_BIN", tandem_testkit::process::release_extension())
         .args(args)
         .output()
         .unwrap();
@@ -179,4 +181,63 @@ fn the_html_report_is_self_contained_and_renders_its_charts() {
         png.len()
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn validate_agrees_with_the_real_extension_within_ten_percent() {
+    // 20 s of steady traffic (about 80 invocations over two or three environments, enough for
+    // the adaptive default to leave `end` after its first 20 per environment), 20 ms away.
+    let v = json(&[
+        "--profile",
+        "steady:rate=4,hours=1",
+        "--validate",
+        "--validate-minutes",
+        "0.34",
+        "--validate-strategy",
+        "end",
+        "--validate-strategy",
+        "default",
+        "--validate-strategy",
+        "continuously,10000",
+    ]);
+    let rows = v["validation"]["strategies"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for r in rows {
+        let invocations = r["invocations"].as_u64().unwrap();
+        assert!(invocations >= 40, "{r}");
+        let (model, measured) = (
+            r["model_added_billed_ms"].as_f64().unwrap(),
+            r["measured_added_billed_ms"].as_f64().unwrap(),
+        );
+        assert!(
+            (model - measured).abs() <= 0.1 * measured.max(1.0),
+            "added billed ms: model {model} vs measured {measured}: {r}"
+        );
+        let (model, measured) = (
+            r["model_requests"].as_f64().unwrap(),
+            r["measured_requests"].as_f64().unwrap(),
+        );
+        assert!(
+            measured > 0.0 && (model - measured).abs() <= 0.1 * measured,
+            "intake requests: model {model} vs measured {measured}: {r}"
+        );
+        assert_eq!(r["within_tolerance"], true, "{r}");
+        // Every signal the function produced reached the intake.
+        for path in [
+            "/api/v2/logs",
+            "/api/v2/series",
+            "/api/beta/sketches",
+            "/api/v0.2/traces",
+        ] {
+            assert!(
+                r["measured_requests_by_path"][path].as_u64().unwrap_or(0) > 0,
+                "{path}: {r}"
+            );
+        }
+    }
+    // `end` waits for runtimeDone and flushes every time; `continuously` never holds `/next`.
+    let by = |s: &str| rows.iter().find(|r| r["strategy"] == s).unwrap();
+    let end = by("end")["measured_added_billed_ms"].as_f64().unwrap();
+    assert!(end >= 20.0, "a round trip at least: {end}");
+    assert!(by("continuously,10000")["measured_added_billed_ms"].as_f64().unwrap() < end / 4.0);
 }

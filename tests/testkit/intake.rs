@@ -58,11 +58,13 @@ impl Captured {
 
 /// A distant intake, as seen from Lambda: each request's answer waits one round trip plus its
 /// bytes over the bandwidth; a new connection first pays two more round trips (TCP's handshake
-/// and TLS 1.3's), charged before its first request is read.
+/// and TLS 1.3's), charged before its first request is read; a connection idle for `idle_close`
+/// is closed (an intake's or a NAT's idle timeout).
 #[derive(Debug, Clone, Copy)]
 pub struct Network {
     pub rtt: Duration,
     pub bytes_per_s: f64,
+    pub idle_close: Duration,
 }
 
 #[derive(Default)]
@@ -93,7 +95,7 @@ impl Drop for CaptureIntake {
 
 impl CaptureIntake {
     pub async fn start() -> std::io::Result<CaptureIntake> {
-        Self::start_with(|stream| async move { Ok(stream) }, "http").await
+        Self::start_with(|stream| async move { Ok(stream) }, "http", http::HEADER_TIMEOUT).await
     }
 
     /// A plain-HTTP intake that answers as if `network` away (see [`Network`]).
@@ -112,6 +114,7 @@ impl CaptureIntake {
                 }
             },
             "http",
+            network.idle_close,
         )
         .await?;
         intake.state().network = Some(network);
@@ -146,12 +149,18 @@ impl CaptureIntake {
         .with_single_cert(certs, key)
         .map_err(|e| bad(e.to_string()))?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        Self::start_with(move |stream| acceptor.clone().accept(stream), "https").await
+        Self::start_with(
+            move |stream| acceptor.clone().accept(stream),
+            "https",
+            http::HEADER_TIMEOUT,
+        )
+        .await
     }
 
     async fn start_with<U, UFut, S>(
         upgrade: U,
         scheme: &'static str,
+        header_timeout: Duration,
     ) -> std::io::Result<CaptureIntake>
     where
         U: Fn(tokio::net::TcpStream) -> UFut + Send + Sync + 'static,
@@ -164,7 +173,7 @@ impl CaptureIntake {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let handler_shared = shared.clone();
-        let server = http::serve_streams(listener, upgrade, move |req| {
+        let server = http::serve_streams(listener, upgrade, header_timeout, move |req| {
             let shared = handler_shared.clone();
             async move { capture(shared, req).await }
         })?;
@@ -298,7 +307,13 @@ async fn capture(
         })
         .collect();
     let raw = http::read_body(body, 64 << 20).await.unwrap_or_default();
-    let body = match headers.get("content-encoding").map(String::as_str) {
+    // A distant intake serves long replays: it keeps what a request was, not its body.
+    let keep = lock(&shared).network.is_none();
+    let encoding = headers
+        .get("content-encoding")
+        .map(String::as_str)
+        .filter(|_| keep);
+    let body = match encoding {
         Some("zstd") => {
             zstd::decode_all(&raw[..]).unwrap_or_else(|_| b"<undecodable zstd>".to_vec())
         }
@@ -310,7 +325,8 @@ async fn capture(
                 Err(_) => b"<undecodable gzip>".to_vec(),
             }
         }
-        _ => raw.to_vec(),
+        _ if keep => raw.to_vec(),
+        _ => Vec::new(),
     };
     let (idx, fault) = {
         let mut s = lock(&shared);

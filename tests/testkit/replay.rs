@@ -16,7 +16,7 @@ use crate::intake::{CaptureIntake, Network};
 use crate::platform::{Outcome, Platform, SimMode, TelemetryAnswer};
 use crate::process::{AgentProcess, lambda_env};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -31,8 +31,8 @@ pub struct Volume {
 
 /// How to run the replay.
 #[derive(Debug, Clone)]
-pub struct Settings<'a> {
-    pub binary: &'a Path,
+pub struct Settings {
+    pub binary: PathBuf,
     /// `DD_SERVERLESS_FLUSH_STRATEGY`.
     pub strategy: String,
     pub network: Network,
@@ -91,12 +91,16 @@ impl Env {
     }
 }
 
-async fn start_env(s: &Settings<'_>, intake: &CaptureIntake) -> Result<Env, String> {
+async fn start_env(
+    s: &Settings,
+    intake_url: &str,
+    free_at: Arc<Mutex<Option<Instant>>>,
+) -> Result<Env, String> {
     let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
         .await
         .map_err(|e| format!("simulator: {e}"))?;
     let (statsd_port, apm_port) = (crate::free_port(), crate::free_port());
-    let mut env = lambda_env(&platform.runtime_api(), &intake.url(), false);
+    let mut env = lambda_env(&platform.runtime_api(), intake_url, false);
     env.retain(|(k, _)| {
         !matches!(
             k.as_str(),
@@ -112,7 +116,7 @@ async fn start_env(s: &Settings<'_>, intake: &CaptureIntake) -> Result<Env, Stri
     ] {
         env.push((k.to_string(), v));
     }
-    let agent = AgentProcess::spawn(s.binary, &env)
+    let agent = AgentProcess::spawn(&s.binary, &env)
         .map_err(|e| format!("spawn {}: {e}", s.binary.display()))?;
     if !platform.wait_next_calls(1, STEP).await {
         return Err(format!(
@@ -125,7 +129,7 @@ async fn start_env(s: &Settings<'_>, intake: &CaptureIntake) -> Result<Env, Stri
         agent,
         dogstatsd: SocketAddr::from(([127, 0, 0, 1], statsd_port)),
         traces: SocketAddr::from(([127, 0, 0, 1], apm_port)),
-        free_at: Arc::new(Mutex::new(Some(Instant::now()))),
+        free_at,
         held_report: None,
         frozen: false,
     })
@@ -221,10 +225,13 @@ impl Slot {
     }
 }
 
-type Done = (usize, Env, u64, Result<f64, String>);
+/// An invocation's end: its slot, the environment (none if it could not start), its sequence
+/// number and the billed milliseconds added.
+type Done = (usize, Option<Env>, u64, Result<f64, String>);
 
 /// Replays `arrivals` (milliseconds from the start, and durations) under `settings`.
-pub async fn run(arrivals: &[(f64, f64)], settings: &Settings<'_>) -> Result<Measured, String> {
+pub async fn run(arrivals: &[(f64, f64)], settings: &Settings) -> Result<Measured, String> {
+    let settings = Arc::new(settings.clone());
     let intake = CaptureIntake::start_remote(settings.network)
         .await
         .map_err(|e| format!("intake: {e}"))?;
@@ -243,7 +250,8 @@ pub async fn run(arrivals: &[(f64, f64)], settings: &Settings<'_>) -> Result<Mea
             Ok(ms) => added.push((seq, ms)),
             Err(e) => failure = Some(e),
         }
-        slots[i].env = Some(env);
+        slots[i].gone |= env.is_none();
+        slots[i].env = env;
     };
     let t0 = Instant::now();
     for (n, &(at_ms, duration_ms)) in arrivals.iter().enumerate() {
@@ -268,34 +276,45 @@ pub async fn run(arrivals: &[(f64, f64)], settings: &Settings<'_>) -> Result<Mea
             .filter_map(|i| Some((slots[i].free_since().filter(|t| *t <= now)?, i)))
             .min()
             .map(|(_, i)| i);
-        let i = match longest {
+        let (i, env) = match longest {
             Some(i) => {
                 // Free for Lambda, still being frozen here: it comes back within a moment.
-                while slots[i].env.is_none() {
+                while slots[i].env.is_none() && !slots[i].gone {
                     let done = done_rx.recv().await.ok_or("an invocation task vanished")?;
                     settle(done, &mut slots);
                 }
-                i
+                (i, slots[i].env.take())
             }
             None => {
-                let env = start_env(settings, &intake).await?;
+                // A new environment starts in the invocation's task: the arrivals behind it
+                // keep their times.
                 slots.push(Slot {
-                    free_at: env.free_at.clone(),
-                    env: Some(env),
+                    env: None,
+                    free_at: Arc::new(Mutex::new(None)),
                     gone: false,
                 });
-                slots.len() - 1
+                (slots.len() - 1, None)
             }
         };
-        let mut env = slots[i].env.take().ok_or("an environment went missing")?;
-        *tandem::sync::lock(&env.free_at) = None;
-        let (tx, http) = (done_tx.clone(), http.clone());
+        *tandem::sync::lock(&slots[i].free_at) = None;
+        let (tx, http, free_at) = (done_tx.clone(), http.clone(), slots[i].free_at.clone());
+        let (settings, url) = (settings.clone(), intake.url());
         let (volume, seq) = (settings.volume, n as u64 + 1);
         tokio::spawn(async move {
-            let id = crate::request_id(seq);
-            let d = Duration::from_secs_f64(duration_ms.max(0.0) / 1000.0);
-            let r = invoke(&mut env, &id, d, volume, &http, seq).await;
-            let _ = tx.send((i, env, seq, r));
+            let env = match env {
+                Some(env) => Ok(env),
+                None => start_env(&settings, &url, free_at).await,
+            };
+            let done = match env {
+                Ok(mut env) => {
+                    let id = crate::request_id(seq);
+                    let d = Duration::from_secs_f64(duration_ms.max(0.0) / 1000.0);
+                    let r = invoke(&mut env, &id, d, volume, &http, seq).await;
+                    (i, Some(env), seq, r)
+                }
+                Err(e) => (i, None, seq, Err(e)),
+            };
+            let _ = tx.send(done);
         });
     }
     drop(done_tx);
