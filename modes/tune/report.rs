@@ -198,35 +198,56 @@ fn kind_rank(strategy: &str) -> u8 {
     }
 }
 
+/// The report's columns, shared by the terminal table and the HTML page.
+pub const COLUMNS: [&str; 10] = [
+    "strategy",
+    "+billed ms",
+    "+p99 ms",
+    "delay p50",
+    "delay p99",
+    "delay max",
+    "requests/h",
+    "envs",
+    "$/M invoc.",
+    "$/month",
+];
+
+impl Row {
+    /// The row's cells under [`COLUMNS`], formatted.
+    pub fn cells(&self) -> [String; 10] {
+        [
+            self.strategy.clone(),
+            format!("{:.2}", self.added_billed_ms_mean),
+            format!("{:.2}", self.added_billed_ms_p99),
+            format!("{:.1}s", self.delay_s_p50),
+            format!("{:.1}s", self.delay_s_p99),
+            format!("{:.1}s", self.delay_s_max),
+            format!("{:.0}", self.intake_requests_per_hour),
+            self.environments.to_string(),
+            format!("{:.4}", self.cost_usd_per_million),
+            format!("{:.2}", self.cost_usd_per_month),
+        ]
+    }
+}
+
 /// The terminal table.
 pub fn table(rows: &[Row]) -> String {
-    use std::fmt::Write;
-    let mut t = format!(
-        "{:<18} {:>10} {:>10} {:>9} {:>9} {:>9} {:>10} {:>6} {:>11}\n",
-        "strategy",
-        "+billed ms",
-        "+p99 ms",
-        "delay p50",
-        "delay p99",
-        "delay max",
-        "requests/h",
-        "envs",
-        "$/M invoc."
-    );
+    const WIDTHS: [usize; 10] = [18, 10, 10, 9, 9, 9, 10, 6, 11, 9];
+    let line = |cells: &[String]| {
+        let mut l = String::new();
+        for (i, (c, w)) in cells.iter().zip(WIDTHS).enumerate() {
+            if i == 0 {
+                l.push_str(&format!("{c:<w$}"));
+            } else {
+                l.push_str(&format!(" {c:>w$}"));
+            }
+        }
+        l.push('\n');
+        l
+    };
+    let mut t = line(&COLUMNS.map(String::from));
     for r in rows {
-        let _ = writeln!(
-            t,
-            "{:<18} {:>10.2} {:>10.2} {:>8.1}s {:>8.1}s {:>8.1}s {:>10.0} {:>6} {:>11.4}",
-            r.strategy,
-            r.added_billed_ms_mean,
-            r.added_billed_ms_p99,
-            r.delay_s_p50,
-            r.delay_s_p99,
-            r.delay_s_max,
-            r.intake_requests_per_hour,
-            r.environments,
-            r.cost_usd_per_million
-        );
+        t.push_str(&line(&r.cells()));
     }
     t
 }

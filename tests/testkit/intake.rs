@@ -95,7 +95,12 @@ impl Drop for CaptureIntake {
 
 impl CaptureIntake {
     pub async fn start() -> std::io::Result<CaptureIntake> {
-        Self::start_with(|stream| async move { Ok(stream) }, "http", http::HEADER_TIMEOUT).await
+        Self::start_with(
+            |stream| async move { Ok(stream) },
+            "http",
+            http::HEADER_TIMEOUT,
+        )
+        .await
     }
 
     /// A plain-HTTP intake that answers as if `network` away (see [`Network`]).

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 use tandem_modes::tune::model::{Event, EventKind};
-use tandem_modes::tune::report::{Recommendation, Row};
+use tandem_modes::tune::report::{self, Recommendation, Row};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -138,29 +138,22 @@ pub(crate) fn render(
     max_delay_s: f64,
     events: &[Event],
 ) -> String {
-    let mut table = String::from(
-        "<table><tr><th>strategy</th><th>+billed ms (mean)</th><th>+billed ms (p99)</th><th>delay p50</th><th>delay p99</th><th>delay max</th><th>requests/h</th><th>environments</th><th>$ per million</th><th>$ per month</th></tr>",
-    );
+    let mut table = String::from("<table><tr>");
+    for c in report::COLUMNS {
+        let _ = write!(table, "<th>{}</th>", esc(c));
+    }
+    table.push_str("</tr>");
     for r in rows {
         let class = if r.strategy == rec.strategy {
             " class=\"bestrow\""
         } else {
             ""
         };
-        let _ = write!(
-            table,
-            "<tr{class}><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.1} s</td><td>{:.1} s</td><td>{:.1} s</td><td>{:.0}</td><td>{}</td><td>{:.4}</td><td>{:.2}</td></tr>",
-            esc(&r.strategy),
-            r.added_billed_ms_mean,
-            r.added_billed_ms_p99,
-            r.delay_s_p50,
-            r.delay_s_p99,
-            r.delay_s_max,
-            r.intake_requests_per_hour,
-            r.environments,
-            r.cost_usd_per_million,
-            r.cost_usd_per_month
-        );
+        let _ = write!(table, "<tr{class}>");
+        for c in r.cells() {
+            let _ = write!(table, "<td>{}</td>", esc(&c));
+        }
+        table.push_str("</tr>");
     }
     table.push_str("</table>");
     format!(
