@@ -80,6 +80,8 @@ pub struct Outcome {
     pub span_s: f64,
     /// The first environment's invocations and flushes (for the report's timeline), bounded.
     pub timeline: Vec<Event>,
+    /// The environment (creation order) each arrival ran in, in arrival order.
+    pub placement: Vec<u32>,
 }
 
 /// Something the first environment did, in milliseconds from the workload's start.
@@ -265,6 +267,8 @@ pub fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Out
         }
         let end = now + a.duration_ms;
         note(&mut out, env, EventKind::Invocation, now, end);
+        out.placement
+            .push(u32::try_from(env.id).unwrap_or(u32::MAX));
         let mut busy_until = end;
         match env.planner.on_invocation_start(instant(base, now)) {
             AtStart::Nothing => {}

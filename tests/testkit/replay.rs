@@ -1,6 +1,8 @@
 //! Replays a workload through the real extension the way Lambda would run it, for
 //! `tandem-tune --validate`: one `tandem` process per execution environment, each on its own
-//! simulator; an invocation goes to the idle environment that waited longest, else to a new one;
+//! simulator; each invocation runs in the environment the caller placed it in (the model's
+//! placement: Lambda's own is undocumented, and a millisecond's difference in a release would
+//! otherwise decide whether an environment is added — placement luck, not flush behaviour);
 //! between invocations an environment is frozen (SIGSTOP: no timers, no I/O, as Lambda's
 //! freezer) and its `platform.report` reaches the extension at the thaw; environments idle past
 //! the idle shutdown are shut down, and all of them at the end. The simulated function writes
@@ -50,6 +52,10 @@ pub struct Measured {
     pub requests: u64,
     pub connections: u64,
     pub environments: u64,
+    /// Invocations whose environment was still busy in the replay when the placement chose it
+    /// (they started late), and their total wait.
+    pub late_starts: u64,
+    pub late_ms: f64,
     /// Requests per intake path.
     pub by_path: std::collections::BTreeMap<String, u64>,
 }
@@ -212,6 +218,7 @@ async fn shut_down(mut env: Env) -> Result<(), String> {
 struct Slot {
     env: Option<Env>,
     free_at: Arc<Mutex<Option<Instant>>>,
+    started: bool,
     gone: bool,
 }
 
@@ -229,8 +236,18 @@ impl Slot {
 /// number and the billed milliseconds added.
 type Done = (usize, Option<Env>, u64, Result<f64, String>);
 
-/// Replays `arrivals` (milliseconds from the start, and durations) under `settings`.
-pub async fn run(arrivals: &[(f64, f64)], settings: &Settings) -> Result<Measured, String> {
+/// One invocation to replay.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    /// Milliseconds from the start.
+    pub at_ms: f64,
+    pub duration_ms: f64,
+    /// The environment it runs in: 0, 1, … in order of first use.
+    pub environment: usize,
+}
+
+/// Replays `arrivals` under `settings`.
+pub async fn run(arrivals: &[Arrival], settings: &Settings) -> Result<Measured, String> {
     let settings = Arc::new(settings.clone());
     let intake = CaptureIntake::start_remote(settings.network)
         .await
@@ -254,8 +271,8 @@ pub async fn run(arrivals: &[(f64, f64)], settings: &Settings) -> Result<Measure
         slots[i].env = env;
     };
     let t0 = Instant::now();
-    for (n, &(at_ms, duration_ms)) in arrivals.iter().enumerate() {
-        let at = t0 + Duration::from_secs_f64(at_ms.max(0.0) / 1000.0);
+    for (n, &a) in arrivals.iter().enumerate() {
+        let at = t0 + Duration::from_secs_f64(a.at_ms.max(0.0) / 1000.0);
         tokio::time::sleep_until(at.into()).await;
         while let Ok(done) = done_rx.try_recv() {
             settle(done, &mut slots);
@@ -271,31 +288,34 @@ pub async fn run(arrivals: &[(f64, f64)], settings: &Settings) -> Result<Measure
                 shutdowns.spawn(shut_down(env));
             }
         }
-        // The free environment that waited longest takes it (the model's rule).
-        let longest = (0..slots.len())
-            .filter_map(|i| Some((slots[i].free_since().filter(|t| *t <= now)?, i)))
-            .min()
-            .map(|(_, i)| i);
-        let (i, env) = match longest {
-            Some(i) => {
-                // Free for Lambda, still being frozen here: it comes back within a moment.
-                while slots[i].env.is_none() && !slots[i].gone {
-                    let done = done_rx.recv().await.ok_or("an invocation task vanished")?;
-                    settle(done, &mut slots);
-                }
-                (i, slots[i].env.take())
+        let i = a.environment;
+        while slots.len() <= i {
+            slots.push(Slot {
+                env: None,
+                free_at: Arc::new(Mutex::new(None)),
+                started: false,
+                gone: false,
+            });
+        }
+        if slots[i].gone {
+            return Err(format!(
+                "environment {i} was reaped in the replay but not in the model: invocation {n} has nowhere to run"
+            ));
+        }
+        if slots[i].started && slots[i].env.is_none() {
+            // Still busy here (or being frozen): the invocation waits for it.
+            let busy = tandem::sync::lock(&slots[i].free_at).is_none_or(|t| t > now);
+            while slots[i].env.is_none() && !slots[i].gone {
+                let done = done_rx.recv().await.ok_or("an invocation task vanished")?;
+                settle(done, &mut slots);
             }
-            None => {
-                // A new environment starts in the invocation's task: the arrivals behind it
-                // keep their times.
-                slots.push(Slot {
-                    env: None,
-                    free_at: Arc::new(Mutex::new(None)),
-                    gone: false,
-                });
-                (slots.len() - 1, None)
+            if busy {
+                out.late_starts += 1;
+                out.late_ms += now.elapsed().as_secs_f64() * 1000.0;
             }
-        };
+        }
+        slots[i].started = true;
+        let env = slots[i].env.take();
         *tandem::sync::lock(&slots[i].free_at) = None;
         let (tx, http, free_at) = (done_tx.clone(), http.clone(), slots[i].free_at.clone());
         let (settings, url) = (settings.clone(), intake.url());
@@ -308,7 +328,7 @@ pub async fn run(arrivals: &[(f64, f64)], settings: &Settings) -> Result<Measure
             let done = match env {
                 Ok(mut env) => {
                     let id = crate::request_id(seq);
-                    let d = Duration::from_secs_f64(duration_ms.max(0.0) / 1000.0);
+                    let d = Duration::from_secs_f64(a.duration_ms.max(0.0) / 1000.0);
                     let r = invoke(&mut env, &id, d, volume, &http, seq).await;
                     (i, Some(env), seq, r)
                 }
@@ -318,7 +338,10 @@ pub async fn run(arrivals: &[(f64, f64)], settings: &Settings) -> Result<Measure
         });
     }
     drop(done_tx);
-    while slots.iter().any(|s| !s.gone && s.env.is_none()) {
+    while slots
+        .iter()
+        .any(|s| s.started && !s.gone && s.env.is_none())
+    {
         let done = done_rx.recv().await.ok_or("an invocation task vanished")?;
         settle(done, &mut slots);
     }

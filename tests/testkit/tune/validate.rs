@@ -25,6 +25,8 @@ pub(crate) struct Comparison {
     pub(crate) measured_requests: u64,
     pub(crate) requests_error: f64,
     pub(crate) measured_requests_by_path: std::collections::BTreeMap<String, u64>,
+    /// Invocations whose environment (the model's placement) was still busy in the replay.
+    pub(crate) late_starts: u64,
     pub(crate) model_environments: u64,
     pub(crate) measured_environments: u64,
     pub(crate) within_tolerance: bool,
@@ -79,16 +81,21 @@ pub(crate) async fn run(
     volume: Volume,
 ) -> Result<Vec<Comparison>, String> {
     let binary = tandem_testkit::process::agent_binary()?;
-    let arrivals: Vec<(f64, f64)> = w
-        .arrivals
-        .iter()
-        .map(|a| (a.at_ms, a.duration_ms))
-        .collect();
     let mut out = Vec::new();
     for name in strategies {
         let strategy = tandem::config::flush_strategy::parse(name)
             .map_err(|e| format!("--validate-strategy {name:?}: {e}"))?;
         let predicted = model::run(w, strategy, params);
+        let arrivals: Vec<replay::Arrival> = w
+            .arrivals
+            .iter()
+            .zip(&predicted.placement)
+            .map(|(a, env)| replay::Arrival {
+                at_ms: a.at_ms,
+                duration_ms: a.duration_ms,
+                environment: *env as usize,
+            })
+            .collect();
         let settings = replay::Settings {
             binary: binary.clone(),
             strategy: name.clone(),
@@ -120,6 +127,7 @@ pub(crate) async fn run(
             measured_requests: measured.requests,
             requests_error: re,
             measured_requests_by_path: measured.by_path,
+            late_starts: measured.late_starts,
             model_environments: predicted.environments,
             measured_environments: measured.environments,
             within_tolerance: be.abs() <= TOLERANCE && re.abs() <= TOLERANCE,
@@ -136,7 +144,7 @@ pub(crate) fn table(rows: &[Comparison]) -> String {
         "",
         "added billed ms per invocation",
         "intake requests",
-        "environments",
+        "environments (late)",
         "strategy",
         "model",
         "measured",
@@ -150,7 +158,7 @@ pub(crate) fn table(rows: &[Comparison]) -> String {
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<20} {:>10.1} {:>10.1} {:>+11.1}%   {:>7} {:>8} {:>+8.1}%   {:>6} {:>6}",
+            "{:<20} {:>10.1} {:>10.1} {:>+11.1}%   {:>7} {:>8} {:>+8.1}%   {:>6} {:>6} ({})",
             r.strategy,
             r.model_added_billed_ms,
             r.measured_added_billed_ms,
@@ -159,7 +167,8 @@ pub(crate) fn table(rows: &[Comparison]) -> String {
             r.measured_requests,
             r.requests_error * 100.0,
             r.model_environments,
-            r.measured_environments
+            r.measured_environments,
+            r.late_starts
         );
     }
     s
