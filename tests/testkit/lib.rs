@@ -10,6 +10,7 @@ pub mod certs;
 pub mod events;
 pub mod floods;
 pub mod intake;
+pub mod latency;
 pub mod lifecycle;
 pub mod msgpack;
 pub mod platform;
