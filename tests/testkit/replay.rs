@@ -298,6 +298,9 @@ pub async fn run(arrivals: &[Arrival], settings: &Settings) -> Result<Measured, 
             });
         }
         if slots[i].gone {
+            if let Some(e) = failure {
+                return Err(e);
+            }
             return Err(format!(
                 "environment {i} was reaped in the replay but not in the model: invocation {n} has nowhere to run"
             ));

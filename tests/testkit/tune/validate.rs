@@ -81,6 +81,9 @@ pub(crate) async fn run(
     volume: Volume,
 ) -> Result<Vec<Comparison>, String> {
     let binary = tandem_testkit::process::agent_binary()?;
+    if !binary.is_file() {
+        return Err(format!("{}: no extension binary there", binary.display()));
+    }
     let mut out = Vec::new();
     for name in strategies {
         let strategy = tandem::config::flush_strategy::parse(name)
