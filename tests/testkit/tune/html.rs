@@ -82,11 +82,16 @@ fn scatter(rows: &[Row], best: &str, max_delay_s: f64) -> String {
         let (x, y) = (*kx as f64 * 4.0, *ky as f64 * 4.0);
         let class = if *is_best { "best" } else { "dot" };
         let dy = [-8.0, 14.0, -20.0, 26.0][i % 4];
+        // Labels of dots in the right part of the chart run leftwards, inside it.
+        let (tx, anchor) = if x > W * 0.6 {
+            (x - 7.0, "end")
+        } else {
+            (x + 7.0, "start")
+        };
         let _ = write!(
             g,
-            r#"<circle cx="{x:.1}" cy="{y:.1}" r="5" class="{class}"><title>{s}</title></circle><text x="{tx:.1}" y="{ty:.1}" class="label">{s}</text>"#,
+            r#"<circle cx="{x:.1}" cy="{y:.1}" r="5" class="{class}"><title>{s}</title></circle><text x="{tx:.1}" y="{ty:.1}" class="label" text-anchor="{anchor}">{s}</text>"#,
             s = esc(&names.join(" = ")),
-            tx = x + 7.0,
             ty = y + dy
         );
     }
