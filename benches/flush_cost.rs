@@ -85,11 +85,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("tandem-flush-cost-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let certs = tandem_testkit::certs::make(&dir).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tandem::runtime().expect("runtime");
     rt.block_on(async {
         let intake = CaptureIntake::start_tls(&certs.leaf, &certs.key)
             .await

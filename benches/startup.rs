@@ -40,11 +40,7 @@ fn main() {
             .as_deref()
             .unwrap_or(env!("CARGO_BIN_EXE_tandem")),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tandem::runtime().expect("runtime");
     rt.block_on(async {
         let mut first_next = Vec::new();
         let mut rss = Vec::new();

@@ -73,7 +73,6 @@ struct State {
     faults: VecDeque<Fault>,
     default_fault: Option<Fault>,
     network: Option<Network>,
-    connections: u64,
 }
 
 struct Shared {
@@ -105,31 +104,17 @@ impl CaptureIntake {
 
     /// A plain-HTTP intake that answers as if `network` away (see [`Network`]).
     pub async fn start_remote(network: Network) -> std::io::Result<CaptureIntake> {
-        let slot: Arc<Mutex<Option<Arc<Shared>>>> = Arc::default();
-        let shared_for_upgrade = slot.clone();
         let intake = Self::start_with(
-            move |stream| {
-                let shared = tandem::sync::lock(&shared_for_upgrade).clone();
-                async move {
-                    if let Some(shared) = shared {
-                        lock(&shared).connections += 1;
-                        tokio::time::sleep(network.rtt * 2).await;
-                    }
-                    Ok(stream)
-                }
+            move |stream| async move {
+                tokio::time::sleep(network.rtt * 2).await;
+                Ok(stream)
             },
             "http",
             network.idle_close,
         )
         .await?;
         intake.state().network = Some(network);
-        *tandem::sync::lock(&slot) = Some(intake.shared.clone());
         Ok(intake)
-    }
-
-    /// Connections accepted by a [`CaptureIntake::start_remote`] intake.
-    pub fn connections(&self) -> u64 {
-        self.state().connections
     }
 
     /// An HTTPS intake serving the PEM certificate chain and key at the given paths.

@@ -50,12 +50,10 @@ pub struct Measured {
     pub added_billed_ms: Vec<f64>,
     /// Requests that reached the intake (every signal, retries included).
     pub requests: u64,
-    pub connections: u64,
     pub environments: u64,
     /// Invocations whose environment was still busy in the replay when the placement chose it
-    /// (they started late), and their total wait.
+    /// (they started late).
     pub late_starts: u64,
-    pub late_ms: f64,
     /// Requests per intake path.
     pub by_path: std::collections::BTreeMap<String, u64>,
 }
@@ -152,19 +150,13 @@ async fn invoke(
     seq: u64,
 ) -> Result<f64, String> {
     env.thaw();
-    *tandem::sync::lock(&env.free_at) = None;
     let before = env.platform.begin_invoke(request_id, STEP).await?;
     let started = Instant::now();
     env.platform.emit((0..volume.logs).map(|i| {
         crate::events::function_text(&format!("[INFO] replayed line {i} of {request_id}"))
     }));
-    if volume.metrics > 0 {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        for i in 0..volume.metrics {
-            let line = format!("tandem.replay.calls:1|c|#metric:{i}");
-            let _ = socket.send_to(line.as_bytes(), env.dogstatsd);
-        }
-    }
+    crate::floods::metric_contexts(env.dogstatsd, volume.metrics)
+        .map_err(|e| format!("DogStatsD: {e}"))?;
     tokio::time::sleep_until((started + duration).into()).await;
     // A tracer sends its trace as the handler returns, before the runtime's response.
     if volume.spans > 0 {
@@ -314,7 +306,6 @@ pub async fn run(arrivals: &[Arrival], settings: &Settings) -> Result<Measured, 
             }
             if busy {
                 out.late_starts += 1;
-                out.late_ms += now.elapsed().as_secs_f64() * 1000.0;
             }
         }
         slots[i].started = true;
@@ -367,6 +358,5 @@ pub async fn run(arrivals: &[Arrival], settings: &Settings) -> Result<Measured, 
     for r in requests {
         *out.by_path.entry(r.path).or_default() += 1;
     }
-    out.connections = intake.connections();
     Ok(out)
 }
