@@ -4,6 +4,8 @@
 //! (`timestamp_ms,duration_ms[,environment]`) or a built-in profile. Pure: parsing and
 //! generation only; bad lines are counted, with the first few kept to show.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
+
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -135,13 +137,22 @@ pub fn from_report_logs(text: &str) -> Workload {
             w.bad(1, text.lines().next().unwrap_or(""));
             return w;
         };
-        for (i, e) in v["events"].as_array().into_iter().flatten().enumerate() {
-            let msg = e["message"].as_str().unwrap_or("");
+        for (i, e) in v
+            .get("events")
+            .and_then(|e| e.as_array())
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let msg = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
             if !msg.starts_with("REPORT ") {
                 w.skipped += 1;
                 continue;
             }
-            match (e["timestamp"].as_f64(), e["logStreamName"].as_str()) {
+            match (
+                e.get("timestamp").and_then(|t| t.as_f64()),
+                e.get("logStreamName").and_then(|s| s.as_str()),
+            ) {
                 (Some(t), Some(s)) => add(&mut w, t, s, msg, i + 1, msg),
                 _ => w.bad(i + 1, msg),
             }

@@ -1,3 +1,4 @@
+#![allow(clippy::indexing_slicing)] // test code: a panic is a failed test
 use super::*;
 
 const TAIL: &str = "\
