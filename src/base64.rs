@@ -1,5 +1,6 @@
 //! Base64 decoding (standard and URL-safe alphabets, padding optional): KMS ciphertexts,
-//! binary message attributes, Kinesis records, error stacks. Pure; `None` on malformed input.
+//! binary message attributes, Kinesis records, error stacks; and standard padded encoding (the
+//! ciphertext sent to KMS). Pure; `None` on malformed input.
 
 #![deny(clippy::indexing_slicing, clippy::string_slice)] // parses input from outside the process
 
@@ -27,8 +28,40 @@ pub(crate) fn decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let n = (b(0) << 16) | (b(1) << 8) | b(2);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let six = (n >> (18 - 6 * i)) & 63;
+                out.push(char::from(
+                    ALPHABET.get(six as usize).copied().unwrap_or(b'A'),
+                ));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn encodes_what_it_decodes() {
+        for s in ["", "h", "he", "hel", "hell", "hello", "\u{0}\u{ff}binary"] {
+            let e = super::encode(s.as_bytes());
+            assert_eq!(super::decode(&e).as_deref(), Some(s.as_bytes()), "{e}");
+        }
+        assert_eq!(super::encode(b"hello"), "aGVsbG8=");
+        assert_eq!(super::encode(&[0xfb, 0xff]), "+/8=");
+    }
+
     #[test]
     fn decodes_both_alphabets_with_or_without_padding() {
         assert_eq!(super::decode("aGVsbG8=").as_deref(), Some(&b"hello"[..]));

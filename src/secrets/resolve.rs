@@ -1,17 +1,13 @@
 //! Fetching secret values from AWS: Secrets Manager (`GetSecretValue`; a plain string, or JSON
 //! holding `dd_api_key` / `apiKey`; the region comes from the ARN), KMS (`Decrypt`, first
 //! without an encryption context, then with `{"LambdaFunctionName": <name>}`) and SSM
-//! (`GetParameter` with decryption; the region comes from the ARN), through the official SDK
-//! crates with explicit credentials from the Lambda environment (or, under SnapStart, from the
-//! container credentials endpoint: `credentials`), `AWS_ENDPOINT_URL*` honoured, a per-call
-//! timeout and rustls on ring. Clients are built only when needed. Errors name the source,
-//! never the value.
+//! (`GetParameter` with decryption; the region comes from the ARN), as signed JSON calls
+//! (`aws_json`) with explicit credentials from the Lambda environment (or, under SnapStart, from
+//! the container credentials endpoint: `credentials`), `AWS_ENDPOINT_URL*` honoured, a per-call
+//! timeout and rustls on ring. Errors name the source, never the value.
 
 use crate::config::{AwsEnv, Config, SecretRef};
 use crate::secret::Secret;
-use aws_sdk_kms::config::http::HttpResponse;
-use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// Per AWS call.
@@ -84,12 +80,6 @@ pub(crate) enum ResolveError {
     Aws(String),
 }
 
-/// The SDK's HTTP client (see `aws_http`): the standard proxy variables when set, never
-/// `DD_PROXY_HTTPS`.
-fn http_client(aws: &AwsEnv) -> aws_sdk_kms::config::SharedHttpClient {
-    super::aws_http::client(aws.proxy_from_env)
-}
-
 /// Credentials for one AWS call: the key variables Lambda sets, or under SnapStart (where it sets
 /// none) the container credentials endpoint, asked on every call since its credentials expire.
 pub(super) async fn credentials(
@@ -111,25 +101,6 @@ pub(super) async fn credentials(
             _ => Err(ResolveError::NoCredentials),
         },
     }
-}
-
-/// What went wrong with an AWS call, for the one error line: the HTTP status, AWS's error
-/// code and message when there was an answer (a 403 also says which permission is missing),
-/// else the full chain of the transport error. Redacted.
-fn aws_error<E>(e: &SdkError<E, HttpResponse>, permission: &str) -> ResolveError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let text = match e.raw_response().map(|r| r.status().as_u16()) {
-        Some(status) => {
-            let service = e.as_service_error();
-            let code = service.and_then(|s| s.code());
-            let message = service.and_then(|s| s.message());
-            answered(status, code, message, permission)
-        }
-        None => crate::intake::error_chain(e),
-    };
-    ResolveError::Aws(crate::secret::redact(&text).into_owned())
 }
 
 /// AWS's answer to a failed call, as one line: the status, AWS's error code and message, and
@@ -162,49 +133,17 @@ pub(crate) async fn from_secrets_manager(aws: &AwsEnv, arn: &str) -> Result<Secr
 
 /// `GetSecretValue`: the secret's string (or UTF-8 binary) as stored.
 pub(crate) async fn secret_string(aws: &AwsEnv, arn: &str) -> Result<Secret, ResolveError> {
-    use aws_sdk_secretsmanager as sm;
     let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() < 7 || parts[0] != "arn" {
+    if parts.len() < 7 || parts.first() != Some(&"arn") {
         return Err(ResolveError::BadArn(arn.to_string()));
     }
-    let region = Some(parts[3])
+    let region = parts
+        .get(3)
         .filter(|r| !r.is_empty())
-        .map(str::to_string)
+        .map(|r| r.to_string())
         .or_else(|| aws.region.clone())
         .ok_or(ResolveError::NoRegion)?;
-    let mut conf = sm::Config::builder()
-        .behavior_version(sm::config::BehaviorVersion::latest())
-        .region(sm::config::Region::new(region))
-        .credentials_provider(credentials(aws).await?)
-        .http_client(http_client(aws))
-        .timeout_config(
-            sm::config::timeout::TimeoutConfig::builder()
-                .operation_timeout(CALL_TIMEOUT)
-                .build(),
-        );
-    if let Some(url) = aws
-        .endpoint_url_secrets_manager
-        .as_ref()
-        .or(aws.endpoint_url.as_ref())
-    {
-        conf = conf.endpoint_url(url);
-    }
-    let client = sm::Client::from_conf(conf.build());
-    let out = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| aws_error(&e, "secretsmanager:GetSecretValue on the secret"))?;
-    out.secret_string()
-        .map(str::to_string)
-        .or_else(|| {
-            out.secret_binary()
-                .and_then(|b| String::from_utf8(b.as_ref().to_vec()).ok())
-        })
-        .filter(|t| !t.trim().is_empty())
-        .map(Secret::new)
-        .ok_or(ResolveError::Empty)
+    super::aws_json::get_secret_value(aws, arn, &region, credentials(aws).await?).await
 }
 
 /// A secret string is the key itself, or JSON holding it.
@@ -232,51 +171,21 @@ pub(crate) async fn from_kms(
     ciphertext_b64: &str,
     function_name: &str,
 ) -> Result<Secret, ResolveError> {
-    use aws_sdk_kms as kms;
     let blob = crate::base64::decode(ciphertext_b64.trim())
         .filter(|b| !b.is_empty())
         .ok_or(ResolveError::BadCiphertext)?;
     let region = aws.region.clone().ok_or(ResolveError::NoRegion)?;
-    let mut conf = kms::Config::builder()
-        .behavior_version(kms::config::BehaviorVersion::latest())
-        .region(kms::config::Region::new(region))
-        .credentials_provider(credentials(aws).await?)
-        .http_client(http_client(aws))
-        .timeout_config(
-            kms::config::timeout::TimeoutConfig::builder()
-                .operation_timeout(CALL_TIMEOUT)
-                .build(),
-        );
-    if let Some(url) = aws.endpoint_url_kms.as_ref().or(aws.endpoint_url.as_ref()) {
-        conf = conf.endpoint_url(url);
-    }
-    let client = kms::Client::from_conf(conf.build());
-    let plain = match client
-        .decrypt()
-        .ciphertext_blob(kms::primitives::Blob::new(blob.clone()))
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(first) => {
-            let context =
-                HashMap::from([("LambdaFunctionName".to_string(), function_name.to_string())]);
-            match client
-                .decrypt()
-                .ciphertext_blob(kms::primitives::Blob::new(blob))
-                .set_encryption_context(Some(context))
-                .send()
-                .await
-            {
-                Ok(out) => out,
-                Err(_) => return Err(aws_error(&first, "kms:Decrypt on the key")),
-            }
-        }
+    let credentials = credentials(aws).await?;
+    let decrypt =
+        |context| super::aws_json::decrypt(aws, &blob, context, &region, credentials.clone());
+    let bytes = match decrypt(None).await {
+        Ok(bytes) => bytes,
+        Err(first) => match decrypt(Some(("LambdaFunctionName", function_name))).await {
+            Ok(bytes) => bytes,
+            // The context-free attempt's error is the one that explains a misconfiguration.
+            Err(_) => return Err(first),
+        },
     };
-    let bytes = plain
-        .plaintext()
-        .map(|b| b.as_ref().to_vec())
-        .ok_or(ResolveError::Empty)?;
     let text = String::from_utf8(bytes).map_err(|_| ResolveError::NotText)?;
     if text.trim().is_empty() {
         Err(ResolveError::Empty)
@@ -317,7 +226,7 @@ pub(crate) async fn api_key(
         KeySource::Kms(_, c) => from_kms(&config.aws, c, function_name).await.map(Some),
         KeySource::SecretArn(arn) => from_secrets_manager(&config.aws, arn).await.map(Some),
         KeySource::SsmArn(arn) => {
-            super::ssm::get_parameter(&config.aws, arn, credentials(&config.aws).await?)
+            super::aws_json::get_parameter(&config.aws, arn, credentials(&config.aws).await?)
                 .await
                 .map(Some)
         }
