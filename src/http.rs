@@ -1,21 +1,80 @@
-//! The one HTTP/1.1 server primitive over hyper, shared by every local listener (Telemetry API,
-//! trace agent, lifecycle API) and by the test platform. Owns accepting — at most
+//! The one HTTP server primitive over hyper, shared by every local listener (Telemetry API,
+//! trace agent, lifecycle API, OTLP) and by the test platform: HTTP/1.1, or HTTP/2 without TLS
+//! (`serve_h2c`, for gRPC) with the same accept loop. Owns accepting — at most
 //! `MAX_CONNECTIONS` open at once, back-off on accept errors (`EMFILE` must not spin a core) —,
 //! per-connection tasks with header and body read timeouts, bounded body reading, and stopping
 //! with a drain of the requests in flight. Must not know routes.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::{HeaderMap, Request, Response, StatusCode};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-pub type HttpResponse = Response<Full<Bytes>>;
+pub type HttpResponse = Response<Body>;
+
+/// A whole response body, and trailers after it (gRPC's status travels in them).
+#[derive(Debug, Default)]
+pub struct Body {
+    data: Option<Bytes>,
+    trailers: Option<HeaderMap>,
+}
+
+impl Body {
+    pub fn new(data: impl Into<Bytes>) -> Self {
+        Self {
+            data: Some(data.into()).filter(|d| !d.is_empty()),
+            trailers: None,
+        }
+    }
+
+    pub fn with_trailers(mut self, trailers: HeaderMap) -> Self {
+        self.trailers = Some(trailers);
+        self
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(d) = self.data.take() {
+            return Poll::Ready(Some(Ok(Frame::data(d))));
+        }
+        Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none() && self.trailers.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+    }
+}
+
+/// The protocol a server speaks on every connection.
+#[derive(Debug, Clone, Copy)]
+enum Protocol {
+    /// HTTP/1.1 with this header timeout.
+    Http1(Duration),
+    /// HTTP/2 with prior knowledge (gRPC without TLS).
+    H2c,
+}
+
+/// Streams one HTTP/2 connection serves at once.
+const H2_MAX_STREAMS: u32 = 64;
 
 /// Connections open at once per server; more wait in the kernel's backlog.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -105,6 +164,40 @@ where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<HttpResponse, Abort>> + Send + 'static,
 {
+    serve_with(listener, upgrade, Protocol::Http1(header_timeout), handler)
+}
+
+/// Serves `handler` over HTTP/2 with prior knowledge (h2c: gRPC clients without TLS), with the
+/// same connection cap and drain as every other server.
+pub fn serve_h2c<F, Fut>(listener: TcpListener, handler: F) -> std::io::Result<ServerHandle>
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HttpResponse> + Send + 'static,
+{
+    serve_with(
+        listener,
+        |stream| async move { Ok(stream) },
+        Protocol::H2c,
+        move |req| {
+            let fut = handler(req);
+            async move { Ok(fut.await) }
+        },
+    )
+}
+
+fn serve_with<U, UFut, S, F, Fut>(
+    listener: TcpListener,
+    upgrade: U,
+    protocol: Protocol,
+    handler: F,
+) -> std::io::Result<ServerHandle>
+where
+    U: Fn(tokio::net::TcpStream) -> UFut + Send + Sync + 'static,
+    UFut: Future<Output = std::io::Result<S>> + Send + 'static,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<HttpResponse, Abort>> + Send + 'static,
+{
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
     let handler = Arc::new(handler);
@@ -153,16 +246,38 @@ where
                     let handler = handler.clone();
                     async move { handler(req).await }
                 });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(header_timeout)
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                tokio::pin!(conn);
-                tokio::select! {
-                    _ = conn.as_mut() => {}
-                    _ = conn_stop.changed() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
+                let io = hyper_util::rt::TokioIo::new(stream);
+                match protocol {
+                    Protocol::Http1(header_timeout) => {
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(header_timeout)
+                            .serve_connection(io, service);
+                        tokio::pin!(conn);
+                        tokio::select! {
+                            _ = conn.as_mut() => {}
+                            _ = conn_stop.changed() => {
+                                conn.as_mut().graceful_shutdown();
+                                let _ = conn.await;
+                            }
+                        }
+                    }
+                    Protocol::H2c => {
+                        let conn = hyper::server::conn::http2::Builder::new(
+                            hyper_util::rt::TokioExecutor::new(),
+                        )
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .max_concurrent_streams(H2_MAX_STREAMS)
+                        .keep_alive_interval(Some(HEADER_TIMEOUT))
+                        .serve_connection(io, service);
+                        tokio::pin!(conn);
+                        tokio::select! {
+                            _ = conn.as_mut() => {}
+                            _ = conn_stop.changed() => {
+                                conn.as_mut().graceful_shutdown();
+                                let _ = conn.await;
+                            }
+                        }
                     }
                 }
             });
@@ -216,7 +331,7 @@ pub fn header<'a>(headers: &'a hyper::HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 pub fn respond(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(Body::new(body));
     *r.status_mut() = status;
     r
 }

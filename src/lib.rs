@@ -22,6 +22,7 @@ pub mod level;
 pub mod logs;
 pub mod memory;
 pub mod metrics;
+pub mod otlp;
 pub mod payload;
 pub(crate) mod secret;
 pub mod secrets;

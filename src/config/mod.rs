@@ -5,6 +5,7 @@
 
 pub mod apm;
 pub mod flush_strategy;
+pub mod otlp;
 pub(crate) mod parse;
 mod read;
 pub mod source;
@@ -75,6 +76,8 @@ pub struct Config {
     /// `DD_LAMBDA_CUSTOMER_METRICS_EXCLUDE_TAGS`: tag names left off custom (DogStatsD) metrics.
     pub custom_metrics_exclude_tags: Vec<String>,
     pub trace_enabled: bool,
+    /// `DD_OTLP_CONFIG_*`: the OTLP receiver (off unless an endpoint is set).
+    pub otlp: otlp::OtlpConfig,
     pub apm_replace_tags: Vec<ReplaceTagRule>,
     pub apm_filter_tags_require: Vec<String>,
     pub apm_filter_tags_reject: Vec<String>,
@@ -374,6 +377,7 @@ impl Config {
                 50,
             ) as usize,
             trace_enabled: r.bool("DD_TRACE_ENABLED", true),
+            otlp: otlp::read(&mut r),
             apm_replace_tags: r
                 .json(
                     "DD_APM_REPLACE_TAGS",

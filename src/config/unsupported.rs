@@ -37,11 +37,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         "DD_LAMBDA_FIPS_MODE",
         "no FIPS-validated crypto module or FIPS AWS endpoints: Tandem uses rustls on ring and the standard endpoints",
     ),
-    Unsupported {
-        name: "DD_OTLP_CONFIG_",
-        prefix: true,
-        why: "no OTLP receiver yet: OTLP data is not received",
-    },
     one(
         "DD_EXTENSION_VERSION",
         "it selects between Datadog's own agents; Tandem is one extension",
@@ -149,12 +144,10 @@ mod tests {
         .map(String::from)
         .to_vec();
         let w = warnings(&names);
-        assert_eq!(w.len(), 3, "{w:?}");
+        // The OTLP settings are supported now: only the other two warn.
+        assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].starts_with("DD_SERVERLESS_APPSEC_ENABLED is set but not supported"));
-        assert!(w[1].starts_with(
-            "DD_OTLP_CONFIG_TRACES_ENABLED, DD_OTLP_CONFIG_RECEIVER_PROTOCOLS_HTTP_ENDPOINT are set"
-        ));
-        assert!(w[2].contains("DD_LAMBDA_FIPS_MODE") && w[2].contains("FIPS"));
+        assert!(w[1].contains("DD_LAMBDA_FIPS_MODE") && w[1].contains("FIPS"));
         assert!(warnings(&["DD_SITE".into()]).is_empty());
     }
 }

@@ -48,6 +48,19 @@ fn describe(signal: &str, reason: &str) -> (&'static str, &'static str) {
             "requests",
             "their bodies did not fit the memory budget (answered 429)",
         ),
+        ("otlp", "invalid") => ("requests", "they were not valid OTLP (answered 400)"),
+        ("otlp", "invalid_ids") => (
+            "spans",
+            "their trace or span ids were not 16 and 8 bytes (a partial success)",
+        ),
+        ("otlp", "too_large") => ("requests", "their bodies were over 16 MiB (answered 413)"),
+        ("otlp", "over_budget") => (
+            "requests",
+            "OTLP bodies in flight exceeded their memory budget (answered 429)",
+        ),
+        ("otlp", "traces_disabled") => ("spans", "DD_OTLP_CONFIG_TRACES_ENABLED is false"),
+        ("otlp", "metrics_disabled") => ("resources", "DD_OTLP_CONFIG_METRICS_ENABLED is false"),
+        ("otlp", "logs_disabled") => ("records", "DD_OTLP_CONFIG_LOGS_ENABLED is not true"),
         (_, "delivery") => ("items", "they could not be delivered"),
         _ => ("items", "of an unnamed cause"),
     }

@@ -63,6 +63,8 @@ struct Inner {
     intake: Arc<Intake>,
     traces: Option<Arc<TracesPipeline>>,
     trace_agent: Mutex<Option<ServerHandle>>,
+    /// The OTLP receivers, when their endpoints are set.
+    otlp: Mutex<crate::otlp::Servers>,
     invocations: Arc<Invocations>,
     lifecycle_api: Mutex<Option<ServerHandle>>,
     /// One-at-a-time invocation state; `Some` only under `Attribution::StreamOrder`.
@@ -115,6 +117,7 @@ impl Agent {
                 )
             }),
             trace_agent: Mutex::new(None),
+            otlp: Mutex::new(crate::otlp::Servers::default()),
             invocations,
             lifecycle_api: Mutex::new(None),
             serial: (attribution == Attribution::StreamOrder).then(serial::Serial::default),
@@ -195,6 +198,7 @@ impl Agent {
                 "the trace agent cannot listen on 127.0.0.1:{port} ({e}); traces are off, everything else runs"
             ),
         }
+        agent.start_otlp().await;
         agent.start_lifecycle_api().await;
         Ok(agent)
     }
@@ -208,6 +212,28 @@ impl Agent {
             self.inner.intake.clone(),
             self.inner.function.function_name.clone(),
         );
+    }
+
+    /// The OTLP receivers (when configured). Their logs take the current invocation's request
+    /// id on-demand; in Managed Instance mode only the id a record carries.
+    async fn start_otlp(&self) {
+        let agent = self.clone();
+        let logs: crate::otlp::LogSink = Arc::new(move |records| {
+            let current = lock(&agent.inner.tracker)
+                .current_request_id()
+                .map(str::to_string);
+            for r in records {
+                agent.inner.logs.push_attributed(r, current.as_deref());
+            }
+        });
+        let servers = crate::otlp::start(
+            &self.inner.config.otlp,
+            self.inner.traces.clone(),
+            self.inner.metrics.clone(),
+            logs,
+        )
+        .await;
+        *lock(&self.inner.otlp) = servers;
     }
 
     async fn start_lifecycle_api(&self) {
@@ -325,9 +351,12 @@ impl Agent {
         // are cut off) within a share of the budget, before the final flush takes the buffers.
         let drain_until = Instant::now()
             + (usable.saturating_duration_since(Instant::now()) / 4).min(DRAIN_AT_MOST);
+        let otlp = std::mem::take(&mut *lock(&self.inner.otlp));
         let servers = [
             lock(&self.inner.trace_agent).take(),
             lock(&self.inner.lifecycle_api).take(),
+            otlp.http,
+            otlp.grpc,
         ];
         for server in servers.into_iter().flatten() {
             if !server.drain(drain_until).await {

@@ -3,6 +3,7 @@
 //! and buffers the encoded entries under a byte cap. Owns the drop/exclude counters. Must not
 //! ship anything: the intake drains the buffer.
 
+mod attributed;
 mod durable;
 pub(crate) mod encode;
 mod entry;
@@ -10,6 +11,8 @@ mod init_hold;
 mod platform;
 pub(crate) mod record;
 pub(crate) mod rules;
+
+pub use attributed::Attributed;
 
 use crate::config::Config;
 use crate::diag;
@@ -279,28 +282,8 @@ impl LogsPipeline {
         ctx: Option<&crate::durable::Context>,
         closing: bool,
     ) {
-        let text = if self.rules.is_empty() {
-            std::borrow::Cow::Borrowed(text)
-        } else {
-            match self.rules.apply(text) {
-                Some(t) => t,
-                None => {
-                    self.counters
-                        .excluded_by_rules
-                        .fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-            }
-        };
-        let message = if text.len() > MAX_MESSAGE_BYTES {
-            self.counters.truncated.fetch_add(1, Ordering::Relaxed);
-            let mut cut = MAX_MESSAGE_BYTES;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            std::borrow::Cow::Owned(format!("{}{TRUNCATION_MARKER}", &text[..cut]))
-        } else {
-            text
+        let Some(message) = self.prepare(text) else {
+            return;
         };
         let ddtags = match extra_tags {
             Some(extra) => std::borrow::Cow::Owned(format!("{},{extra}", self.ddtags)),
@@ -315,9 +298,43 @@ impl LogsPipeline {
             durable: ctx,
             closing,
         };
-        let Ok(mut encoded) = line.encode(&self.function) else {
-            return;
+        if let Ok(encoded) = line.encode(&self.function) {
+            self.store(encoded);
+        }
+    }
+
+    /// The message as shipped: the processing rules applied (`None`: excluded, counted) and
+    /// cut to `MAX_MESSAGE_BYTES`.
+    fn prepare<'t>(&self, text: &'t str) -> Option<std::borrow::Cow<'t, str>> {
+        let text = if self.rules.is_empty() {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            match self.rules.apply(text) {
+                Some(t) => t,
+                None => {
+                    self.counters
+                        .excluded_by_rules
+                        .fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+            }
         };
+        if text.len() <= MAX_MESSAGE_BYTES {
+            return Some(text);
+        }
+        self.counters.truncated.fetch_add(1, Ordering::Relaxed);
+        let mut cut = MAX_MESSAGE_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        Some(std::borrow::Cow::Owned(format!(
+            "{}{TRUNCATION_MARKER}",
+            text.get(..cut).unwrap_or("")
+        )))
+    }
+
+    /// Buffers one encoded entry, or drops it (counted) when the buffer or budget is full.
+    fn store(&self, mut encoded: Vec<u8>) {
         // The serializer grows its buffer by doubling: an entry waits in the buffer with its
         // own bytes only.
         encoded.shrink_to_fit();

@@ -214,6 +214,37 @@ impl Aggregator {
         outcome
     }
 
+    /// Adds values with their weights to one custom context (OTLP points: a histogram's
+    /// buckets are one call), under the custom caps like DogStatsD lines.
+    pub fn insert_weighted(
+        &mut self,
+        name: &str,
+        tags: &mut [&str],
+        kind: Kind,
+        points: &[(f64, f64)],
+        ts: i64,
+    ) -> Result<(), Refused> {
+        if points
+            .iter()
+            .any(|(v, w)| !(v * w).is_finite() || *w <= 0.0)
+        {
+            return Err(Refused::Invalid);
+        }
+        let key = self.context(name, tags, kind, false)?;
+        let budget = self.budget;
+        let mut bytes = self.bytes;
+        let value = value_slot(&mut self.buckets, &mut bytes, budget, ts, key, kind)?;
+        let mut outcome = Ok(());
+        for (v, w) in points {
+            match add(value, *v, *w, budget.saturating_sub(bytes)) {
+                Ok(grown) => bytes += grown,
+                Err(r) => outcome = Err(r),
+            }
+        }
+        self.bytes = bytes;
+        outcome
+    }
+
     /// Adds one point of `kind` (enhanced and internal metrics).
     pub fn insert_value(
         &mut self,

@@ -133,6 +133,36 @@ impl MetricsPipeline {
         }
     }
 
+    /// Adds OTLP points of one custom context (value, weight), within the custom metrics'
+    /// caps; refusals are counted like DogStatsD's. `ts` in unix seconds.
+    pub fn insert_weighted(
+        &self,
+        name: &str,
+        tags: &[String],
+        kind: Kind,
+        points: &[(f64, f64)],
+        ts: i64,
+    ) {
+        let mut refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+        let mut agg = crate::sync::lock(&self.aggregator);
+        let held = agg.bytes();
+        agg.set_budget(
+            self.budget
+                .min(held.saturating_add(Budget::global().free())),
+        );
+        let inserted = agg.insert_weighted(name, &mut refs, kind, points, ts);
+        Budget::global().account(held, agg.bytes());
+        drop(agg);
+        self.counters.lines.fetch_add(1, Ordering::Relaxed);
+        let counter = match inserted {
+            Ok(()) => return,
+            Err(Refused::ContextCap) => &self.counters.context_overflow,
+            Err(Refused::Invalid) => &self.counters.parse_errors,
+            Err(Refused::ValueCap) => &self.counters.values_dropped,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Adds one enhanced-metric distribution point.
     pub fn distribution(&self, name: &str, tags: &[String], value: f64, ts: i64) {
         self.value(name, tags, Kind::Distribution, value, ts);

@@ -185,7 +185,7 @@ fn subscribe(shared: &Shared, body: &[u8]) -> http::HttpResponse {
         answer,
     );
     if status == 200 {
-        *r.body_mut() = http_body_util::Full::new(bytes::Bytes::from_static(b"OK"));
+        *r.body_mut() = tandem::http::Body::new(bytes::Bytes::from_static(b"OK"));
     }
     r
 }
