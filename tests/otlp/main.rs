@@ -267,3 +267,11 @@ async fn python_sdk_over_grpc_every_signal_maps_as_datadog_maps_it() {
     let (ids, rid) = one_invocation("python3", args, &mut h).await;
     check_all(&h, &ids, &rid, "otel-py");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_sdk_over_http_json_every_signal_maps_as_datadog_maps_it() {
+    let (mut h, http, _) = agent(SimMode::OnDemand, &[]).await;
+    let args = vec!["otlp.js".into(), format!("http://127.0.0.1:{http}")];
+    let (ids, rid) = one_invocation("node", args, &mut h).await;
+    check_all(&h, &ids, &rid, "otel-node");
+}
