@@ -8,7 +8,7 @@
 
 use super::Receiver;
 use super::decode::{self, Encoding, Signal};
-use super::receiver::{MAX_BODY, UNSIZED_RESERVE, count, reserve};
+use super::receiver::{MAX_BODY, MAX_DISCARD, UNSIZED_RESERVE, count, reserve};
 use crate::http::{self, Body, HttpResponse, ServerHandle};
 use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue};
@@ -35,20 +35,20 @@ pub(super) fn serve(
                 }
                 "/opentelemetry.proto.collector.logs.v1.LogsService/Export" => Signal::Logs,
                 p => {
-                    http::discard_body(body, MAX_BODY).await;
+                    http::discard_body(body, MAX_DISCARD).await;
                     return status_only(UNIMPLEMENTED, &format!("unknown method {p}"));
                 }
             };
             let declared = http::header(&parts.headers, "content-length")
                 .and_then(|v| v.parse::<usize>().ok());
             if declared.is_some_and(|n| n > MAX_BODY) {
-                http::discard_body(body, MAX_BODY).await;
+                http::discard_body(body, MAX_DISCARD).await;
                 count("too_large");
                 return status_only(RESOURCE_EXHAUSTED, "message over 16 MiB");
             }
             let share = declared.unwrap_or(UNSIZED_RESERVE);
             let Some(_held) = reserve(&receiver, share).await else {
-                http::discard_body(body, MAX_BODY).await;
+                http::discard_body(body, MAX_DISCARD).await;
                 count("over_budget");
                 return status_only(
                     RESOURCE_EXHAUSTED,

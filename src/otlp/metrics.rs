@@ -490,4 +490,5 @@ fn exponential_values(p: &ExponentialHistogramDataPoint, counts: &[u64]) -> Vec<
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // tests may index
 mod tests;

@@ -16,6 +16,9 @@ use std::time::Duration;
 pub(crate) const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Body bytes read and decoded at once, across requests and both receivers.
 pub(crate) const IN_FLIGHT_BYTES: usize = 16 * 1024 * 1024;
+/// How much of a refused body is read (and dropped, one frame at a time) so the client, still
+/// sending, reads the answer instead of a reset connection.
+pub(crate) const MAX_DISCARD: usize = 128 * 1024 * 1024;
 /// Reserved for a body sent without a length (chunked, or gRPC's streams).
 pub(crate) const UNSIZED_RESERVE: usize = 2 * 1024 * 1024;
 /// Memory a body holds per byte while decoded and mapped: the bytes, their inflated form and
@@ -43,7 +46,7 @@ pub(super) fn serve_http(
             }
             let content_type = http::header(&parts.headers, "content-type").unwrap_or("");
             let Some(enc) = decode::encoding(content_type) else {
-                http::discard_body(body, MAX_BODY).await;
+                http::discard_body(body, MAX_DISCARD).await;
                 return error(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     Encoding::Json,
@@ -56,13 +59,13 @@ pub(super) fn serve_http(
             let declared = http::header(&parts.headers, "content-length")
                 .and_then(|v| v.parse::<usize>().ok());
             if declared.is_some_and(|n| n > MAX_BODY) {
-                http::discard_body(body, MAX_BODY).await;
+                http::discard_body(body, MAX_DISCARD).await;
                 count("too_large");
                 return error(StatusCode::PAYLOAD_TOO_LARGE, enc, 8, "body over 16 MiB");
             }
             let share = declared.unwrap_or(UNSIZED_RESERVE);
             let Some(_held) = reserve(&receiver, share).await else {
-                http::discard_body(body, MAX_BODY).await;
+                http::discard_body(body, MAX_DISCARD).await;
                 count("over_budget");
                 return error(
                     StatusCode::TOO_MANY_REQUESTS,

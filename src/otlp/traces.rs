@@ -499,4 +499,5 @@ fn db_type(db: &str) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // tests may index
 mod tests;
