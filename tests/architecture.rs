@@ -28,6 +28,7 @@ const SIGNALS: &[&str] = &[
     "lambda",
     "logs",
     "metrics",
+    "otlp",
     "secrets",
     "tags",
     "traces",
@@ -36,6 +37,8 @@ const SIGNALS: &[&str] = &[
 const LISTENERS: &[&str] = &[
     "dogstatsd/server.rs",
     "lambda/listener.rs",
+    "otlp/grpc.rs",
+    "otlp/receiver.rs",
     "traces/lifecycle.rs",
     "traces/server.rs",
 ];
