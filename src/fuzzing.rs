@@ -143,3 +143,30 @@ pub fn obfuscation(data: &[u8]) {
         }
     }
 }
+
+/// An OTLP request body (the first byte picks signal, protobuf or JSON, and gzip), decoded,
+/// mapped and handed to real pipelines, which then encode for the intake.
+pub fn otlp(data: &[u8]) {
+    use std::sync::Arc;
+    let (config, function) = setup();
+    let traces = Arc::new(TracesPipeline::new(config, function));
+    let metrics = Arc::new(crate::metrics::pipeline::MetricsPipeline::new(
+        config,
+        function.tags.clone(),
+    ));
+    let logs = Arc::new(LogsPipeline::new(
+        config,
+        function.clone(),
+        Attribution::StreamOrder,
+    ));
+    let sink_logs = logs.clone();
+    let sink: crate::otlp::LogSink = Arc::new(move |records| {
+        for r in records {
+            sink_logs.push_attributed(r, Some("fuzz-request"));
+        }
+    });
+    crate::otlp::fuzz(data, &config.otlp, traces.clone(), metrics.clone(), sink);
+    let _ = crate::traces::encode::agent_payloads(traces.take(true), "fuzz", 3);
+    let _ = crate::metrics::encode::payloads(metrics.take());
+    let _ = crate::logs::encode::batches(logs.drain());
+}

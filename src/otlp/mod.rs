@@ -207,3 +207,46 @@ fn tracer_info(resource: &[opentelemetry_proto::tonic::common::v1::KeyValue]) ->
         ..TracerInfo::default()
     }
 }
+
+/// The fuzz target's path (`fuzz/`): one body of the signal and encoding the first byte picks
+/// (gzip too), decoded, mapped and handed to real pipelines, as a request to either receiver.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz(
+    data: &[u8],
+    cfg: &OtlpConfig,
+    traces: Arc<TracesPipeline>,
+    metrics: Arc<MetricsPipeline>,
+    logs: LogSink,
+) {
+    let Some((pick, body)) = data.split_first() else {
+        return;
+    };
+    let signal = match pick % 3 {
+        0 => decode::Signal::Traces,
+        1 => decode::Signal::Metrics,
+        _ => decode::Signal::Logs,
+    };
+    let enc = if pick & 4 == 0 {
+        decode::Encoding::Protobuf
+    } else {
+        decode::Encoding::Json
+    };
+    let gzip = (pick & 8 != 0).then_some("gzip");
+    let mut cfg = cfg.clone();
+    cfg.logs = true;
+    let receiver = Receiver {
+        naming: traces::Naming::default(),
+        cfg,
+        traces: Some(traces),
+        metrics,
+        logs,
+        translator: Mutex::new(metrics::Translator::new(0)),
+        in_flight: Arc::new(tokio::sync::Semaphore::new(1)),
+    };
+    let decoded = decode::inflate(bytes::Bytes::copy_from_slice(body), gzip)
+        .and_then(|b| decode::decode(signal, &b, enc));
+    if let Ok(request) = decoded {
+        let outcome = receiver.ingest(request);
+        let _ = decode::success(signal, enc, outcome.rejected, &outcome.message);
+    }
+}
