@@ -152,7 +152,8 @@ impl Receiver {
                     rejected += refused;
                     let tracer = tracer_info(rs.resource.as_ref().map_or(&[], |r| &r.attributes));
                     let mut batch = pipeline.batch(&tracer, now_ns);
-                    for t in traces {
+                    for mut t in traces {
+                        pipeline.join_otel(&mut t);
                         batch.add(t);
                     }
                     batch.finish();

@@ -10,6 +10,7 @@ pub(crate) mod forward;
 pub(crate) mod ids;
 pub(crate) mod inferred;
 pub(crate) mod invocation;
+pub(crate) mod join;
 pub(crate) mod lifecycle;
 pub mod msgpack;
 pub(crate) mod obfuscate;

@@ -47,6 +47,8 @@ pub struct TracesPipeline {
     /// `_dd.tags.function` of every tracer payload: the function's tags, `k:v,k:v`.
     function_tags: String,
     adoption: Adoption,
+    /// OTel spans and the `aws.lambda` spans of their invocations.
+    joins: super::join::Joins,
     cold: Arc<ColdStart>,
     /// Durable execution contexts the tracer's `aws.lambda` spans carry, for the logs.
     durable: Arc<crate::durable::Registry>,
@@ -73,6 +75,7 @@ impl TracesPipeline {
             app_version: config.version.clone().unwrap_or_default(),
             function_tags: function.tags.join(","),
             adoption: Adoption::default(),
+            joins: super::join::Joins::default(),
             cold,
             durable: Arc::default(),
             ids: SpanIds::default(),
@@ -110,6 +113,12 @@ impl TracesPipeline {
         batch.finish();
     }
 
+    /// Links OTel spans that name their invocation to its `aws.lambda` span (either way round,
+    /// whichever arrives second).
+    pub(crate) fn join_otel(&self, trace: &mut [Span]) {
+        self.joins.otel(trace);
+    }
+
     /// Starts buffering one tracer request's traces as they are decoded.
     pub fn batch<'p>(&'p self, tracer: &'p TracerInfo, now_ns: i64) -> TraceBatch<'p> {
         TraceBatch {
@@ -132,7 +141,12 @@ impl TracesPipeline {
     }
 
     fn push_built(&self, mut payload: TracerPayload, now_ns: i64) {
-        let chunks = std::mem::take(&mut payload.chunks);
+        let mut chunks = std::mem::take(&mut payload.chunks);
+        for span in chunks.iter_mut().flat_map(|c| c.spans.iter_mut()) {
+            if span.name == "aws.lambda" {
+                self.joins.invocation(span);
+            }
+        }
         for chunk in chunks {
             let priority = chunk.priority;
             self.counters

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod hostile;
+mod join;
 mod managed;
 
 use serde_json::Value;
