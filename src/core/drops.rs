@@ -53,6 +53,7 @@ fn describe(signal: &str, reason: &str) -> (&'static str, &'static str) {
             "spans",
             "their trace or span ids were not 16 and 8 bytes (a partial success)",
         ),
+        ("otlp", "too_many_buckets") => ("histogram points", "they had over 2,048 buckets"),
         ("otlp", "too_large") => ("requests", "their bodies were over 16 MiB (answered 413)"),
         ("otlp", "over_budget") => (
             "requests",

@@ -224,9 +224,12 @@ impl Aggregator {
         points: &[(f64, f64)],
         ts: i64,
     ) -> Result<(), Refused> {
+        // A sketch holds a heavy point as bins of at most 65,535: the same weight bound as a
+        // DogStatsD sample rate keeps a forged bucket count from growing it without end.
+        let too_heavy = |w: f64| kind == Kind::Distribution && w > MAX_SKETCH_WEIGHT;
         if points
             .iter()
-            .any(|(v, w)| !(v * w).is_finite() || *w <= 0.0)
+            .any(|(v, w)| !(v * w).is_finite() || *w <= 0.0 || too_heavy(*w))
         {
             return Err(Refused::Invalid);
         }

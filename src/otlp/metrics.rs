@@ -24,6 +24,10 @@ use std::hash::{BuildHasher, Hash, Hasher};
 /// point of a forgotten stream starts it over, as after a restart).
 const MAX_STREAMS: usize = 10_000;
 
+/// Most buckets a histogram point may have (OpenTelemetry's exponential histograms default to
+/// 160): a cumulative stream's counts are remembered, so a forged point must not be huge.
+const MAX_BUCKETS: usize = 2_048;
+
 /// One Datadog point: a context and its weighted values at `ts` (unix seconds).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Point {
@@ -52,6 +56,8 @@ pub(crate) struct Translator {
     /// value may include what an earlier extension already reported.
     started_ns: u64,
     seen: u64,
+    /// Points refused since the last `map` (too many buckets).
+    refused: u64,
 }
 
 /// The increase since the last point of a cumulative stream, or `None` when there is nothing to
@@ -68,7 +74,19 @@ impl Translator {
             hasher: foldhash::fast::FixedState::with_seed(0x0715),
             started_ns,
             seen: 0,
+            refused: 0,
         }
+    }
+
+    /// The Datadog points of one request, and how many data points were refused.
+    pub(crate) fn map_counted(
+        &mut self,
+        req: &ExportMetricsServiceRequest,
+        cfg: &OtlpConfig,
+    ) -> (Vec<Point>, u64) {
+        self.refused = 0;
+        let points = self.map(req, cfg);
+        (points, std::mem::take(&mut self.refused))
     }
 
     /// The Datadog points of one request.
@@ -147,6 +165,10 @@ impl Translator {
                 let cumulative =
                     h.aggregation_temporality == AggregationTemporality::Cumulative as i32;
                 for p in &h.data_points {
+                    if p.bucket_counts.len() > MAX_BUCKETS {
+                        self.refused += 1;
+                        continue;
+                    }
                     let t = tags(&p.attributes);
                     let (count, counts) = if cumulative {
                         match self.delta(
@@ -186,8 +208,12 @@ impl Translator {
                 let cumulative =
                     h.aggregation_temporality == AggregationTemporality::Cumulative as i32;
                 for p in &h.data_points {
-                    let t = tags(&p.attributes);
                     let flat = exponential_counts(p);
+                    if flat.len() > MAX_BUCKETS {
+                        self.refused += 1;
+                        continue;
+                    }
+                    let t = tags(&p.attributes);
                     let (count, counts) = if cumulative {
                         match self.delta(name, &t, p.start_time_unix_nano, p.count as f64, &flat) {
                             Delta::Since(c, b) => (c, b),

@@ -173,10 +173,19 @@ impl Receiver {
                 if !self.cfg.metrics {
                     return self.disabled("metrics", r.resource_metrics.len() as u64);
                 }
-                let points = crate::sync::lock(&self.translator).map(&r, &self.cfg);
+                let (points, refused) =
+                    crate::sync::lock(&self.translator).map_counted(&r, &self.cfg);
                 for p in points {
                     self.metrics
                         .insert_weighted(&p.name, &p.tags, p.kind, &p.values, p.ts);
+                }
+                if refused > 0 {
+                    ::metrics::counter!("tandem.otlp.dropped", "reason" => "too_many_buckets")
+                        .increment(refused);
+                    return Outcome {
+                        rejected: refused,
+                        message: "histogram points may have at most 2,048 buckets".into(),
+                    };
                 }
                 Outcome::default()
             }

@@ -237,3 +237,21 @@ fn excluded_tag_names_leave_custom_metrics_only() {
         ["user_id:1", "functionname:f", "executedversion:3"]
     );
 }
+
+#[test]
+fn a_weight_no_sketch_can_hold_is_refused() {
+    let mut agg = Aggregator::new(100, usize::MAX, vec![]);
+    let heavy = [(1.0, 1e12)];
+    assert!(matches!(
+        agg.insert_weighted("d", &mut [], Kind::Distribution, &heavy, 10),
+        Err(Refused::Invalid)
+    ));
+    assert!(
+        agg.insert_weighted("d", &mut [], Kind::Distribution, &[(1.0, 5.0)], 10)
+            .is_ok()
+    );
+    assert!(
+        agg.insert_weighted("c", &mut [], Kind::Count, &heavy, 10)
+            .is_ok()
+    );
+}

@@ -124,3 +124,23 @@ fn exponential_buckets_land_within_their_bounds() {
     assert!(v[1].0 > 8.0 && v[1].0 < 16.0 && v[1].1 == 2.0, "{v:?}");
     assert!(v[2].0 > 32.0 && v[2].0 < 64.0, "{v:?}");
 }
+
+#[test]
+fn a_forged_histogram_is_refused_not_remembered() {
+    let huge = request(Metric {
+        name: "h".into(),
+        data: Some(Data::Histogram(Histogram {
+            data_points: vec![HistogramDataPoint {
+                bucket_counts: vec![1; MAX_BUCKETS + 1],
+                ..Default::default()
+            }],
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+        })),
+        ..Default::default()
+    });
+    let mut t = Translator::new(0);
+    let (points, refused) = t.map_counted(&huge, &OtlpConfig::default());
+    assert!(points.is_empty());
+    assert_eq!(refused, 1);
+    assert!(t.streams.is_empty());
+}
