@@ -93,71 +93,76 @@ pub(crate) fn inflate(body: Bytes, content_encoding: Option<&str>) -> Result<Byt
 
 /// Decodes one request of `signal`.
 pub(crate) fn decode(signal: Signal, body: &[u8], enc: Encoding) -> Result<Request, DecodeError> {
-    fn one<T: Message + Default + serde::de::DeserializeOwned>(
-        body: &[u8],
-        enc: Encoding,
-    ) -> Result<T, DecodeError> {
-        match enc {
-            Encoding::Protobuf => {
-                T::decode(body).map_err(|e| DecodeError::Body(format!("protobuf: {e}")))
-            }
-            Encoding::Json => {
-                serde_json::from_slice(body).map_err(|e| DecodeError::Body(format!("JSON: {e}")))
-            }
+    let json_error = |e: String| DecodeError::Body(format!("JSON: {e}"));
+    Ok(match (signal, enc) {
+        (Signal::Traces, Encoding::Protobuf) => Request::Traces(protobuf(body)?),
+        (Signal::Metrics, Encoding::Protobuf) => Request::Metrics(protobuf(body)?),
+        (Signal::Logs, Encoding::Protobuf) => Request::Logs(protobuf(body)?),
+        (Signal::Traces, Encoding::Json) => {
+            Request::Traces(super::json::traces(body).map_err(json_error)?)
         }
-    }
-    Ok(match signal {
-        Signal::Traces => Request::Traces(one(body, enc)?),
-        Signal::Metrics => Request::Metrics(one(body, enc)?),
-        Signal::Logs => Request::Logs(one(body, enc)?),
+        (Signal::Metrics, Encoding::Json) => {
+            Request::Metrics(super::json::metrics(body).map_err(json_error)?)
+        }
+        (Signal::Logs, Encoding::Json) => {
+            Request::Logs(super::json::logs(body).map_err(json_error)?)
+        }
     })
+}
+
+fn protobuf<T: Message + Default>(body: &[u8]) -> Result<T, DecodeError> {
+    T::decode(body).map_err(|e| DecodeError::Body(format!("protobuf: {e}")))
 }
 
 /// The success answer: the signal's `Export…Response`, with a partial success when some items
 /// were refused.
 pub(crate) fn success(signal: Signal, enc: Encoding, rejected: u64, message: &str) -> Vec<u8> {
-    let rejected = i64::try_from(rejected).unwrap_or(i64::MAX);
-    let message = message.to_string();
-    fn out<T: Message + serde::Serialize>(enc: Encoding, m: &T) -> Vec<u8> {
-        match enc {
-            Encoding::Protobuf => m.encode_to_vec(),
-            Encoding::Json => serde_json::to_vec(m).unwrap_or_else(|_| b"{}".to_vec()),
-        }
-    }
+    let count = i64::try_from(rejected).unwrap_or(i64::MAX);
     let partial = rejected > 0;
+    if enc == Encoding::Json {
+        if !partial {
+            return b"{}".to_vec();
+        }
+        let field = match signal {
+            Signal::Traces => "rejectedSpans",
+            Signal::Metrics => "rejectedDataPoints",
+            Signal::Logs => "rejectedLogRecords",
+        };
+        let mut p = serde_json::Map::new();
+        p.insert(field.into(), count.to_string().into());
+        p.insert("errorMessage".into(), message.into());
+        return serde_json::json!({ "partialSuccess": p })
+            .to_string()
+            .into_bytes();
+    }
+    let message = message.to_string();
     match signal {
-        Signal::Traces => out(
-            enc,
-            &ExportTraceServiceResponse {
-                partial_success: partial.then_some(ExportTracePartialSuccess {
-                    rejected_spans: rejected,
-                    error_message: message,
-                }),
-            },
-        ),
-        Signal::Metrics => out(
-            enc,
-            &ExportMetricsServiceResponse {
-                partial_success: partial.then_some(ExportMetricsPartialSuccess {
-                    rejected_data_points: rejected,
-                    error_message: message,
-                }),
-            },
-        ),
-        Signal::Logs => out(
-            enc,
-            &ExportLogsServiceResponse {
-                partial_success: partial.then_some(ExportLogsPartialSuccess {
-                    rejected_log_records: rejected,
-                    error_message: message,
-                }),
-            },
-        ),
+        Signal::Traces => ExportTraceServiceResponse {
+            partial_success: partial.then_some(ExportTracePartialSuccess {
+                rejected_spans: count,
+                error_message: message,
+            }),
+        }
+        .encode_to_vec(),
+        Signal::Metrics => ExportMetricsServiceResponse {
+            partial_success: partial.then_some(ExportMetricsPartialSuccess {
+                rejected_data_points: count,
+                error_message: message,
+            }),
+        }
+        .encode_to_vec(),
+        Signal::Logs => ExportLogsServiceResponse {
+            partial_success: partial.then_some(ExportLogsPartialSuccess {
+                rejected_log_records: count,
+                error_message: message,
+            }),
+        }
+        .encode_to_vec(),
     }
 }
 
 /// `google.rpc.Status`, the body of every OTLP/HTTP error answer.
-#[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
+#[derive(Clone, PartialEq, prost::Message)]
 struct RpcStatus {
     #[prost(int32, tag = "1")]
     code: i32,
@@ -167,13 +172,15 @@ struct RpcStatus {
 
 /// An error answer's body: `code` is the gRPC status code the problem corresponds to.
 pub(crate) fn status(enc: Encoding, code: i32, message: &str) -> Vec<u8> {
-    let s = RpcStatus {
-        code,
-        message: message.to_string(),
-    };
     match enc {
-        Encoding::Protobuf => s.encode_to_vec(),
-        Encoding::Json => serde_json::to_vec(&s).unwrap_or_default(),
+        Encoding::Protobuf => RpcStatus {
+            code,
+            message: message.to_string(),
+        }
+        .encode_to_vec(),
+        Encoding::Json => serde_json::json!({ "code": code, "message": message })
+            .to_string()
+            .into_bytes(),
     }
 }
 

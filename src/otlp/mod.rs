@@ -8,6 +8,7 @@
 mod attrs;
 mod decode;
 mod grpc;
+mod json;
 mod logs;
 mod metrics;
 mod receiver;
