@@ -106,7 +106,8 @@ async fn bind(
 ) -> Option<tokio::net::TcpListener> {
     match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => {
-            crate::log_info!("{what} receiver listening on {addr}");
+            let bound = l.local_addr().unwrap_or(addr);
+            crate::log_info!("{what} receiver listening on {bound}");
             Some(l)
         }
         Err(e) => {
