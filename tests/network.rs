@@ -134,3 +134,66 @@ async fn datadog_traffic_goes_through_the_proxy_unless_no_proxy_says_otherwise()
     );
     assert_eq!(proxy.connects(), through, "NO_PROXY bypassed the proxy");
 }
+
+/// A pooled connection a NAT dropped while the environment was idle: the next flush's request
+/// meets the reset, is retried at once on a new connection, and is counted
+/// (`tandem.intake.stale_connection_retries`); every line arrives exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_reset_while_idle_is_retried_at_once_and_counted() {
+    let intake = CaptureIntake::start().await.unwrap();
+    let idle = Duration::from_millis(300);
+    let upstream: std::net::SocketAddr =
+        intake.url().trim_start_matches("http://").parse().unwrap();
+    let proxy = tandem_testkit::latency::LatencyProxy::start(upstream, Duration::ZERO, Some(idle))
+        .await
+        .unwrap();
+    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
+        .await
+        .unwrap();
+    let url = format!("http://{}", proxy.addr());
+    let mut env = lambda_env(&platform.runtime_api(), &url, false);
+    for (k, v) in [
+        ("DD_SERVERLESS_FLUSH_STRATEGY", "end"),
+        ("TANDEM_INTERNAL_METRICS", "true"),
+    ] {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.to_string(), v.to_string()));
+    }
+    let mut agent = AgentProcess::spawn(bin(), &env).unwrap();
+    assert!(platform.wait_next_calls(1, T).await, "{:?}", agent.stderr());
+    for n in 1..=3u64 {
+        let line = format!("line {n}");
+        platform
+            .invoke(&request_id(n), vec![ev::function_text(&line)], T)
+            .await
+            .unwrap();
+        if n == 1 {
+            // The environment sits idle past the NAT's limit: the condition under test.
+            tokio::time::sleep(idle * 2).await;
+        }
+    }
+    platform.send_shutdown(Duration::from_secs(2));
+    agent.wait_exit(T).await.expect("agent exits");
+    assert!(proxy.stats().resets >= 1, "{:?}", proxy.stats());
+    let entries = intake.log_entries();
+    for n in 1..=3 {
+        let line = format!("line {n}");
+        let seen = entries
+            .iter()
+            .filter(|e| e["message"]["message"] == line.as_str())
+            .count();
+        assert_eq!(seen, 1, "{line}: no loss, no duplicate");
+    }
+    let stale: f64 = intake
+        .series()
+        .iter()
+        .filter(|s| s.metric == "tandem.intake.stale_connection_retries")
+        .flat_map(|s| &s.points)
+        .map(|p| p.value)
+        .fold(0.0, f64::max);
+    assert!(
+        stale >= 1.0,
+        "the retry was counted; stderr: {:?}",
+        agent.stderr()
+    );
+}

@@ -357,10 +357,18 @@ impl Intake {
                         retries: attempt,
                     };
                 }
-                Err(e) => (
-                    Verdict::Retry,
-                    format!("request failed: {}", error_chain(&e)),
-                ),
+                Err(e) => {
+                    if attempt == 0 && !e.is_connect() {
+                        // Sent on a pooled connection that had died (a NAT or the intake
+                        // dropped it while the environment was frozen): retried at once on a
+                        // new connection (`retry::backoff(1)` is zero). Counted, not a drop.
+                        metrics::counter!("tandem.intake.stale_connection_retries").increment(1);
+                    }
+                    (
+                        Verdict::Retry,
+                        format!("request failed: {}", error_chain(&e)),
+                    )
+                }
             };
             debug_assert_eq!(verdict, Verdict::Retry);
             attempt += 1;
