@@ -254,13 +254,7 @@ where
                             .header_read_timeout(header_timeout)
                             .serve_connection(io, service);
                         tokio::pin!(conn);
-                        tokio::select! {
-                            _ = conn.as_mut() => {}
-                            _ = conn_stop.changed() => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = conn.await;
-                            }
-                        }
+                        until_stopped(conn, &mut conn_stop, |c| c.graceful_shutdown()).await;
                     }
                     Protocol::H2c => {
                         let conn = hyper::server::conn::http2::Builder::new(
@@ -271,13 +265,7 @@ where
                         .keep_alive_interval(Some(HEADER_TIMEOUT))
                         .serve_connection(io, service);
                         tokio::pin!(conn);
-                        tokio::select! {
-                            _ = conn.as_mut() => {}
-                            _ = conn_stop.changed() => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = conn.await;
-                            }
-                        }
+                        until_stopped(conn, &mut conn_stop, |c| c.graceful_shutdown()).await;
                     }
                 }
             });
@@ -288,6 +276,22 @@ where
         stop,
         connections,
     })
+}
+
+/// Serves one connection until it ends; once the server stops, it finishes the request in
+/// flight (`graceful`) and ends.
+async fn until_stopped<C: Future>(
+    mut conn: Pin<&mut C>,
+    stop: &mut watch::Receiver<bool>,
+    graceful: impl FnOnce(Pin<&mut C>),
+) {
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            graceful(conn.as_mut());
+            let _ = conn.await;
+        }
+    }
 }
 
 /// Reads a request body up to `limit` bytes; `None` if larger or broken.

@@ -154,13 +154,7 @@ impl MetricsPipeline {
         Budget::global().account(held, agg.bytes());
         drop(agg);
         self.counters.lines.fetch_add(1, Ordering::Relaxed);
-        let counter = match inserted {
-            Ok(()) => return,
-            Err(Refused::ContextCap) => &self.counters.context_overflow,
-            Err(Refused::Invalid) => &self.counters.parse_errors,
-            Err(Refused::ValueCap) => &self.counters.values_dropped,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        self.count_refusal(inserted);
     }
 
     /// Adds one enhanced-metric distribution point.
@@ -179,6 +173,12 @@ impl MetricsPipeline {
         let held = agg.bytes();
         let inserted = agg.insert_value(name, &mut refs, kind, value, ts);
         Budget::global().account(held, agg.bytes());
+        drop(agg);
+        self.count_refusal(inserted);
+    }
+
+    /// Counts a point the aggregator refused, under its cause.
+    fn count_refusal(&self, inserted: Result<(), Refused>) {
         let counter = match inserted {
             Ok(()) => return,
             Err(Refused::ContextCap) => &self.counters.context_overflow,

@@ -31,28 +31,7 @@ fn clients() -> PathBuf {
 /// Runs a client script to completion (bounded) and returns its stdout; fails on a non-zero
 /// exit, showing its stderr.
 async fn run(program: &str, args: &[String], env: &[(&str, String)]) -> String {
-    let tools = match program {
-        "node" => tools::node_env(),
-        _ => tools::python_env(),
-    };
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.envs(tools)
-        .args(args)
-        .current_dir(clients())
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(T, cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("{program} {args:?} did not finish"))
-        .unwrap_or_else(|e| panic!("{program} could not start ({e})"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    tools::run_client(program, args, env, T).await
 }
 
 async fn agent(extra: &[(&str, &str)]) -> Harness {

@@ -13,8 +13,7 @@ mod managed;
 
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 use tandem::traces::proto::Span;
 use tandem_testkit::platform::{Outcome, SimMode, TelemetryAnswer};
@@ -26,33 +25,9 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_tandem"))
 }
 
-fn clients() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
-}
-
 /// Runs a client script to completion (bounded); its stdout. Fails on a non-zero exit.
 async fn run(program: &str, args: &[String]) -> String {
-    let tools = match program {
-        "node" => tools::node_env(),
-        _ => tools::python_env(),
-    };
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.envs(tools)
-        .args(args)
-        .current_dir(clients())
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(T, cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("{program} {args:?} did not finish"))
-        .unwrap_or_else(|e| panic!("{program} could not start ({e})"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    tools::run_client(program, args, &[], T).await
 }
 
 /// An on-demand extension with both OTLP receivers on free ports and OTLP logs on.

@@ -232,3 +232,36 @@ pub fn chromium_headless(url: &str, args: &[&str]) -> String {
     let _ = std::fs::remove_dir_all(profile);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Runs a client script of `tests/clients/` with `program` (`node`, else the pinned Python) to
+/// completion within `timeout`, with `env` added; its stdout. Panics, showing its stderr, on a
+/// non-zero exit or when it does not finish.
+pub async fn run_client(
+    program: &str,
+    args: &[String],
+    env: &[(&str, String)],
+    timeout: std::time::Duration,
+) -> String {
+    let tools = match program {
+        "node" => node_env(),
+        _ => python_env(),
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.envs(tools)
+        .args(args)
+        .current_dir(clients())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{program} {args:?} did not finish"))
+        .unwrap_or_else(|e| panic!("{program} could not start ({e})"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
