@@ -64,15 +64,6 @@ impl hyper::body::Body for Body {
     }
 }
 
-/// The protocol a server speaks on every connection.
-#[derive(Debug, Clone, Copy)]
-enum Protocol {
-    /// HTTP/1.1 with this header timeout.
-    Http1(Duration),
-    /// HTTP/2 with prior knowledge (gRPC without TLS).
-    H2c,
-}
-
 /// Streams one HTTP/2 connection serves at once.
 const H2_MAX_STREAMS: u32 = 64;
 
@@ -164,7 +155,15 @@ where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<HttpResponse, Abort>> + Send + 'static,
 {
-    serve_with(listener, upgrade, Protocol::Http1(header_timeout), handler)
+    serve_negotiated(
+        listener,
+        move |stream| {
+            let upgraded = upgrade(stream);
+            async move { upgraded.await.map(|s| (s, false)) }
+        },
+        header_timeout,
+        handler,
+    )
 }
 
 /// Serves `handler` over HTTP/2 with prior knowledge (h2c: gRPC clients without TLS), with the
@@ -174,10 +173,10 @@ where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
-    serve_with(
+    serve_negotiated(
         listener,
-        |stream| async move { Ok(stream) },
-        Protocol::H2c,
+        |stream| async move { Ok((stream, true)) },
+        HEADER_TIMEOUT,
         move |req| {
             let fut = handler(req);
             async move { Ok(fut.await) }
@@ -185,15 +184,17 @@ where
     )
 }
 
-fn serve_with<U, UFut, S, F, Fut>(
+/// Like [`serve_streams`], where `upgrade` also says whether the connection speaks HTTP/2
+/// (a TLS session that negotiated `h2` by ALPN; the test kit's intake), else HTTP/1.1.
+pub fn serve_negotiated<U, UFut, S, F, Fut>(
     listener: TcpListener,
     upgrade: U,
-    protocol: Protocol,
+    header_timeout: Duration,
     handler: F,
 ) -> std::io::Result<ServerHandle>
 where
     U: Fn(tokio::net::TcpStream) -> UFut + Send + Sync + 'static,
-    UFut: Future<Output = std::io::Result<S>> + Send + 'static,
+    UFut: Future<Output = std::io::Result<(S, bool)>> + Send + 'static,
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<HttpResponse, Abort>> + Send + 'static,
@@ -239,7 +240,7 @@ where
             let mut conn_stop = stopped.clone();
             tokio::spawn(async move {
                 let _slot = slot;
-                let Ok(stream) = upgrade(stream).await else {
+                let Ok((stream, h2)) = upgrade(stream).await else {
                     return;
                 };
                 let service = hyper::service::service_fn(move |req| {
@@ -247,26 +248,23 @@ where
                     async move { handler(req).await }
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
-                match protocol {
-                    Protocol::Http1(header_timeout) => {
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .timer(hyper_util::rt::TokioTimer::new())
-                            .header_read_timeout(header_timeout)
-                            .serve_connection(io, service);
-                        tokio::pin!(conn);
-                        until_stopped(conn, &mut conn_stop, |c| c.graceful_shutdown()).await;
-                    }
-                    Protocol::H2c => {
-                        let conn = hyper::server::conn::http2::Builder::new(
-                            hyper_util::rt::TokioExecutor::new(),
-                        )
+                if h2 {
+                    let conn = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .max_concurrent_streams(H2_MAX_STREAMS)
+                    .keep_alive_interval(Some(HEADER_TIMEOUT))
+                    .serve_connection(io, service);
+                    tokio::pin!(conn);
+                    until_stopped(conn, &mut conn_stop, |c| c.graceful_shutdown()).await;
+                } else {
+                    let conn = hyper::server::conn::http1::Builder::new()
                         .timer(hyper_util::rt::TokioTimer::new())
-                        .max_concurrent_streams(H2_MAX_STREAMS)
-                        .keep_alive_interval(Some(HEADER_TIMEOUT))
+                        .header_read_timeout(header_timeout)
                         .serve_connection(io, service);
-                        tokio::pin!(conn);
-                        until_stopped(conn, &mut conn_stop, |c| c.graceful_shutdown()).await;
-                    }
+                    tokio::pin!(conn);
+                    until_stopped(conn, &mut conn_stop, |c| c.graceful_shutdown()).await;
                 }
             });
         }

@@ -197,3 +197,82 @@ async fn a_connection_reset_while_idle_is_retried_at_once_and_counted() {
         agent.stderr()
     );
 }
+
+/// Runs `invocations` small invocations against a TLS intake reached through a latency proxy
+/// (RTT 0), with `protocol` as `DD_HTTP_PROTOCOL` (unset when `None`); the HTTP versions the
+/// intake saw and the connections the proxy relayed.
+async fn over_tls(protocol: Option<&str>, invocations: u64) -> (Vec<String>, u64) {
+    let dir = temp_dir(&format!("h2-{}", protocol.unwrap_or("auto")));
+    let (ca, leaf, key) = make_certs(&dir);
+    let intake = CaptureIntake::start_tls(&leaf, &key).await.unwrap();
+    let upstream: std::net::SocketAddr =
+        intake.url().trim_start_matches("https://").parse().unwrap();
+    let proxy = tandem_testkit::latency::LatencyProxy::start(upstream, Duration::ZERO, None)
+        .await
+        .unwrap();
+    let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
+        .await
+        .unwrap();
+    let url = format!("https://{}", proxy.addr());
+    let mut env = lambda_env(&platform.runtime_api(), &url, false);
+    let mut extra = vec![
+        ("DD_SERVERLESS_FLUSH_STRATEGY", "end".to_string()),
+        ("DD_TLS_CERT_FILE", ca.display().to_string()),
+    ];
+    if let Some(p) = protocol {
+        extra.push(("DD_HTTP_PROTOCOL", p.to_string()));
+    }
+    for (k, v) in extra {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.to_string(), v));
+    }
+    let mut agent = AgentProcess::spawn(bin(), &env).unwrap();
+    assert!(platform.wait_next_calls(1, T).await, "{:?}", agent.stderr());
+    for n in 1..=invocations {
+        platform
+            .invoke(
+                &request_id(n),
+                vec![ev::function_text(&format!("line {n}"))],
+                T,
+            )
+            .await
+            .unwrap();
+    }
+    platform.send_shutdown(Duration::from_secs(2));
+    agent.wait_exit(T).await.expect("agent exits");
+    for n in 1..=invocations {
+        let line = format!("line {n}");
+        let seen = intake
+            .log_entries()
+            .iter()
+            .filter(|e| e["message"]["message"] == line.as_str())
+            .count();
+        assert_eq!(seen, 1, "{line}");
+    }
+    let versions = intake
+        .requests()
+        .iter()
+        .map(|r| r.version.clone())
+        .collect();
+    (versions, proxy.stats().connections)
+}
+
+/// Datadog's intakes speak HTTP/2: the extension negotiates it by ALPN and multiplexes every
+/// signal for one host on the connections it has — after the first flush, no flush opens a
+/// connection (the first flush's concurrent requests may each open one before ALPN has told the
+/// pool that HTTP/2 can share). `DD_HTTP_PROTOCOL=http1` keeps HTTP/1.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_is_negotiated_and_later_flushes_open_no_connection() {
+    let (versions, first) = over_tls(None, 1).await;
+    assert!(!versions.is_empty());
+    assert!(versions.iter().all(|v| v == "HTTP/2.0"), "{versions:?}");
+    let (versions, four) = over_tls(None, 4).await;
+    assert!(versions.iter().all(|v| v == "HTTP/2.0"), "{versions:?}");
+    assert_eq!(
+        four, first,
+        "three more flushes (and the last one) opened no connection"
+    );
+
+    let (versions, _) = over_tls(Some("http1"), 2).await;
+    assert!(versions.iter().all(|v| v == "HTTP/1.1"), "{versions:?}");
+}

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 pub use crate::level::LogLevel;
 use read::{arn, compression_level, endpoints, secret_refs, valid_site, validate_rule_kinds};
-pub use types::{AwsEnv, LambdaEnv, LogsEndpoint, ProcessingRuleSpec, ReplaceTagRule, SecretRef};
+pub use types::{
+    AwsEnv, HttpProtocol, LambdaEnv, LogsEndpoint, ProcessingRuleSpec, ReplaceTagRule, SecretRef,
+};
 
 /// Every setting, validated. Cheap to share behind an `Arc`; never mutated after load.
 #[derive(Debug, Clone)]
@@ -100,6 +102,8 @@ pub struct Config {
     pub no_proxy: Vec<String>,
     pub tls_cert_file: Option<String>,
     pub skip_ssl_validation: bool,
+    /// `DD_HTTP_PROTOCOL`: `auto` (HTTP/2 by ALPN), `http1` or `http2`.
+    pub http_protocol: HttpProtocol,
     // Local listeners (Datadog's defaults; overridable so tests can run side by side).
     pub dogstatsd_port: u16,
     /// `DD_DOGSTATSD_BUFFER_SIZE`: the largest datagram read whole (bytes).
@@ -417,6 +421,7 @@ impl Config {
             },
             tls_cert_file,
             skip_ssl_validation: r.bool("DD_SKIP_SSL_VALIDATION", false),
+            http_protocol: http_protocol(&mut r),
             dogstatsd_port: r.port("DD_DOGSTATSD_PORT", 8125),
             // 64 buffers of this size are read per batch: at most 64 × 64 KiB = 4 MiB.
             dogstatsd_buffer_size: r.u64_in("DD_DOGSTATSD_BUFFER_SIZE", 512..=65_535, 8192)
@@ -495,6 +500,23 @@ const LATE_SETTINGS: &[&str] = &[
     "DD_APM_PROFILING_ADDITIONAL_ENDPOINTS",
     "DD_LOGS_CONFIG_ADDITIONAL_ENDPOINTS",
 ];
+
+/// `DD_HTTP_PROTOCOL`: `auto` (the default), `http1` or `http2`.
+fn http_protocol(r: &mut Reader<'_>) -> HttpProtocol {
+    let Some(v) = r.string("DD_HTTP_PROTOCOL") else {
+        return HttpProtocol::Auto;
+    };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "auto" | "" => HttpProtocol::Auto,
+        "http1" => HttpProtocol::Http1,
+        "http2" => HttpProtocol::Http2,
+        _ => {
+            let shown = format!("{v:?}");
+            r.warn_invalid("DD_HTTP_PROTOCOL", &shown, "auto, http1 or http2", "auto");
+            HttpProtocol::Auto
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -92,3 +92,14 @@ pub struct AwsEnv {
     /// variables, with `NO_PROXY`. `DD_PROXY_HTTPS` is for Datadog-bound traffic only.
     pub proxy_from_env: bool,
 }
+
+/// `DD_HTTP_PROTOCOL`: how Datadog-bound requests are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpProtocol {
+    /// HTTP/2 when the intake offers it by ALPN, else HTTP/1.1 (Datadog's `auto`).
+    #[default]
+    Auto,
+    Http1,
+    /// HTTP/2 without asking (prior knowledge).
+    Http2,
+}

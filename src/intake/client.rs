@@ -1,8 +1,9 @@
 //! The pooled HTTP client for Datadog-bound requests: `DD_PROXY_HTTPS` (except
-//! `DD_PROXY_NO_PROXY` hosts), `DD_TLS_CERT_FILE` roots, `DD_SKIP_SSL_VALIDATION`. A bad setting
+//! `DD_PROXY_NO_PROXY` hosts), `DD_TLS_CERT_FILE` roots, `DD_SKIP_SSL_VALIDATION`,
+//! `DD_HTTP_PROTOCOL` (HTTP/2 by ALPN unless forced). A bad setting
 //! is one warning naming it, then the default.
 
-use crate::config::Config;
+use crate::config::{Config, HttpProtocol};
 use std::time::Duration;
 
 pub(super) fn build(config: &Config) -> reqwest::Result<reqwest::Client> {
@@ -41,6 +42,13 @@ pub(super) fn build(config: &Config) -> reqwest::Result<reqwest::Client> {
             ),
         }
     }
+    builder = match config.http_protocol {
+        // ALPN: HTTP/2 where the intake offers it (Datadog's do), multiplexing a host's
+        // requests on one connection; HTTP/1.1 elsewhere.
+        HttpProtocol::Auto => builder,
+        HttpProtocol::Http1 => builder.http1_only(),
+        HttpProtocol::Http2 => builder.http2_prior_knowledge(),
+    };
     if config.skip_ssl_validation {
         crate::log_warn!(
             "DD_SKIP_SSL_VALIDATION=true: the intake's TLS certificates are not verified"

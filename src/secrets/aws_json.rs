@@ -133,7 +133,10 @@ async fn send(
     };
     let body = body.to_string();
     let signed = signed_headers(call, &endpoint, &body, credentials)?;
-    let mut client = reqwest::Client::builder().timeout(CALL_TIMEOUT);
+    // HTTP/1.1 as before the intake client learnt HTTP/2: one small call per environment.
+    let mut client = reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .http1_only();
     if !aws.proxy_from_env {
         client = client.no_proxy();
     }

@@ -31,6 +31,8 @@ pub enum Fault {
 #[derive(Debug, Clone)]
 pub struct Captured {
     pub method: String,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
     pub path: String,
     pub headers: HashMap<String, String>,
     /// The body after undoing `Content-Encoding`.
@@ -95,7 +97,7 @@ impl Drop for CaptureIntake {
 impl CaptureIntake {
     pub async fn start() -> std::io::Result<CaptureIntake> {
         Self::start_with(
-            |stream| async move { Ok(stream) },
+            |stream| async move { Ok((stream, false)) },
             "http",
             http::HEADER_TIMEOUT,
         )
@@ -107,7 +109,7 @@ impl CaptureIntake {
         let intake = Self::start_with(
             move |stream| async move {
                 tokio::time::sleep(network.rtt * 2).await;
-                Ok(stream)
+                Ok((stream, false))
             },
             "http",
             network.idle_close,
@@ -138,9 +140,19 @@ impl CaptureIntake {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| bad(e.to_string()))?;
+        let mut config = config;
+        // As Datadog's intakes: HTTP/2 for a client that offers it, else HTTP/1.1.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         Self::start_with(
-            move |stream| acceptor.clone().accept(stream),
+            move |stream| {
+                let accepting = acceptor.clone().accept(stream);
+                async move {
+                    let tls = accepting.await?;
+                    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                    Ok((tls, h2))
+                }
+            },
             "https",
             http::HEADER_TIMEOUT,
         )
@@ -154,7 +166,7 @@ impl CaptureIntake {
     ) -> std::io::Result<CaptureIntake>
     where
         U: Fn(tokio::net::TcpStream) -> UFut + Send + Sync + 'static,
-        UFut: std::future::Future<Output = std::io::Result<S>> + Send + 'static,
+        UFut: std::future::Future<Output = std::io::Result<(S, bool)>> + Send + 'static,
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let shared = Arc::new(Shared {
@@ -163,7 +175,7 @@ impl CaptureIntake {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let handler_shared = shared.clone();
-        let server = http::serve_streams(listener, upgrade, header_timeout, move |req| {
+        let server = http::serve_negotiated(listener, upgrade, header_timeout, move |req| {
             let shared = handler_shared.clone();
             async move { capture(shared, req).await }
         })?;
@@ -332,6 +344,7 @@ async fn capture(
             .unwrap_or(Fault::None);
         s.requests.push(Captured {
             method: parts.method.to_string(),
+            version: format!("{:?}", parts.version),
             path: parts.uri.path().to_string(),
             headers,
             body,
