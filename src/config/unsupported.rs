@@ -54,10 +54,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         "a debugging timeout of Datadog's span deduplication, which Tandem does not need",
     ),
     one(
-        "DD_HTTP_PROTOCOL",
-        "Tandem always speaks HTTP/1.1 to the intake (what `http1` asks for)",
-    ),
-    one(
         "DD_DOGSTATSD_QUEUE_SIZE",
         "datagrams go straight from the socket to the aggregator: there is no queue to size",
     ),
