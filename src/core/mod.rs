@@ -302,6 +302,12 @@ impl Agent {
         }
         lock(&self.inner.tracker).on_invoke(ev);
         self.inner.changed.notify_waiters();
+        // The flush after this invocation should find its connections open: the handshakes
+        // happen while the function runs.
+        let warmed = self.inner.intake.warm();
+        if warmed > 0 {
+            crate::log_debug!("warming {warmed} intake connection(s) for the next flush");
+        }
     }
 
     /// Waits until `condition` holds on the tracker, or `until`. Returns whether it held.

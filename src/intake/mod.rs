@@ -6,6 +6,7 @@
 mod client;
 mod destinations;
 pub(crate) mod retry;
+mod warm;
 
 use destinations::logs_url;
 pub(crate) use destinations::{Destinations, Key};
@@ -115,6 +116,8 @@ pub(crate) struct Intake {
     key_pending: std::sync::atomic::AtomicBool,
     key_rotates: std::sync::atomic::AtomicBool,
     key_rejected: tokio::sync::Notify,
+    /// When each destination origin last carried a request (what `warm` skips).
+    last_used: warm::LastUsed,
 }
 
 impl Intake {
@@ -144,6 +147,7 @@ impl Intake {
             key_rejected: tokio::sync::Notify::new(),
             apm_base,
             retry: std::sync::Mutex::new(std::collections::VecDeque::new()),
+            last_used: warm::LastUsed::default(),
         })
     }
 
@@ -313,6 +317,7 @@ impl Intake {
                     retries: attempt,
                 };
             }
+            self.last_used.touch(url);
             let mut req = self
                 .http
                 .post(url)

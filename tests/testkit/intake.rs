@@ -72,6 +72,8 @@ pub struct Network {
 #[derive(Default)]
 struct State {
     requests: Vec<Captured>,
+    /// `HEAD` requests: connections the extension warmed.
+    warmups: u64,
     faults: VecDeque<Fault>,
     default_fault: Option<Fault>,
     network: Option<Network>,
@@ -201,6 +203,11 @@ impl CaptureIntake {
         self.state().faults.extend(faults);
     }
 
+    /// How many connection warm-ups (`HEAD` requests, never recorded) arrived.
+    pub fn warmups(&self) -> u64 {
+        lock(&self.shared).warmups
+    }
+
     pub fn requests(&self) -> Vec<Captured> {
         self.state().requests.clone()
     }
@@ -298,6 +305,11 @@ async fn capture(
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<http::HttpResponse, Abort> {
     let (parts, body) = req.into_parts();
+    if parts.method == hyper::Method::HEAD {
+        // The extension warming a connection before a flush: no data, not a request to keep.
+        lock(&shared).warmups += 1;
+        return Ok(http::respond(hyper::StatusCode::NOT_FOUND, ""));
+    }
     let headers: HashMap<String, String> = parts
         .headers
         .iter()
