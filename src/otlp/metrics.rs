@@ -23,6 +23,9 @@ use std::hash::{BuildHasher, Hash, Hasher};
 /// Cumulative streams remembered at once; past this the oldest state is forgotten (the next
 /// point of a forgotten stream starts it over, as after a restart).
 const MAX_STREAMS: usize = 10_000;
+/// Bucket counts remembered across all cumulative streams (2 MiB): many streams of wide
+/// histograms are forgotten oldest first rather than held past the memory bound.
+const MAX_REMEMBERED_BUCKETS: usize = 262_144;
 
 /// Most buckets a histogram point may have (OpenTelemetry's exponential histograms default to
 /// 160): a cumulative stream's counts are remembered, so a forged point must not be huge.
@@ -58,6 +61,8 @@ pub(crate) struct Translator {
     seen: u64,
     /// Points refused since the last `map` (too many buckets).
     refused: u64,
+    /// Bucket counts held across `streams`.
+    remembered: usize,
 }
 
 /// The increase since the last point of a cumulative stream, or `None` when there is nothing to
@@ -75,6 +80,7 @@ impl Translator {
             started_ns,
             seen: 0,
             refused: 0,
+            remembered: 0,
         }
     }
 
@@ -317,6 +323,15 @@ impl Translator {
         aggregates(name, &tags, ts, &agg, cfg, out);
     }
 
+    /// Forgets the least recently seen tenth of the streams at once, so this stays cheap.
+    fn forget_oldest_tenth(&mut self) {
+        let mut ages: Vec<u64> = self.streams.values().map(|p| p.seen).collect();
+        ages.sort_unstable();
+        let cut = ages.get(ages.len() / 10).copied().unwrap_or(u64::MAX);
+        self.streams.retain(|_, p| p.seen > cut);
+        self.remembered = self.streams.values().map(|p| p.buckets.len()).sum();
+    }
+
     /// The increase of a cumulative stream since its previous point; remembers this one.
     fn delta(
         &mut self,
@@ -338,14 +353,15 @@ impl Translator {
             seen: self.seen,
         };
         let prev = self.streams.get(&key).cloned();
-        if prev.is_none() && self.streams.len() >= MAX_STREAMS {
-            // Forget the least recently seen tenth at once, so this stays cheap.
-            let mut ages: Vec<u64> = self.streams.values().map(|p| p.seen).collect();
-            ages.sort_unstable();
-            let cut = ages.get(MAX_STREAMS / 10).copied().unwrap_or(u64::MAX);
-            self.streams.retain(|_, p| p.seen > cut);
+        if (prev.is_none() && self.streams.len() >= MAX_STREAMS)
+            || self.remembered + buckets.len() > MAX_REMEMBERED_BUCKETS
+        {
+            self.forget_oldest_tenth();
         }
-        self.streams.insert(key, now);
+        if let Some(old) = self.streams.insert(key, now) {
+            self.remembered -= old.buckets.len();
+        }
+        self.remembered += buckets.len();
         let fresh = start_ns != 0 && start_ns >= self.started_ns;
         match prev {
             // A new stream that started after the extension: all of it is news.

@@ -144,3 +144,28 @@ fn a_forged_histogram_is_refused_not_remembered() {
     assert_eq!(refused, 1);
     assert!(t.streams.is_empty());
 }
+
+#[test]
+fn remembered_buckets_stay_within_their_bound() {
+    let cfg = OtlpConfig::default();
+    let mut t = Translator::new(0);
+    for n in 0..400u64 {
+        let wide = request(Metric {
+            name: format!("h{n}"),
+            data: Some(Data::Histogram(Histogram {
+                data_points: vec![HistogramDataPoint {
+                    start_time_unix_nano: 1,
+                    time_unix_nano: 2,
+                    count: 1,
+                    bucket_counts: vec![0; MAX_BUCKETS],
+                    ..Default::default()
+                }],
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            })),
+            ..Default::default()
+        });
+        let _ = t.map(&wide, &cfg);
+        let held: usize = t.streams.values().map(|p| p.buckets.len()).sum();
+        assert!(held <= MAX_REMEMBERED_BUCKETS, "{held} after {n}");
+    }
+}
