@@ -3,7 +3,8 @@
 //! behind the test kit's latency proxy. For each round-trip time it reports the post-runtime
 //! time (runtimeDone sent → `/next`) of an environment's first flush, of warm flushes, and of
 //! flushes whose pooled connections the network reset while the environment was idle (a NAT
-//! gateway's idle timeout), with the connections the proxy saw. Issue 16's before/after.
+//! gateway's idle timeout), with the connections the proxy saw. Each function runs 3 RTT + 10 ms
+//! (the connection warmed at INVOKE is ready by its end). Issue 16's before/after.
 //! Measures and prints; asserts nothing. `cargo bench --bench flush_cost`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failed run
@@ -64,8 +65,15 @@ async fn environment(
             tokio::time::sleep(RESET_IDLE + Duration::from_millis(100)).await;
         }
         let id = request_id(n as u64);
-        let logs = vec![ev::function_text("a small invocation's log line")];
-        let t = platform.invoke(&id, logs, T).await.unwrap();
+        let before = platform.begin_invoke(&id, T).await.unwrap();
+        platform.emit([ev::function_text("a small invocation's log line")]);
+        // The function runs 3 round trips and 10 ms: long enough for the connection warmed
+        // at INVOKE to be ready for the flush after it.
+        tokio::time::sleep(rtt * 3 + Duration::from_millis(10)).await;
+        let t = platform
+            .finish_invoke(&id, before, Default::default(), T)
+            .await
+            .unwrap();
         post.push(
             t.next_called
                 .saturating_duration_since(t.runtime_done_sent)
