@@ -8,7 +8,7 @@
 
 use super::Receiver;
 use super::decode::{self, Encoding, Signal};
-use super::receiver::{MAX_BODY, MAX_DISCARD, UNSIZED_RESERVE, count, reserve};
+use super::receiver::{MAX_DISCARD, Refused, admit, count};
 use crate::http::{self, Body, HttpResponse, ServerHandle};
 use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue};
@@ -39,26 +39,20 @@ pub(super) fn serve(
                     return status_only(UNIMPLEMENTED, &format!("unknown method {p}"));
                 }
             };
-            let declared = http::header(&parts.headers, "content-length")
-                .and_then(|v| v.parse::<usize>().ok());
-            if declared.is_some_and(|n| n > MAX_BODY) {
-                http::discard_body(body, MAX_DISCARD).await;
-                count("too_large");
-                return status_only(RESOURCE_EXHAUSTED, "message over 16 MiB");
-            }
-            let share = declared.unwrap_or(UNSIZED_RESERVE);
-            let Some(_held) = reserve(&receiver, share).await else {
-                http::discard_body(body, MAX_DISCARD).await;
-                count("over_budget");
-                return status_only(
-                    RESOURCE_EXHAUSTED,
-                    "OTLP messages in flight exceed the memory budget",
-                );
-            };
-            let Some(bytes) = http::read_body_sized(body, share.max(UNSIZED_RESERVE), 0).await
-            else {
-                count("too_large");
-                return status_only(RESOURCE_EXHAUSTED, "message too large or too slow");
+            let (bytes, _held) = match admit(&receiver, &parts.headers, body).await {
+                Ok(admitted) => admitted,
+                Err(Refused::TooLarge) => {
+                    return status_only(RESOURCE_EXHAUSTED, "message over 16 MiB");
+                }
+                Err(Refused::OverBudget) => {
+                    return status_only(
+                        RESOURCE_EXHAUSTED,
+                        "OTLP messages in flight exceed the memory budget",
+                    );
+                }
+                Err(Refused::Unread) => {
+                    return status_only(RESOURCE_EXHAUSTED, "message too large or too slow");
+                }
             };
             let encoding = http::header(&parts.headers, "grpc-encoding");
             let message = match unframe(&bytes) {

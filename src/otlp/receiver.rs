@@ -56,34 +56,27 @@ pub(super) fn serve_http(
                     ),
                 );
             };
-            let declared = http::header(&parts.headers, "content-length")
-                .and_then(|v| v.parse::<usize>().ok());
-            if declared.is_some_and(|n| n > MAX_BODY) {
-                http::discard_body(body, MAX_DISCARD).await;
-                count("too_large");
-                return error(StatusCode::PAYLOAD_TOO_LARGE, enc, 8, "body over 16 MiB");
-            }
-            let share = declared.unwrap_or(UNSIZED_RESERVE);
-            let Some(_held) = reserve(&receiver, share).await else {
-                http::discard_body(body, MAX_DISCARD).await;
-                count("over_budget");
-                return error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    enc,
-                    8,
-                    "OTLP bodies in flight exceed the memory budget; retry later",
-                );
-            };
-            let limit = if declared.is_some() { MAX_BODY } else { share };
-            let Some(bytes) = http::read_body_sized(body, limit, declared.unwrap_or(0)).await
-            else {
-                count("too_large");
-                return error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    enc,
-                    8,
-                    "body too large or too slow",
-                );
+            let (bytes, _held) = match admit(&receiver, &parts.headers, body).await {
+                Ok(admitted) => admitted,
+                Err(Refused::TooLarge) => {
+                    return error(StatusCode::PAYLOAD_TOO_LARGE, enc, 8, "body over 16 MiB");
+                }
+                Err(Refused::OverBudget) => {
+                    return error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        enc,
+                        8,
+                        "OTLP bodies in flight exceed the memory budget; retry later",
+                    );
+                }
+                Err(Refused::Unread) => {
+                    return error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        enc,
+                        8,
+                        "body too large or too slow",
+                    );
+                }
             };
             let encoding = http::header(&parts.headers, "content-encoding");
             let decoded =
@@ -120,8 +113,45 @@ pub(super) struct Held {
     _reserved: crate::memory::Reserved,
 }
 
+/// Why a body was not taken (counted in `admit`).
+pub(super) enum Refused {
+    /// Declared over `MAX_BODY`.
+    TooLarge,
+    /// Its share of the in-flight or memory budget was not had in time.
+    OverBudget,
+    /// Longer than declared (or than `UNSIZED_RESERVE` undeclared), or too slow.
+    Unread,
+}
+
+/// Reads a request body within the receivers' bounds, holding its share of the budgets; a
+/// refused body is read to its end and dropped (so the client reads the answer), and counted.
+/// Both receivers take their bodies through here.
+pub(super) async fn admit(
+    receiver: &Receiver,
+    headers: &hyper::HeaderMap,
+    body: hyper::body::Incoming,
+) -> Result<(bytes::Bytes, Held), Refused> {
+    let declared = http::header(headers, "content-length").and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        http::discard_body(body, MAX_DISCARD).await;
+        count("too_large");
+        return Err(Refused::TooLarge);
+    }
+    let share = declared.unwrap_or(UNSIZED_RESERVE);
+    let Some(held) = reserve(receiver, share).await else {
+        http::discard_body(body, MAX_DISCARD).await;
+        count("over_budget");
+        return Err(Refused::OverBudget);
+    };
+    let Some(bytes) = http::read_body_sized(body, share, declared.unwrap_or(0)).await else {
+        count("too_large");
+        return Err(Refused::Unread);
+    };
+    Ok((bytes, held))
+}
+
 /// A body's share of the budgets, waiting up to `BUDGET_WAIT`; `None` when it does not fit.
-pub(super) async fn reserve(receiver: &Receiver, share: usize) -> Option<Held> {
+async fn reserve(receiver: &Receiver, share: usize) -> Option<Held> {
     let n = u32::try_from(share)
         .ok()
         .filter(|n| *n as usize <= IN_FLIGHT_BYTES)?;
