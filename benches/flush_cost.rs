@@ -2,9 +2,11 @@
 //! simulator, shipping over TLS (a private CA through `DD_TLS_CERT_FILE`) to the capture intake
 //! behind the test kit's latency proxy. For each round-trip time it reports the post-runtime
 //! time (runtimeDone sent → `/next`) of an environment's first flush, of warm flushes, and of
-//! flushes whose pooled connections the network reset while the environment was idle (a NAT
-//! gateway's idle timeout), with the connections the proxy saw. Each function runs 3 RTT + 10 ms
-//! (the connection warmed at INVOKE is ready by its end). Issue 16's before/after.
+//! flushes after the environment idled past the network's idle limit (the proxy resets such
+//! flows, as a NAT gateway does): once with the pool's idle bound below that limit (as
+//! 50 s is below a NAT's 350 s: the pool lets the connection go first), once above it (warming
+//! meets the reset), with the connections and resets the proxy saw. Each function runs
+//! 3 RTT + 10 ms (the connection warmed at INVOKE is ready by its end). Issue 16's before/after.
 //! Measures and prints; asserts nothing. `cargo bench --bench flush_cost`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failed run
@@ -19,7 +21,17 @@ use tandem_testkit::{events as ev, request_id};
 const INVOCATIONS: usize = 12;
 const T: Duration = Duration::from_secs(30);
 /// Idle past this, the proxy resets a connection when it is next used.
-const RESET_IDLE: Duration = Duration::from_millis(300);
+const RESET_IDLE: Duration = Duration::from_millis(800);
+
+/// The network between invocations.
+#[derive(Clone, Copy)]
+enum Network {
+    /// Nothing is dropped; invocations follow one another.
+    Steady,
+    /// Flows idle past `RESET_IDLE` are reset; the pool's bound (`TANDEM_INTAKE_IDLE_MS`) is
+    /// this many ms; the environment idles past both before each invocation.
+    Resets { pool_idle_ms: u64 },
+}
 
 fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
@@ -37,12 +49,17 @@ async fn environment(
     intake: &CaptureIntake,
     rtt: Duration,
     strategy: &str,
-    resets: bool,
+    network: Network,
 ) -> (f64, f64, (u64, u64)) {
     let upstream = intake.url().trim_start_matches("https://").parse().unwrap();
-    let proxy = LatencyProxy::start(upstream, rtt, resets.then_some(RESET_IDLE))
+    let (reset_idle, pool_idle_ms) = match network {
+        Network::Steady => (None, 50_000),
+        Network::Resets { pool_idle_ms } => (Some(RESET_IDLE), pool_idle_ms),
+    };
+    let proxy = LatencyProxy::start(upstream, rtt, reset_idle)
         .await
         .unwrap();
+    let pool_idle_ms = pool_idle_ms.to_string();
     let url = format!("https://{}", proxy.addr());
     let platform = Platform::start(SimMode::OnDemand, TelemetryAnswer::Accept)
         .await
@@ -53,6 +70,7 @@ async fn environment(
         ("DD_LOG_LEVEL", "warn"),
         ("DD_SERVERLESS_FLUSH_STRATEGY", strategy),
         ("DD_TLS_CERT_FILE", ca.to_str().unwrap()),
+        ("TANDEM_INTAKE_IDLE_MS", pool_idle_ms.as_str()),
     ] {
         env.push((k.to_string(), v.to_string()));
     }
@@ -60,7 +78,7 @@ async fn environment(
     assert!(platform.wait_next_calls(1, T).await, "{:?}", agent.stderr());
     let mut post = Vec::new();
     for n in 0..INVOCATIONS {
-        if resets && n > 0 {
+        if reset_idle.is_some() && n > 0 {
             // The environment idles past the proxy's limit: the property under measurement.
             tokio::time::sleep(RESET_IDLE + Duration::from_millis(100)).await;
         }
@@ -88,6 +106,11 @@ async fn environment(
     (first, median(&mut post[1..]), (s.connections, s.resets))
 }
 
+/// The pool's idle bound below the network's limit (and above 3/5 of the longest function, so
+/// the connection warmed at INVOKE outlives the run), and above it.
+const BELOW: u64 = 700;
+const ABOVE: u64 = 1_500;
+
 fn main() {
     let binary = tandem_testkit::process::release_extension();
     let dir = std::env::temp_dir().join(format!("tandem-flush-cost-{}", std::process::id()));
@@ -102,19 +125,26 @@ fn main() {
             "tandem flush-cost bench: post-runtime ms (runtimeDone sent → /next), TLS intake behind a latency proxy, {INVOCATIONS} invocations per environment"
         );
         println!(
-            "{:>6} {:>9} {:>11} {:>11} {:>13} {:>12}",
-            "RTT", "strategy", "first", "warm p50", "reset p50", "conns/resets"
+            "after idle: the proxy resets flows idle {} ms; pool bound below it = {BELOW} ms, above it = {ABOVE} ms",
+            RESET_IDLE.as_millis()
+        );
+        println!(
+            "{:>6} {:>9} {:>9} {:>9} {:>19} {:>19}",
+            "RTT", "strategy", "first", "warm p50", "idle, bound below", "idle, bound above"
         );
         for rtt_ms in [0u64, 10, 40, 100] {
             let rtt = Duration::from_millis(rtt_ms);
             for strategy in ["end", "default"] {
-                let (first, warm, _) =
-                    environment(binary, &certs.ca, &intake, rtt, strategy, false).await;
-                let (_, reset, (conns, resets)) =
-                    environment(binary, &certs.ca, &intake, rtt, strategy, true).await;
+                let run = |network| environment(binary, &certs.ca, &intake, rtt, strategy, network);
+                let (first, warm, _) = run(Network::Steady).await;
+                let below = run(Network::Resets { pool_idle_ms: BELOW }).await;
+                let above = run(Network::Resets { pool_idle_ms: ABOVE }).await;
+                let cell = |(_, p50, (c, r)): (f64, f64, (u64, u64))| format!("{p50:.1} ms {c}c/{r}r");
                 println!(
-                    "{:>4} ms {strategy:>9} {first:>8.1} ms {warm:>8.1} ms {reset:>10.1} ms {conns:>7}/{resets}",
-                    rtt_ms
+                    "{:>4} ms {strategy:>9} {first:>6.1} ms {warm:>6.1} ms {:>19} {:>19}",
+                    rtt_ms,
+                    cell(below),
+                    cell(above),
                 );
             }
         }

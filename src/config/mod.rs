@@ -104,6 +104,9 @@ pub struct Config {
     pub skip_ssl_validation: bool,
     /// `DD_HTTP_PROTOCOL`: `auto` (HTTP/2 by ALPN), `http1` or `http2`.
     pub http_protocol: HttpProtocol,
+    /// `TANDEM_INTAKE_IDLE_MS`: a connection to an intake idle this long is not reused (below
+    /// the network's idle timeouts); an invocation starting after 2/5 of it warms a new one.
+    pub intake_idle: std::time::Duration,
     // Local listeners (Datadog's defaults; overridable so tests can run side by side).
     pub dogstatsd_port: u16,
     /// `DD_DOGSTATSD_BUFFER_SIZE`: the largest datagram read whole (bytes).
@@ -422,6 +425,11 @@ impl Config {
             tls_cert_file,
             skip_ssl_validation: r.bool("DD_SKIP_SSL_VALIDATION", false),
             http_protocol: http_protocol(&mut r),
+            intake_idle: std::time::Duration::from_millis(r.u64_in(
+                "TANDEM_INTAKE_IDLE_MS",
+                100..=300_000,
+                50_000,
+            )),
             dogstatsd_port: r.port("DD_DOGSTATSD_PORT", 8125),
             // 64 buffers of this size are read per batch: at most 64 × 64 KiB = 4 MiB.
             dogstatsd_buffer_size: r.u64_in("DD_DOGSTATSD_BUFFER_SIZE", 512..=65_535, 8192)

@@ -10,7 +10,7 @@ pub(super) fn build(config: &Config) -> reqwest::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(8)
-        .pool_idle_timeout(super::warm::CONNECTION_IDLE)
+        .pool_idle_timeout(config.intake_idle)
         .connect_timeout(Duration::from_secs(5))
         .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
         .no_proxy();

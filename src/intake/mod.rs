@@ -147,7 +147,7 @@ impl Intake {
             key_rejected: tokio::sync::Notify::new(),
             apm_base,
             retry: std::sync::Mutex::new(std::collections::VecDeque::new()),
-            last_used: warm::LastUsed::default(),
+            last_used: warm::LastUsed::new(config.intake_idle),
         })
     }
 

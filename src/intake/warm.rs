@@ -1,19 +1,17 @@
 //! Warm connections before a flush needs them: at an invocation's start (on-demand), every
-//! destination origin not used within `WARM_AFTER` gets one request without data (`HEAD /`,
-//! no API key), so TCP and TLS are done while the function runs and the flush after it pays one
-//! round trip. The pool never reuses a connection idle past `CONNECTION_IDLE` (client.rs),
-//! safely below NAT gateways' idle timeout (350 s) and intakes' (about a minute), so a warmed or
-//! reused connection is one the network has not dropped. Runs in the background; nothing waits
-//! for it, and its failures only cost the flush the connection it would have opened anyway.
+//! destination origin not used within 2/5 of the pool's idle bound gets one request without
+//! data (`HEAD /`, no API key), so TCP and TLS are done while the function runs and the flush
+//! after it pays one round trip. The pool never reuses a connection idle past that bound
+//! (`TANDEM_INTAKE_IDLE_MS`, 50 s: client.rs), safely below NAT gateways' idle timeout (350 s)
+//! and intakes' (about a minute). Should the network have dropped a pooled connection sooner,
+//! the warming request is the one that finds out: it is sent again at once, on a new
+//! connection, and counted as a stale connection. Runs in the background; nothing waits for it,
+//! and its failures only cost the flush the connection it would have opened anyway.
 
 use super::Intake;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Idle time after which the pool drops a connection instead of reusing it.
-pub(crate) const CONNECTION_IDLE: Duration = Duration::from_secs(50);
-/// An origin used more recently than this has a live connection: no warming.
-pub(crate) const WARM_AFTER: Duration = Duration::from_secs(20);
 /// A warming request that takes longer than this is abandoned.
 const WARM_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -27,13 +25,24 @@ pub(crate) fn origin(url: &str) -> &str {
 }
 
 /// When each origin last carried a request.
-#[derive(Default)]
-pub(crate) struct LastUsed(std::sync::Mutex<HashMap<String, Instant>>);
+pub(crate) struct LastUsed {
+    at: std::sync::Mutex<HashMap<String, Instant>>,
+    /// An origin used more recently than this has a live connection: no warming. 2/5 of the
+    /// pool's idle bound, so the connection outlives a function run of the remaining 3/5.
+    warm_after: Duration,
+}
 
 impl LastUsed {
+    pub(crate) fn new(idle: Duration) -> Self {
+        LastUsed {
+            at: std::sync::Mutex::default(),
+            warm_after: idle * 2 / 5,
+        }
+    }
+
     pub(crate) fn touch(&self, url: &str) {
         let o = origin(url);
-        let mut m = crate::sync::lock(&self.0);
+        let mut m = crate::sync::lock(&self.at);
         match m.get_mut(o) {
             Some(t) => *t = Instant::now(),
             None => {
@@ -42,11 +51,11 @@ impl LastUsed {
         }
     }
 
-    /// Whether `origin` was used within `WARM_AFTER` of `now`.
+    /// Whether `origin` was used within `warm_after` of `now`.
     fn fresh(&self, origin: &str, now: Instant) -> bool {
-        crate::sync::lock(&self.0)
+        crate::sync::lock(&self.at)
             .get(origin)
-            .is_some_and(|t| now.saturating_duration_since(*t) < WARM_AFTER)
+            .is_some_and(|t| now.saturating_duration_since(*t) < self.warm_after)
     }
 }
 
@@ -81,9 +90,19 @@ impl Intake {
             .collect();
         for o in &cold {
             self.last_used.touch(o);
-            let req = self.http.head(format!("{o}/")).timeout(WARM_TIMEOUT).send();
+            let head = || self.http.head(format!("{o}/")).timeout(WARM_TIMEOUT).send();
+            let (first, again) = (head(), head());
             tokio::spawn(async move {
-                if let Ok(resp) = req.await {
+                let resp = match first.await {
+                    Err(e) if !e.is_connect() && !e.is_timeout() => {
+                        // Sent on a pooled connection the network had dropped: the pool let
+                        // it go, so the second request opens the new one the flush will use.
+                        metrics::counter!("tandem.intake.stale_connection_retries").increment(1);
+                        again.await
+                    }
+                    other => other,
+                };
+                if let Ok(resp) = resp {
                     // Read to the end so the connection goes back to the pool.
                     let _ = resp.bytes().await;
                 }
@@ -115,11 +134,12 @@ mod tests {
 
     #[test]
     fn a_recent_use_is_fresh_an_old_one_is_not() {
-        let l = LastUsed::default();
+        let l = LastUsed::new(Duration::from_secs(50));
         l.touch("https://a.example/api/v2/logs");
         let now = Instant::now();
         assert!(l.fresh("https://a.example", now));
-        assert!(!l.fresh("https://a.example", now + WARM_AFTER));
+        assert!(l.fresh("https://a.example", now + Duration::from_secs(19)));
+        assert!(!l.fresh("https://a.example", now + Duration::from_secs(20)));
         assert!(!l.fresh("https://b.example", now));
     }
 }

@@ -3,8 +3,8 @@
 //! real round trip; TCP's own handshake completes at once on loopback, so the proxy charges it
 //! as one more round trip before the first byte goes upstream. A connection idle longer than
 //! `reset_idle` is reset (RST, one round trip after the client next sends), as a NAT gateway
-//! that dropped the flow while the environment was frozen. It records connections, resets and
-//! requests' first bytes, so tests count round trips and connections instead of timing them.
+//! that dropped the flow while the environment was frozen. It records when connections opened
+//! and when resets were met, so tests count round trips and connections instead of timing them.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +19,19 @@ use tokio::sync::mpsc;
 pub struct Stats {
     pub connections: u64,
     pub resets: u64,
+    /// When each connection was accepted (its TCP and TLS handshakes start then).
+    pub opened_at: Vec<Instant>,
+    /// When a client sent on each connection that was then reset.
+    pub reset_at: Vec<Instant>,
+}
+
+impl Stats {
+    /// Connections opened and resets met within `from..=to`: each is round trips a request
+    /// waited for (a handshake, or a send that only found the flow gone) instead of one.
+    pub fn within(&self, from: Instant, to: Instant) -> (usize, usize) {
+        let count = |v: &[Instant]| v.iter().filter(|t| (from..=to).contains(*t)).count();
+        (count(&self.opened_at), count(&self.reset_at))
+    }
 }
 
 pub struct LatencyProxy {
@@ -46,7 +59,11 @@ impl LatencyProxy {
         let s = stats.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tandem::sync::lock(&s).connections += 1;
+                {
+                    let mut stats = tandem::sync::lock(&s);
+                    stats.connections += 1;
+                    stats.opened_at.push(Instant::now());
+                }
                 let s = s.clone();
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
@@ -107,8 +124,13 @@ async fn relay(
             Duration::from_millis(ms_since(base).saturating_sub(last.load(Ordering::Relaxed)));
         if !first && reset_idle.is_some_and(|limit| idle > limit) {
             // The flow is gone: the far end answers the client's next packet with a reset.
+            let sent = Instant::now();
             tokio::time::sleep(rtt).await;
-            tandem::sync::lock(stats).resets += 1;
+            {
+                let mut stats = tandem::sync::lock(stats);
+                stats.resets += 1;
+                stats.reset_at.push(sent);
+            }
             reset.store(true, Ordering::SeqCst);
             let _ = client_r.as_ref().set_zero_linger();
             up.abort();

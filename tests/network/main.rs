@@ -1,6 +1,7 @@
 //! Network settings end to end: a TLS capture intake with a private CA (`DD_TLS_CERT_FILE`),
 //! and every Datadog-bound request through a real HTTP CONNECT proxy on loopback (the test kit's),
-//! bypassed per `NO_PROXY`. Certificates are made in-process by the test kit.
+//! bypassed per `NO_PROXY`. Certificates are made in-process by the test kit. The round trips a
+//! flush costs are in `round_trips`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -12,6 +13,8 @@ use tandem_testkit::platform::{Platform, SimMode, TelemetryAnswer};
 use tandem_testkit::process::{AgentProcess, lambda_env};
 use tandem_testkit::proxy::HttpProxy;
 use tandem_testkit::request_id;
+
+mod round_trips;
 
 const T: Duration = Duration::from_secs(10);
 
