@@ -141,7 +141,8 @@ where
 /// The accept loop behind every server: `upgrade` turns each accepted connection into the
 /// stream HTTP is spoken over (the connection itself, or a TLS session in tests).
 /// `header_timeout` bounds the wait for a request's headers — counted from the previous
-/// answer on a kept-alive connection, so it is also how long an idle connection stays open.
+/// answer on a kept-alive connection, so it is also how long an idle connection stays open
+/// (HTTP/2: how long before an idle connection is pinged).
 pub fn serve_streams<U, UFut, S, F, Fut>(
     listener: TcpListener,
     upgrade: U,
@@ -254,7 +255,7 @@ where
                     )
                     .timer(hyper_util::rt::TokioTimer::new())
                     .max_concurrent_streams(H2_MAX_STREAMS)
-                    .keep_alive_interval(Some(HEADER_TIMEOUT))
+                    .keep_alive_interval(Some(header_timeout))
                     .serve_connection(io, service);
                     tokio::pin!(conn);
                     until_stopped(conn, &mut conn_stop, |c| c.graceful_shutdown()).await;

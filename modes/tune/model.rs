@@ -3,7 +3,10 @@
 //! no timers run — and reaped after `idle_shutdown`, whose SHUTDOWN flushes what they hold),
 //! each with its own copy of the extension's real `FlushPlanner` deciding when to flush. A
 //! flush costs round trips × RTT (three on a cold connection: TCP, TLS 1.3, the request; one on
-//! a warm one), the bytes over the bandwidth and the extension's own work; it sends one request
+//! a live one), the bytes over the bandwidth and the extension's own work. As the extension
+//! does, an invocation starting when the connection was idle 2/5 of the pool's bound (or never
+//! opened) warms a new one while the function runs: ready 2 RTT later (TCP, TLS; HTTP/2 shares
+//! it at once), so a flush after a function of 2 RTT or more pays one; it sends one request
 //! per signal that has data, as the extension's shipper does (logs split at 1,000 entries). An
 //! invocation's `platform.report` (its REPORT line, its report-based enhanced metrics) reaches
 //! the extension only after the invocation, so it leaves with a later flush — at the latest the
@@ -23,7 +26,8 @@ pub struct Params {
     pub bandwidth_mbps: f64,
     /// Idle time after which Lambda shuts an environment down.
     pub idle_shutdown_s: f64,
-    /// A pooled connection idle longer than this is gone: the next flush handshakes again.
+    /// A pooled connection idle longer than this is not reused (the extension's
+    /// `TANDEM_INTAKE_IDLE_MS`): the next flush handshakes again, unless warming opened one.
     pub keepalive_s: f64,
     /// Log lines, DogStatsD metric points and spans the function produces per invocation.
     pub per_invocation: [f64; 3],
@@ -43,8 +47,11 @@ const PLATFORM_LINES: f64 = 2.0;
 const REPORT_BYTES: f64 = 300.0;
 /// Log entries per logs request (the extension's logs encoder).
 const LOGS_PER_REQUEST: f64 = 1_000.0;
-/// reqwest's pool drops a connection idle for 90 s (the extension's HTTP client's default).
-pub const CLIENT_IDLE_S: f64 = 90.0;
+/// The extension's pool drops a connection idle for 50 s (`TANDEM_INTAKE_IDLE_MS`' default).
+pub const CLIENT_IDLE_S: f64 = 50.0;
+/// An invocation starting this share of `keepalive_s` after the connection's last use warms a
+/// new one (the extension's intake/warm.rs).
+const WARM_AFTER_SHARE: f64 = 0.4;
 /// Measured: the extension's own time per `end` flush against a loopback intake, p50 of
 /// `tandem-tune --profile steady:rate=5 --rtt-ms 0 --validate --validate-strategy end` on a
 /// 2-core x86_64 machine (README "Tuning the flush strategy").
@@ -114,7 +121,10 @@ struct Env {
     /// Reports buffered (in `pending_bytes`), and reports not yet delivered by Lambda.
     pending_reports: u64,
     held_reports: u64,
-    last_flush_end: Option<f64>,
+    /// When the connection last carried a request (a flush's end, or warming's start).
+    conn_used: Option<f64>,
+    /// When the connection warming opened is ready for a flush (TCP and TLS done).
+    conn_ready: f64,
     /// A background flush started during an invocation and cut by the freeze: its data and the
     /// work left (ms), finished at the next thaw.
     in_flight: Option<(Vec<f64>, f64)>,
@@ -165,12 +175,29 @@ impl Params {
     }
 
     fn flush_cost(&self, env: &Env, now: f64) -> f64 {
-        let cold = env
-            .last_flush_end
-            .is_none_or(|t| now - t > self.keepalive_s * 1000.0);
-        let trips = if cold { 3.0 } else { 1.0 };
+        let live = env
+            .conn_used
+            .is_some_and(|t| now - t <= self.keepalive_s * 1000.0);
+        let cold = 3.0 * self.rtt_ms;
+        // A connection still being warmed: the flush waits for it, or opens its own (never
+        // more than a cold flush).
+        let trips = if live {
+            ((env.conn_ready - now).max(0.0) + self.rtt_ms).min(cold)
+        } else {
+            cold
+        };
         let transfer = env.pending_bytes * 8.0 / (self.bandwidth_mbps * 1000.0);
-        trips * self.rtt_ms + transfer + self.overhead_ms
+        trips + transfer + self.overhead_ms
+    }
+
+    /// INVOKE: a connection idle past `WARM_AFTER_SHARE` of the bound (or none) is replaced
+    /// in the background by one ready 2 RTT later.
+    fn warm(&self, env: &mut Env, now: f64) {
+        let warm_after = WARM_AFTER_SHARE * self.keepalive_s * 1000.0;
+        if env.conn_used.is_none_or(|t| now - t >= warm_after) {
+            env.conn_used = Some(now);
+            env.conn_ready = now + 2.0 * self.rtt_ms;
+        }
     }
 
     /// The requests a flush of what `env` holds sends: logs (split at 1,000 entries) and the
@@ -209,7 +236,7 @@ pub fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Out
         }
         env.pending_bytes = 0.0;
         env.pending_reports = 0;
-        env.last_flush_end = Some(start + cost);
+        env.conn_used = Some(start + cost);
     };
     for a in &workload.arrivals {
         let now = a.at_ms;
@@ -251,7 +278,8 @@ pub fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Out
                     pending_bytes: 0.0,
                     pending_reports: 0,
                     held_reports: 0,
-                    last_flush_end: None,
+                    conn_used: None,
+                    conn_ready: 0.0,
                     in_flight: None,
                 });
                 let last = envs.len() - 1;
@@ -263,8 +291,9 @@ pub fn run(workload: &Workload, strategy: FlushStrategy, params: &Params) -> Out
             for end in ends {
                 out.delay_ms.push(now + left - end);
             }
-            env.last_flush_end = Some(now + left);
+            env.conn_used = Some(now + left);
         }
+        params.warm(env, now);
         let end = now + a.duration_ms;
         note(&mut out, env, EventKind::Invocation, now, end);
         out.placement

@@ -106,12 +106,17 @@ impl CaptureIntake {
         .await
     }
 
-    /// A plain-HTTP intake that answers as if `network` away (see [`Network`]).
+    /// A plain-text intake that answers as if `network` away (see [`Network`]), over HTTP/2
+    /// as Datadog's intakes (prior knowledge: `DD_HTTP_PROTOCOL=http2`, there being no TLS to
+    /// negotiate it).
     pub async fn start_remote(network: Network) -> std::io::Result<CaptureIntake> {
         let intake = Self::start_with(
             move |stream| async move {
                 tokio::time::sleep(network.rtt * 2).await;
-                Ok((stream, false))
+                Ok((
+                    crate::idle_close::IdleClose::new(stream, network.idle_close),
+                    true,
+                ))
             },
             "http",
             network.idle_close,

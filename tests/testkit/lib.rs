@@ -9,6 +9,7 @@
 pub mod certs;
 pub mod events;
 pub mod floods;
+pub mod idle_close;
 pub mod intake;
 pub mod latency;
 pub mod lifecycle;

@@ -117,6 +117,8 @@ async fn start_env(
         ("DD_APM_RECEIVER_PORT", apm_port.to_string()),
         ("DD_SERVERLESS_FLUSH_STRATEGY", s.strategy.clone()),
         ("DD_FLUSH_TIMEOUT", s.flush_timeout_s.to_string()),
+        // The distant intake speaks HTTP/2 without TLS (see `CaptureIntake::start_remote`).
+        ("DD_HTTP_PROTOCOL", "http2".to_string()),
     ] {
         env.push((k.to_string(), v));
     }

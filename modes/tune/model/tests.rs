@@ -28,22 +28,42 @@ fn params() -> Params {
 }
 
 #[test]
-fn end_flushes_after_every_invocation_on_a_cold_or_warm_connection() {
-    // Gaps of 100 s (past the 60 s keep-alive: every flush handshakes), then one of 1 s.
-    let w = workload(&[(0.0, 50.0), (100_000.0, 50.0), (101_000.0, 50.0)]);
+fn end_flushes_after_every_invocation_on_a_warmed_or_live_connection() {
+    // Gaps of 100 s (past the 50 s pool bound: the connection is gone, and the INVOKE warms a
+    // new one while the 50 ms function runs), then one of 1 s (live), then a 5 ms function
+    // after 99 s (the warmed connection is ready 20 ms after the INVOKE: the flush waits 15).
+    let w = workload(&[
+        (0.0, 50.0),
+        (100_000.0, 50.0),
+        (101_000.0, 50.0),
+        (200_000.0, 5.0),
+    ]);
     let o = run(&w, FlushStrategy::End, &params());
     assert_eq!(o.environments, 1, "never two at once");
-    // Three at the ends, and the SHUTDOWN's: the last report arrives after the last flush.
-    assert_eq!(o.flushes, 4);
+    // Four at the ends, and the SHUTDOWN's: the last report arrives after the last flush.
+    assert_eq!(o.flushes, 5);
     assert_eq!(
         o.requests,
-        3 * 4 + 2,
+        4 * 4 + 2,
         "logs, series, sketches, traces per flush; the report's REPORT line and sketches last"
     );
     let added: Vec<f64> = o.added_billed_ms.iter().map(|x| x.round()).collect();
-    assert_eq!(added, [30.0, 30.0, 10.0], "3 round trips cold, 1 warm");
+    assert_eq!(
+        added,
+        [10.0, 10.0, 10.0, 25.0],
+        "1 round trip once warmed; the rest of the warming when the function was shorter"
+    );
     let delays: Vec<f64> = o.delay_ms.iter().map(|x| x.round()).collect();
-    assert_eq!(delays, [30.0, 30.0, 10.0]);
+    assert_eq!(delays, [10.0, 10.0, 10.0, 25.0]);
+}
+
+#[test]
+fn a_flush_never_costs_more_than_a_cold_connection() {
+    // A function that ends at once: the warming has not finished, the flush pays 3 round trips
+    // (as if it had opened its own), not the warming's 2 and its own 1 on top of a wait.
+    let o = run(&workload(&[(0.0, 0.0)]), FlushStrategy::End, &params());
+    let added: Vec<f64> = o.added_billed_ms.iter().map(|x| x.round()).collect();
+    assert_eq!(added, [30.0]);
 }
 
 #[test]
@@ -74,18 +94,19 @@ fn continuously_adds_nothing_but_idle_data_waits_for_the_shutdown() {
 
 #[test]
 fn a_background_flush_cut_by_the_freeze_ends_at_the_next_thaw() {
-    // Continuously every 10 s; the second invocation (10 ms long) starts a 30 ms cold flush of
-    // the first one's data, which the freeze cuts; the third invocation thaws it 5 s later.
-    let w = workload(&[(0.0, 10.0), (15_000.0, 10.0), (20_000.0, 10.0)]);
+    // Continuously every 10 s; the second invocation (10 ms long, 60 s later: the connection
+    // is gone) starts a 30 ms cold flush of the first one's data beside the warming, which the
+    // freeze cuts; the third invocation thaws it 5 s later.
+    let w = workload(&[(0.0, 10.0), (60_000.0, 10.0), (65_000.0, 10.0)]);
     let o = run(
         &w,
         FlushStrategy::Continuously(Duration::from_secs(10)),
         &params(),
     );
     assert!(o.added_billed_ms.iter().all(|x| *x == 0.0));
-    // First invocation's data: ended at 10 ms, delivered at 20,000 + 20 ms left.
+    // First invocation's data: ended at 10 ms, delivered at 65,000 + 20 ms left.
     assert!(
-        (o.delay_ms[0] - (20_020.0 - 10.0)).abs() < 1e-6,
+        (o.delay_ms[0] - (65_020.0 - 10.0)).abs() < 1e-6,
         "{:?}",
         o.delay_ms
     );
@@ -134,9 +155,10 @@ fn waiting_for_runtime_done_and_the_extension_s_own_work_are_billed() {
     };
     let w = workload(&[(0.0, 50.0), (1_000.0, 50.0)]);
     let end = run(&w, FlushStrategy::End, &p);
-    // The flush starts once runtimeDone arrives: 25 ms, then 3 (cold) or 1 round trips + 5 ms.
+    // The flush starts once runtimeDone arrives: 25 ms, then 1 round trip (the connection was
+    // warmed while the function ran) + 5 ms.
     let added: Vec<f64> = end.added_billed_ms.iter().map(|x| x.round()).collect();
-    assert_eq!(added, [25.0 + 30.0 + 5.0, 25.0 + 10.0 + 5.0]);
+    assert_eq!(added, [25.0 + 10.0 + 5.0, 25.0 + 10.0 + 5.0]);
     // A periodic plan never waits for runtimeDone, so Lambda's buffering costs it nothing.
     let cont = run(&w, FlushStrategy::Continuously(Duration::from_secs(60)), &p);
     assert_eq!(cont.added_billed_ms, [0.0, 0.0]);

@@ -29,8 +29,8 @@ model
   --site SITE --region R    e.g. datadoghq.com us-east-1 (a rough table, see README)
   --bandwidth-mbps N        100
   --idle-shutdown S         seconds before Lambda reaps an idle environment (600)
-  --keepalive-s S           idle seconds a pooled connection survives (90: the extension's
-                            HTTP client; less if the intake or a NAT closes sooner)
+  --keepalive-s S           idle seconds a pooled connection survives (50: the extension's
+                            TANDEM_INTAKE_IDLE_MS; less if the intake or a NAT closes sooner)
   --overhead-ms MS          the extension's own time per flush (5, measured on loopback)
   --logs-per-invocation N   10      --metrics-per-invocation N  5     --spans-per-invocation N  10
   --memory-mb MB            1024    --arch x86_64|arm64 (x86_64)     --price-gb-s USD
