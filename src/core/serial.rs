@@ -1,12 +1,13 @@
 //! State that exists only when invocations run one at a time (on-demand, the `StreamOrder`
 //! attribution policy the controller hands the core): the request id of the current INVOKE,
-//! which lifecycle calls without a request id fall back to, and the `/proc` snapshot taken at
-//! its start, whose delta at `runtimeDone` gives the per-invocation CPU and network metrics.
-//! Under Managed Instances invocations overlap, so none of this exists there (the core holds
-//! `None`) and nothing is ever guessed.
+//! which lifecycle calls without a request id fall back to, the `/proc` snapshot taken at its
+//! start, whose delta at `runtimeDone` gives the per-invocation CPU and network metrics, and the
+//! resource scan (descriptors, threads, `/tmp`) made while the function runs, so that the
+//! post-runtime path only reads two small `/proc` files. Under Managed Instances invocations
+//! overlap, so none of this exists there (the core holds `None`) and nothing is ever guessed.
 
 use super::Agent;
-use crate::metrics::usage::{self, Snapshot};
+use crate::metrics::usage::{Resources, Snapshot, interval_points};
 use crate::sync::lock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,8 +19,17 @@ pub(super) struct Serial {
     pub(super) current_invoke: Arc<Mutex<Option<String>>>,
     /// `/proc` snapshot at the current invocation's start (with enhanced metrics on).
     usage_start: Mutex<Option<Snapshot>>,
-    /// The latest `/proc` resource scan, awaited before the final flush.
-    usage_scan: Mutex<Option<JoinHandle<()>>>,
+    /// The resource scan started at the current invocation's INVOKE.
+    scan: Mutex<Option<Scan>>,
+    /// A scan that outlasted its invocation, shipping its points when done: awaited (bounded)
+    /// before the final flush.
+    late_scan: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A resource scan on a blocking thread; its result lands in `done`.
+struct Scan {
+    done: Arc<Mutex<Option<Resources>>>,
+    task: JoinHandle<()>,
 }
 
 impl Serial {
@@ -27,10 +37,19 @@ impl Serial {
         *lock(&self.current_invoke) = Some(request_id.to_string());
         if enhanced_metrics {
             *lock(&self.usage_start) = Snapshot::take();
+            // The scan reads a directory per process: on a blocking thread, while the
+            // function runs.
+            let done = Arc::new(Mutex::new(None));
+            let slot = done.clone();
+            let task = tokio::task::spawn_blocking(move || {
+                *lock(&slot) = Some(Resources::scan());
+            });
+            *lock(&self.scan) = Some(Scan { done, task });
         }
     }
 
-    /// The invocation's response is sent: its `/proc` deltas become enhanced metrics.
+    /// The invocation's response is sent: its `/proc` deltas and the resource scan become
+    /// enhanced metrics.
     pub(super) fn on_runtime_done(&self, agent: &Agent) {
         let Some(start) = lock(&self.usage_start).take() else {
             return;
@@ -42,21 +61,35 @@ impl Serial {
         let now = crate::time::now_ms() / 1000;
         // Tagged as the invocation's other enhanced metrics (its start was already seen).
         let tags = lock(&agent.inner.enhanced).latest_tags().to_vec();
-        agent.add_enhanced(usage::interval_points(&start, &end, now, &tags));
-        // The /proc scan goes to a blocking thread: its points join the next flush rather
-        // than delay this invocation's.
-        let scanner = agent.clone();
-        let scan = tokio::task::spawn_blocking(move || {
-            scanner.add_enhanced(usage::resource_points(now, &tags));
-        });
-        *lock(&self.usage_scan) = Some(scan);
+        agent.add_enhanced(interval_points(&start, &end, now, &tags));
+        let Some(scan) = lock(&self.scan).take() else {
+            return;
+        };
+        let scanned = lock(&scan.done).take();
+        match scanned {
+            Some(r) => agent.add_enhanced(r.points(now, &tags)),
+            None => {
+                // A function shorter than the scan: its points join the next flush rather
+                // than delay this invocation's.
+                let agent = agent.clone();
+                let late = tokio::spawn(async move {
+                    let _ = scan.task.await;
+                    let scanned = lock(&scan.done).take();
+                    if let Some(r) = scanned {
+                        agent.add_enhanced(r.points(now, &tags));
+                    }
+                });
+                *lock(&self.late_scan) = Some(late);
+            }
+        }
     }
 
-    /// Lets the last resource scan finish (bounded) so its points make the final flush.
+    /// Lets a scan that outlasted its invocation finish (bounded) so its points make the final
+    /// flush.
     pub(super) async fn settle(&self, within: Duration) {
-        let scan = lock(&self.usage_scan).take();
-        if let Some(scan) = scan {
-            let _ = tokio::time::timeout(within, scan).await;
+        let late = lock(&self.late_scan).take();
+        if let Some(late) = late {
+            let _ = tokio::time::timeout(within, late).await;
         }
     }
 }

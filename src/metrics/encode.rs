@@ -89,9 +89,6 @@ impl Chunker {
         if !self.ends.is_empty() && self.raw.len() + add > CHUNK_RAW {
             self.seal();
         }
-        if self.raw.capacity() == 0 {
-            self.raw.reserve_exact(CHUNK_RAW.max(add));
-        }
         prost::encoding::message::encode(ITEMS_FIELD, msg, &mut self.raw);
         self.ends.push(self.raw.len());
     }

@@ -161,33 +161,61 @@ pub fn interval_points(start: &Snapshot, end: &Snapshot, ts: i64, tags: &[String
     out
 }
 
-/// Current resource use: `/tmp` space, limits, and a scan of every process's descriptors and
-/// threads. Costs a scan of `/proc`, so callers keep it off the invocation's critical path.
-pub fn resource_points(ts: i64, tags: &[String]) -> Vec<Point> {
-    let p = |name: &'static str, value: f64| Point {
-        name,
-        value,
-        ts,
-        tags: tags.to_vec(),
-    };
-    let mut out = Vec::new();
-    if let Some((max, used)) = tmp_space() {
-        out.push(p("tmp_max", max));
-        out.push(p("tmp_used", used));
-        out.push(p("tmp_free", (max - used).max(0.0)));
+/// Current resource use: `/tmp` space, limits, and every process's descriptors and threads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resources {
+    /// `/tmp`'s size and bytes used.
+    tmp: Option<(f64, f64)>,
+    fd_max: Option<f64>,
+    threads_max: Option<f64>,
+    fds: usize,
+    threads: usize,
+}
+
+impl Resources {
+    /// Reads them. Costs a scan of `/proc` (a directory per process), so callers keep it off
+    /// the invocation's critical path.
+    pub fn scan() -> Resources {
+        let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+        let (fds, threads) = process_usage();
+        Resources {
+            tmp: tmp_space(),
+            fd_max: parse_limit(&limits, "Max open files"),
+            threads_max: parse_limit(&limits, "Max processes"),
+            fds,
+            threads,
+        }
     }
-    if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {
-        if let Some(m) = parse_limit(&limits, "Max open files") {
+
+    /// The enhanced metrics they make.
+    pub fn points(&self, ts: i64, tags: &[String]) -> Vec<Point> {
+        let p = |name: &'static str, value: f64| Point {
+            name,
+            value,
+            ts,
+            tags: tags.to_vec(),
+        };
+        let mut out = Vec::new();
+        if let Some((max, used)) = self.tmp {
+            out.push(p("tmp_max", max));
+            out.push(p("tmp_used", used));
+            out.push(p("tmp_free", (max - used).max(0.0)));
+        }
+        if let Some(m) = self.fd_max {
             out.push(p("fd_max", m));
         }
-        if let Some(m) = parse_limit(&limits, "Max processes") {
+        if let Some(m) = self.threads_max {
             out.push(p("threads_max", m));
         }
+        out.push(p("fd_use", self.fds as f64));
+        out.push(p("threads_use", self.threads as f64));
+        out
     }
-    let (fds, threads) = process_usage();
-    out.push(p("fd_use", fds as f64));
-    out.push(p("threads_use", threads as f64));
-    out
+}
+
+/// [`Resources::scan`]'s points.
+pub fn resource_points(ts: i64, tags: &[String]) -> Vec<Point> {
+    Resources::scan().points(ts, tags)
 }
 
 fn tmp_space() -> Option<(f64, f64)> {
