@@ -56,6 +56,30 @@ async fn run_agent(intake: &CaptureIntake, extra: &[(&str, String)]) -> Vec<Stri
     agent.stderr()
 }
 
+/// Lines `line 1` … `line {n}` each arrived exactly once: no loss, no duplicate.
+fn assert_each_line_once(intake: &CaptureIntake, n: usize) {
+    let entries = intake.log_entries();
+    for i in 1..=n {
+        let line = format!("line {i}");
+        let seen = entries
+            .iter()
+            .filter(|e| e["message"]["message"] == line.as_str())
+            .count();
+        assert_eq!(seen, 1, "{line}: no loss, no duplicate");
+    }
+}
+
+/// The highest value the metric `name` shipped with (0 when it never did).
+fn highest(intake: &CaptureIntake, name: &str) -> f64 {
+    intake
+        .series()
+        .iter()
+        .filter(|s| s.metric == name)
+        .flat_map(|s| &s.points)
+        .map(|p| p.value)
+        .fold(0.0, f64::max)
+}
+
 fn got_logs(intake: &CaptureIntake) -> bool {
     intake
         .log_entries()
@@ -178,22 +202,8 @@ async fn a_connection_reset_while_idle_is_retried_at_once_and_counted() {
     platform.send_shutdown(Duration::from_secs(2));
     agent.wait_exit(T).await.expect("agent exits");
     assert!(proxy.stats().resets >= 1, "{:?}", proxy.stats());
-    let entries = intake.log_entries();
-    for n in 1..=3 {
-        let line = format!("line {n}");
-        let seen = entries
-            .iter()
-            .filter(|e| e["message"]["message"] == line.as_str())
-            .count();
-        assert_eq!(seen, 1, "{line}: no loss, no duplicate");
-    }
-    let stale: f64 = intake
-        .series()
-        .iter()
-        .filter(|s| s.metric == "tandem.intake.stale_connection_retries")
-        .flat_map(|s| &s.points)
-        .map(|p| p.value)
-        .fold(0.0, f64::max);
+    assert_each_line_once(&intake, 3);
+    let stale = highest(&intake, "tandem.intake.stale_connection_retries");
     assert!(
         stale >= 1.0,
         "the retry was counted; stderr: {:?}",
@@ -243,15 +253,7 @@ async fn over_tls(protocol: Option<&str>, invocations: u64) -> (Vec<String>, u64
     }
     platform.send_shutdown(Duration::from_secs(2));
     agent.wait_exit(T).await.expect("agent exits");
-    for n in 1..=invocations {
-        let line = format!("line {n}");
-        let seen = intake
-            .log_entries()
-            .iter()
-            .filter(|e| e["message"]["message"] == line.as_str())
-            .count();
-        assert_eq!(seen, 1, "{line}");
-    }
+    assert_each_line_once(&intake, invocations as usize);
     let versions = intake
         .requests()
         .iter()

@@ -4,7 +4,7 @@
 //! function runs 20 RTT, well past the 3 a warming connection needs, so any count here is the
 //! extension's doing, not the machine's speed.
 
-use super::{T, bin, make_certs, temp_dir};
+use super::{T, assert_each_line_once, bin, highest, make_certs, temp_dir};
 use std::time::Duration;
 use tandem_testkit::events as ev;
 use tandem_testkit::intake::CaptureIntake;
@@ -98,26 +98,12 @@ impl Run {
                 self.stderr
             );
         }
-        let entries = self.intake.log_entries();
-        for n in 1..=self.timings.len() {
-            let line = format!("line {n}");
-            let seen = entries
-                .iter()
-                .filter(|e| e["message"]["message"] == line.as_str())
-                .count();
-            assert_eq!(seen, 1, "{line}: no loss, no duplicate");
-        }
+        assert_each_line_once(&self.intake, self.timings.len());
     }
 
     /// The highest value `tandem.<name>` shipped with.
     fn counter(&self, name: &str) -> f64 {
-        self.intake
-            .series()
-            .iter()
-            .filter(|s| s.metric == format!("tandem.{name}"))
-            .flat_map(|s| &s.points)
-            .map(|p| p.value)
-            .fold(0.0, f64::max)
+        highest(&self.intake, &format!("tandem.{name}"))
     }
 }
 

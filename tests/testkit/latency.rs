@@ -184,6 +184,24 @@ async fn pump(
     let _ = writer.await;
 }
 
+/// Returns at `due`, to within tens of microseconds. tokio's timer rounds a deadline up to the
+/// next millisecond — half a millisecond late per hop on average, about one millisecond per
+/// request and answer, which the flush-cost bench would charge to the extension — so the last
+/// stretch is slept on a blocking thread, and a chunk already due goes at once.
+async fn wait_until(due: Instant) {
+    let now = Instant::now();
+    if due <= now {
+        return;
+    }
+    if let Some(coarse) = due.checked_sub(Duration::from_millis(2)).filter(|c| *c > now) {
+        tokio::time::sleep_until(coarse.into()).await;
+    }
+    let rest = due.saturating_duration_since(Instant::now());
+    if !rest.is_zero() {
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await;
+    }
+}
+
 /// Writes each chunk at its due time; when the chunks end, shuts the write side (a FIN) unless
 /// the connection is being reset.
 async fn deliver(
@@ -192,7 +210,7 @@ async fn deliver(
     reset: Arc<AtomicBool>,
 ) {
     while let Some((due, bytes)) = rx.recv().await {
-        tokio::time::sleep_until(due.into()).await;
+        wait_until(due).await;
         if reset.load(Ordering::SeqCst) || to.write_all(&bytes).await.is_err() {
             break;
         }
