@@ -193,7 +193,10 @@ async fn wait_until(due: Instant) {
     if due <= now {
         return;
     }
-    if let Some(coarse) = due.checked_sub(Duration::from_millis(2)).filter(|c| *c > now) {
+    if let Some(coarse) = due
+        .checked_sub(Duration::from_millis(2))
+        .filter(|c| *c > now)
+    {
         tokio::time::sleep_until(coarse.into()).await;
     }
     let rest = due.saturating_duration_since(Instant::now());
