@@ -11,6 +11,7 @@ use crate::metrics::usage::{Resources, Snapshot, interval_points};
 use crate::sync::lock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 #[derive(Default)]
@@ -19,17 +20,11 @@ pub(super) struct Serial {
     pub(super) current_invoke: Arc<Mutex<Option<String>>>,
     /// `/proc` snapshot at the current invocation's start (with enhanced metrics on).
     usage_start: Mutex<Option<Snapshot>>,
-    /// The resource scan started at the current invocation's INVOKE.
-    scan: Mutex<Option<Scan>>,
+    /// The result of the resource scan started at the current invocation's INVOKE.
+    scan: Mutex<Option<oneshot::Receiver<Resources>>>,
     /// A scan that outlasted its invocation, shipping its points when done: awaited (bounded)
     /// before the final flush.
     late_scan: Mutex<Option<JoinHandle<()>>>,
-}
-
-/// A resource scan on a blocking thread; its result lands in `done`.
-struct Scan {
-    done: Arc<Mutex<Option<Resources>>>,
-    task: JoinHandle<()>,
 }
 
 impl Serial {
@@ -39,12 +34,11 @@ impl Serial {
             *lock(&self.usage_start) = Snapshot::take();
             // The scan reads a directory per process: on a blocking thread, while the
             // function runs.
-            let done = Arc::new(Mutex::new(None));
-            let slot = done.clone();
-            let task = tokio::task::spawn_blocking(move || {
-                *lock(&slot) = Some(Resources::scan());
+            let (tx, rx) = oneshot::channel();
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Resources::scan());
             });
-            *lock(&self.scan) = Some(Scan { done, task });
+            *lock(&self.scan) = Some(rx);
         }
     }
 
@@ -62,25 +56,23 @@ impl Serial {
         // Tagged as the invocation's other enhanced metrics (its start was already seen).
         let tags = lock(&agent.inner.enhanced).latest_tags().to_vec();
         agent.add_enhanced(interval_points(&start, &end, now, &tags));
-        let Some(scan) = lock(&self.scan).take() else {
+        let Some(mut scan) = lock(&self.scan).take() else {
             return;
         };
-        let scanned = lock(&scan.done).take();
-        match scanned {
-            Some(r) => agent.add_enhanced(r.points(now, &tags)),
-            None => {
+        match scan.try_recv() {
+            Ok(r) => agent.add_enhanced(r.points(now, &tags)),
+            Err(oneshot::error::TryRecvError::Empty) => {
                 // A function shorter than the scan: its points join the next flush rather
                 // than delay this invocation's.
                 let agent = agent.clone();
                 let late = tokio::spawn(async move {
-                    let _ = scan.task.await;
-                    let scanned = lock(&scan.done).take();
-                    if let Some(r) = scanned {
+                    if let Ok(r) = scan.await {
                         agent.add_enhanced(r.points(now, &tags));
                     }
                 });
                 *lock(&self.late_scan) = Some(late);
             }
+            Err(oneshot::error::TryRecvError::Closed) => {}
         }
     }
 

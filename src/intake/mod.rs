@@ -367,7 +367,7 @@ impl Intake {
                         // Sent on a pooled connection that had died (a NAT or the intake
                         // dropped it while the environment was frozen): retried at once on a
                         // new connection (`retry::backoff(1)` is zero). Counted, not a drop.
-                        metrics::counter!("tandem.intake.stale_connection_retries").increment(1);
+                        count_stale_connection();
                     }
                     (
                         Verdict::Retry,
@@ -393,6 +393,12 @@ impl Intake {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// A request met a pooled connection the network had dropped, and was sent again on a new one
+/// (a flush's delivery, or a warm-up).
+fn count_stale_connection() {
+    metrics::counter!("tandem.intake.stale_connection_retries").increment(1);
 }
 
 /// An error and its causes on one line (reqwest's top-level message alone says little).

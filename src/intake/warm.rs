@@ -90,15 +90,15 @@ impl Intake {
             .collect();
         for o in &cold {
             self.last_used.touch(o);
-            let head = || self.http.head(format!("{o}/")).timeout(WARM_TIMEOUT).send();
-            let (first, again) = (head(), head());
+            let (http, url) = (self.http.clone(), format!("{o}/"));
             tokio::spawn(async move {
-                let resp = match first.await {
+                let head = || http.head(&url).timeout(WARM_TIMEOUT).send();
+                let resp = match head().await {
                     Err(e) if !e.is_connect() && !e.is_timeout() => {
                         // Sent on a pooled connection the network had dropped: the pool let
                         // it go, so the second request opens the new one the flush will use.
-                        metrics::counter!("tandem.intake.stale_connection_retries").increment(1);
-                        again.await
+                        super::count_stale_connection();
+                        head().await
                     }
                     other => other,
                 };

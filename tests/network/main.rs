@@ -10,7 +10,7 @@ use std::time::Duration;
 use tandem_testkit::events as ev;
 use tandem_testkit::intake::CaptureIntake;
 use tandem_testkit::platform::{Platform, SimMode, TelemetryAnswer};
-use tandem_testkit::process::{AgentProcess, lambda_env};
+use tandem_testkit::process::{AgentProcess, lambda_env, set_env};
 use tandem_testkit::proxy::HttpProxy;
 use tandem_testkit::request_id;
 
@@ -41,10 +41,7 @@ async fn run_agent(intake: &CaptureIntake, extra: &[(&str, String)]) -> Vec<Stri
         .await
         .unwrap();
     let mut env = lambda_env(&platform.runtime_api(), &intake.url(), false);
-    for (k, v) in extra {
-        env.retain(|(ek, _)| ek != k);
-        env.push((k.to_string(), v.clone()));
-    }
+    set_env(&mut env, extra.iter().map(|(k, v)| (k, v)));
     let mut agent = AgentProcess::spawn(bin(), &env).unwrap();
     assert!(platform.wait_next_calls(1, T).await, "{:?}", agent.stderr());
     platform
@@ -179,13 +176,13 @@ async fn a_connection_reset_while_idle_is_retried_at_once_and_counted() {
         .unwrap();
     let url = format!("http://{}", proxy.addr());
     let mut env = lambda_env(&platform.runtime_api(), &url, false);
-    for (k, v) in [
-        ("DD_SERVERLESS_FLUSH_STRATEGY", "end"),
-        ("TANDEM_INTERNAL_METRICS", "true"),
-    ] {
-        env.retain(|(ek, _)| ek != k);
-        env.push((k.to_string(), v.to_string()));
-    }
+    set_env(
+        &mut env,
+        [
+            ("DD_SERVERLESS_FLUSH_STRATEGY", "end"),
+            ("TANDEM_INTERNAL_METRICS", "true"),
+        ],
+    );
     let mut agent = AgentProcess::spawn(bin(), &env).unwrap();
     assert!(platform.wait_next_calls(1, T).await, "{:?}", agent.stderr());
     for n in 1..=3u64 {
@@ -235,10 +232,7 @@ async fn over_tls(protocol: Option<&str>, invocations: u64) -> (Vec<String>, u64
     if let Some(p) = protocol {
         extra.push(("DD_HTTP_PROTOCOL", p.to_string()));
     }
-    for (k, v) in extra {
-        env.retain(|(ek, _)| ek != k);
-        env.push((k.to_string(), v));
-    }
+    set_env(&mut env, extra);
     let mut agent = AgentProcess::spawn(bin(), &env).unwrap();
     assert!(platform.wait_next_calls(1, T).await, "{:?}", agent.stderr());
     for n in 1..=invocations {

@@ -10,7 +10,7 @@ use tandem_testkit::events as ev;
 use tandem_testkit::intake::CaptureIntake;
 use tandem_testkit::latency::{LatencyProxy, Stats};
 use tandem_testkit::platform::{InvocationTiming, Platform, SimMode, TelemetryAnswer};
-use tandem_testkit::process::{AgentProcess, lambda_env};
+use tandem_testkit::process::{AgentProcess, lambda_env, set_env};
 use tandem_testkit::request_id;
 
 const RTT: Duration = Duration::from_millis(5);
@@ -54,10 +54,7 @@ async fn environment(
         ("DD_TLS_CERT_FILE", ca.as_str()),
         ("TANDEM_INTERNAL_METRICS", "true"),
     ];
-    for (k, v) in settings.iter().chain(extra) {
-        env.retain(|(ek, _)| ek != k);
-        env.push((k.to_string(), v.to_string()));
-    }
+    set_env(&mut env, settings.iter().chain(extra).copied());
     let mut agent = AgentProcess::spawn(bin(), &env).unwrap();
     assert!(platform.wait_next_calls(1, T).await, "{:?}", agent.stderr());
     let mut timings = Vec::new();

@@ -96,10 +96,7 @@ impl Harness {
             &intake.url(),
             mode == platform::SimMode::ManagedInstance,
         );
-        for (k, v) in extra_env {
-            env.retain(|(ek, _)| ek != k);
-            env.push((k.to_string(), v.to_string()));
-        }
+        process::set_env(&mut env, extra_env.iter().copied());
         let agent = process::AgentProcess::spawn(binary, &env)
             .map_err(|e| format!("spawn {}: {e}", binary.display()))?;
         if !platform.wait_next_calls(1, Duration::from_secs(10)).await {

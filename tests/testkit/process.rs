@@ -12,6 +12,18 @@ use tokio::sync::Notify;
 /// A key-shaped test API key (it must never appear in the agent's output).
 pub const TEST_API_KEY: &str = "0123456789abcdef0123456789abcdef";
 
+/// Sets each `(name, value)` of `settings` in `env`, replacing an earlier value of that name.
+pub fn set_env<K: AsRef<str>, V: AsRef<str>>(
+    env: &mut Vec<(String, String)>,
+    settings: impl IntoIterator<Item = (K, V)>,
+) {
+    for (k, v) in settings {
+        let k = k.as_ref();
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.to_string(), v.as_ref().to_string()));
+    }
+}
+
 /// The environment Lambda would give the extension, pointed at the simulator and intake.
 pub fn lambda_env(runtime_api: &str, intake_url: &str, managed: bool) -> Vec<(String, String)> {
     let mut env = vec![
