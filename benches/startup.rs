@@ -7,7 +7,9 @@
 //! - size of the binary;
 //! - on-demand `end` strategy: a small invocation's post-runtime time, from the runtimeDone
 //!   batch being sent to the extension to the extension's next `/event/next` (the flush to the
-//!   loopback intake happens in between), over pooled connections.
+//!   loopback intake happens in between), over pooled connections;
+//! - the same post-runtime time of a stand-in extension that does no work (`startup/floor.rs`),
+//!   run interleaved with Tandem's: the cost of the hops alone on this machine.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -32,7 +34,82 @@ fn rss_kib(pid: u32) -> Option<f64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+#[path = "startup/floor.rs"]
+mod floor;
+
+/// One run of a binary (start, `INVOCATIONS` invocations, shutdown): spawn → first `/next`,
+/// RSS after init, and the medians of its post-runtime times (runtimeDone sent → `/next`,
+/// runtimeDone answered → `/next`).
+#[derive(Default)]
+struct Runs {
+    first_next: Vec<f64>,
+    rss: Vec<f64>,
+    sent: Vec<f64>,
+    answered: Vec<f64>,
+    /// The intake requests of the run's last invocation: (path, body bytes).
+    requests: Vec<(String, usize)>,
+}
+
+async fn run_once(binary: &Path, env: &[(&str, &str)], out: &mut Runs) {
+    let mut h = Harness::start(binary, SimMode::OnDemand, TelemetryAnswer::Accept, env)
+        .await
+        .expect("harness");
+    let started = h.agent.started;
+    out.first_next.push(
+        h.platform.next_calls()[0]
+            .duration_since(started)
+            .as_secs_f64()
+            * 1e3,
+    );
+    if let Some(kib) = h.agent.pid().and_then(rss_kib) {
+        out.rss.push(kib / 1024.0);
+    }
+    let mut sent = Vec::new();
+    let mut answered = Vec::new();
+    let mut last_runtime_done = std::time::Instant::now();
+    for n in 0..INVOCATIONS {
+        let id = request_id((out.sent.len() * INVOCATIONS + n) as u64);
+        let logs = vec![
+            ev::function_text("small invocation log line"),
+            ev::function_json(serde_json::json!({"level":"INFO","n":n})),
+        ];
+        let t = h.platform.invoke(&id, logs, T).await.expect("invocation");
+        last_runtime_done = t.runtime_done_sent;
+        sent.push(
+            t.next_called
+                .saturating_duration_since(t.runtime_done_sent)
+                .as_secs_f64()
+                * 1e3,
+        );
+        answered.push(
+            t.next_called
+                .saturating_duration_since(t.runtime_done_delivered)
+                .as_secs_f64()
+                * 1e3,
+        );
+    }
+    // What the last invocation's flush sent (the floor makes the same requests).
+    out.requests = h
+        .intake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.received_at >= last_runtime_done)
+        .map(|r| (r.path.clone(), r.body.len()))
+        .collect();
+    // Skip the first invocation of each run: it opens the intake connection.
+    out.sent.push(median(&mut sent[1..]));
+    out.answered.push(median(&mut answered[1..]));
+    h.shutdown(Duration::from_secs(2)).await.expect("shutdown");
+}
+
 fn main() {
+    if std::env::var_os("TANDEM_BENCH_FLOOR").is_some() {
+        if let Err(e) = floor::run() {
+            eprintln!("floor stand-in: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     // TANDEM_BENCH_BINARY compares another build (e.g. an older commit) on the same machine.
     let override_bin = std::env::var("TANDEM_BENCH_BINARY").ok();
     let binary = Path::new(
@@ -40,46 +117,41 @@ fn main() {
             .as_deref()
             .unwrap_or(env!("CARGO_BIN_EXE_tandem")),
     );
+    let runs = std::env::var("TANDEM_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RUNS);
     let rt = tandem::runtime().expect("runtime");
     rt.block_on(async {
-        let mut first_next = Vec::new();
-        let mut rss = Vec::new();
-        let mut post_runtime_sent = Vec::new();
-        let mut post_runtime_delivered = Vec::new();
         // Extra agent settings for experiments: TANDEM_BENCH_ENV="K=V,K2=V2".
         let extra = std::env::var("TANDEM_BENCH_ENV").unwrap_or_default();
         let mut env: Vec<(&str, &str)> = vec![("DD_SERVERLESS_FLUSH_STRATEGY", "end"), ("DD_LOG_LEVEL", "warn")];
         env.extend(extra.split(',').filter_map(|kv| kv.split_once('=')));
-        for run in 0..RUNS {
-            let mut h = Harness::start(binary, SimMode::OnDemand, TelemetryAnswer::Accept, &env)
-                .await
-                .expect("harness");
-            let started = h.agent.started;
-            first_next.push(h.platform.next_calls()[0].duration_since(started).as_secs_f64() * 1e3);
-            if let Some(kib) = h.agent.pid().and_then(rss_kib) {
-                rss.push(kib / 1024.0);
-            }
-            let mut sent = Vec::new();
-            let mut delivered = Vec::new();
-            for n in 0..INVOCATIONS {
-                let id = request_id((run * INVOCATIONS + n) as u64);
-                let logs = vec![ev::function_text("small invocation log line"), ev::function_json(serde_json::json!({"level":"INFO","n":n}))];
-                let t = h.platform.invoke(&id, logs, T).await.expect("invocation");
-                sent.push(t.next_called.saturating_duration_since(t.runtime_done_sent).as_secs_f64() * 1e3);
-                delivered.push(t.next_called.saturating_duration_since(t.runtime_done_delivered).as_secs_f64() * 1e3);
-            }
-            // Skip the first invocation of each run: it opens the intake connection.
-            post_runtime_sent.push(median(&mut sent[1..]));
-            post_runtime_delivered.push(median(&mut delivered[1..]));
-            h.shutdown(Duration::from_secs(2)).await.expect("shutdown");
+        // Interleaved, so that both see the same state of the machine.
+        let mut tandem = Runs::default();
+        let mut floor = Runs::default();
+        let me = std::env::current_exe().expect("own executable");
+        for _ in 0..runs {
+            run_once(binary, &env, &mut tandem).await;
+            let same: Vec<String> = tandem.requests.iter().map(|(path, bytes)| format!("{path}={bytes}")).collect();
+            let same = same.join(",");
+            run_once(&me, &[("TANDEM_BENCH_FLOOR", "1"), ("TANDEM_BENCH_FLOOR_REQUESTS", &same)], &mut floor).await;
         }
+        let made: Vec<String> = tandem.requests.iter().map(|(path, bytes)| format!("{path} {bytes} B")).collect();
+        // Per run, Tandem minus the floor run beside it.
+        let mut share: Vec<f64> = tandem.sent.iter().zip(&floor.sent).map(|(t, f)| t - f).collect();
+        let Runs { mut first_next, mut rss, mut sent, mut answered, .. } = tandem;
         let size = std::fs::metadata(binary).map(|m| m.len() as f64 / 1_048_576.0).unwrap_or(f64::NAN);
-        println!("tandem startup bench: {RUNS} runs, {INVOCATIONS} invocations each, binary {}", binary.display());
-        println!("  spawn → first /event/next      median {:.2} ms  (min {:.2}, max {:.2})", median(&mut first_next.clone()), min(&first_next), max(&first_next));
-        println!("  resident memory after init     median {:.2} MiB (min {:.2}, max {:.2})", median(&mut rss.clone()), min(&rss), max(&rss));
+        println!("tandem startup bench: {runs} runs, {INVOCATIONS} invocations each, binary {}", binary.display());
+        println!("  spawn → first /event/next      median {:.2} ms  (min {:.2}, max {:.2})", median(&mut first_next), min(&first_next), max(&first_next));
+        println!("  resident memory after init     median {:.2} MiB (min {:.2}, max {:.2})", median(&mut rss), min(&rss), max(&rss));
         println!("  binary size                    {size:.2} MiB");
-        println!("  post-runtime, runtimeDone sent → /next       median of run medians {:.2} ms (max {:.2})", median(&mut post_runtime_sent.clone()), max(&post_runtime_sent));
-        println!("  post-runtime, runtimeDone answered → /next   median of run medians {:.2} ms (max {:.2})", median(&mut post_runtime_delivered.clone()), max(&post_runtime_delivered));
+        println!("  post-runtime, runtimeDone sent → /next       median of run medians {:.2} ms (max {:.2})", median(&mut sent), max(&sent));
+        println!("  post-runtime, runtimeDone answered → /next   median of run medians {:.2} ms (max {:.2})", median(&mut answered), max(&answered));
+        println!("  floor (a stand-in doing no work: telemetry answered, Tandem's requests side by side: {}, /next)", made.join(", "));
+        println!("    runtimeDone sent → /next                   median of run medians {:.2} ms (max {:.2})", median(&mut floor.sent), max(&floor.sent));
+        println!("    runtimeDone answered → /next               median of run medians {:.2} ms (max {:.2})", median(&mut floor.answered), max(&floor.answered));
+        println!("  Tandem's own share (sent → /next, Tandem − floor per run)  median {:.2} ms (max {:.2})", median(&mut share), max(&share));
     });
 }
 
