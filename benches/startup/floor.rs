@@ -124,7 +124,8 @@ pub(crate) fn run() -> Result<()> {
     // One kept connection per request, as Tandem's HTTP/1.1 pool holds one per request in
     // flight; a body of the same size, built once.
     let mut requests = Vec::new();
-    for spec in env("TANDEM_BENCH_FLOOR_REQUESTS")?.split(',') {
+    let specs = env("TANDEM_BENCH_FLOOR_REQUESTS")?;
+    for spec in specs.split(',').filter(|s| !s.is_empty()) {
         let (path, bytes) = spec.split_once('=').ok_or("a request is path=bytes")?;
         let bytes: usize = bytes
             .parse()
