@@ -28,6 +28,18 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// Time the host ran others on this VM's vCPUs (`steal` of `/proc/stat`), in ms: a bench
+/// taken while the host is contended measures the neighbours as much as the extension.
+fn steal_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu = stat.lines().next().unwrap_or_default();
+    cpu.split_whitespace()
+        .nth(8)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        * 10.0
+}
+
 fn rss_kib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -131,12 +143,14 @@ fn main() {
         let mut tandem = Runs::default();
         let mut floor = Runs::default();
         let me = std::env::current_exe().expect("own executable");
+        let (wall, steal) = (std::time::Instant::now(), steal_ms());
         for _ in 0..runs {
             run_once(binary, &env, &mut tandem).await;
             let same: Vec<String> = tandem.requests.iter().map(|(path, bytes)| format!("{path}={bytes}")).collect();
             let same = same.join(",");
             run_once(&me, &[("TANDEM_BENCH_FLOOR", "1"), ("TANDEM_BENCH_FLOOR_REQUESTS", &same)], &mut floor).await;
         }
+        let (wall, steal) = (wall.elapsed().as_secs_f64() * 1e3, steal_ms() - steal);
         let made: Vec<String> = tandem.requests.iter().map(|(path, bytes)| format!("{path} {bytes} B")).collect();
         // Per run, Tandem minus the floor run beside it.
         let mut share: Vec<f64> = tandem.sent.iter().zip(&floor.sent).map(|(t, f)| t - f).collect();
@@ -146,6 +160,7 @@ fn main() {
         println!("  spawn → first /event/next      median {:.2} ms  (min {:.2}, max {:.2})", median(&mut first_next), min(&first_next), max(&first_next));
         println!("  resident memory after init     median {:.2} MiB (min {:.2}, max {:.2})", median(&mut rss), min(&rss), max(&rss));
         println!("  binary size                    {size:.2} MiB");
+        println!("  host steal during the runs     {steal:.0} ms over {wall:.0} ms of wall time (all vCPUs)");
         println!("  post-runtime, runtimeDone sent → /next       median of run medians {:.2} ms (max {:.2})", median(&mut sent), max(&sent));
         println!("  post-runtime, runtimeDone answered → /next   median of run medians {:.2} ms (max {:.2})", median(&mut answered), max(&answered));
         println!("  floor (a stand-in doing no work: telemetry answered, Tandem's requests side by side: {}, /next)", made.join(", "));
