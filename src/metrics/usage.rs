@@ -7,7 +7,7 @@
 use super::enhanced::Point;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 /// Linux reports CPU time in USER_HZ ticks, 100 per second on every Lambda kernel.
@@ -35,7 +35,10 @@ static PROC_NET_DEV: KeptFile = KeptFile::new("/proc/net/dev");
 
 struct KeptFile {
     path: &'static str,
-    file: OnceLock<Option<File>>,
+    /// Locked for a whole read: a file longer than one read is read in chunks, each continuing
+    /// where the kernel's copy stopped, and another reader's read from offset 0 in between
+    /// would regenerate that copy under it.
+    file: OnceLock<Option<Mutex<File>>>,
 }
 
 impl KeptFile {
@@ -48,9 +51,13 @@ impl KeptFile {
 
     /// The whole file, read through the kept descriptor (by path if it could not be kept).
     fn read(&self) -> Option<String> {
-        let Some(file) = self.file.get_or_init(|| File::open(self.path).ok()) else {
+        let Some(file) = self
+            .file
+            .get_or_init(|| File::open(self.path).ok().map(Mutex::new))
+        else {
             return std::fs::read_to_string(self.path).ok();
         };
+        let file = crate::sync::lock(file);
         let mut buf = vec![0u8; 4096];
         let mut len = 0;
         loop {
